@@ -1,0 +1,52 @@
+import type { Verb } from './verbs.js'
+
+/** A byte stream: an attachment to a message. Pulling from it is what applies backpressure. */
+export type ByteStream = AsyncIterable<Uint8Array>
+
+/**
+ * A libswarm message: a verb, string arguments, an optional return channel on which
+ * the receiver answers, and an optional byte-stream attachment.
+ */
+export interface Message {
+  readonly verb: Verb
+  readonly args: readonly string[]
+  /** Where replies go. A reply may itself carry a `ret`: that is how Attach hands back a child. */
+  readonly ret?: Sender | undefined
+  /** A byte stream travelling with the message (stdin of an attach, a tar to load, ...). */
+  readonly stream?: ByteStream | undefined
+}
+
+/** Options of any call that may wait. */
+export interface AbortOptions {
+  signal?: AbortSignal | undefined
+}
+
+/** The sending end of a channel. */
+export interface Sender {
+  /**
+   * Sends one message. Resolves once the channel accepted it: a bounded channel makes
+   * a sender wait while its receiver is behind. Rejects with CHANNEL_CLOSED once closed.
+   */
+  send (message: Message, options?: AbortOptions): Promise<void>
+  /** Closes the channel; with an error, the receiver's pending and later receives reject with it. */
+  close (error?: Error): Promise<void>
+}
+
+/** The receiving end of a channel. Iterating it yields messages until the channel closes. */
+export interface Receiver extends AsyncIterable<Message> {
+  /** The next message, or `undefined` once the channel closed cleanly. Rejects if it closed with an error. */
+  receive (options?: AbortOptions): Promise<Message | undefined>
+  /** Stops receiving: the sender's pending and later sends reject with CHANNEL_CLOSED. */
+  close (error?: Error): Promise<void>
+}
+
+/** Builds a message. */
+export function message (verb: Verb, args: readonly string[] = [], extra: { ret?: Sender | undefined, stream?: ByteStream | undefined } = {}): Message {
+  return { verb, args, ret: extra.ret, stream: extra.stream }
+}
+
+/** True when `value` has the shape of a {@link Sender}. */
+export function isSender (value: unknown): value is Sender {
+  return typeof value === 'object' && value !== null &&
+    typeof (value as Sender).send === 'function' && typeof (value as Sender).close === 'function'
+}
