@@ -9,7 +9,7 @@ export type DockerQuery = Record<string, string | string[]>
  * `VERB [operation, target, params]`, where VERB comes from the operation table,
  * `target` is the operation's main path parameter (container id or name, image name,
  * network, volume, exec id, ...; empty when there is none) and `params` is the JSON of
- * `{ path, query, body, headers, method, url }` (each only when present).
+ * `{ path, query, body, headers, version, method, url }` (each only when present).
  */
 export interface DockerRequest {
   readonly operation: string
@@ -21,6 +21,8 @@ export interface DockerRequest {
   readonly body?: unknown
   /** Request headers that carry meaning: X-Registry-Auth, X-Registry-Config, Content-Type, Upgrade. */
   readonly headers?: Record<string, string> | undefined
+  /** The API version the client asked for (the `/vX.Y` prefix), when it gave one. */
+  readonly version?: string | undefined
   /** For `Unmapped` only: the method and the path below the version prefix. */
   readonly method?: string | undefined
   readonly url?: string | undefined
@@ -46,6 +48,7 @@ interface Params {
   query?: DockerQuery
   body?: unknown
   headers?: Record<string, string>
+  version?: string
   method?: string
   url?: string
 }
@@ -64,6 +67,7 @@ export function encodeDockerRequest (request: DockerRequest, ret?: Sender): Mess
   if (request.query !== undefined && Object.keys(request.query).length > 0) params.query = request.query
   if (request.body !== undefined) params.body = request.body
   if (request.headers !== undefined && Object.keys(request.headers).length > 0) params.headers = request.headers
+  if (request.version !== undefined) params.version = request.version
   if (request.operation === UNMAPPED_OPERATION) {
     params.method = request.method ?? 'GET'
     params.url = request.url ?? '/'
@@ -88,6 +92,7 @@ export function decodeDockerRequest (message: Message): DockerRequest {
     query: params.query,
     body: params.body,
     headers: params.headers,
+    version: params.version,
     method: params.method,
     url: params.url,
     stream: message.stream
