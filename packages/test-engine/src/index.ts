@@ -1,1 +1,16 @@
-export {}
+/**
+ * @packageDocumentation
+ * Private Docker engines for libswarm's own e2e tests: each {@link startEngine} call runs a
+ * dockerd 20.10 with its own data-root, exec-root, unix socket, bridge, address pool and
+ * hostname, with a `busybox:latest` image loaded, and removes all of it on `close()`.
+ */
+export { startEngine, freePort } from './engine.js'
+export type { Engine, EngineOptions, DockerCommandOptions } from './engine.js'
+export { busyboxImageTar } from './busybox-image.js'
+export { startRegistry } from './registry.js'
+export type { Registry } from './registry.js'
+export { ensureDockerTools, DOCKER_TOOL_PACKAGES } from './docker-tools.js'
+export type { EnsureDockerToolsOptions } from './docker-tools.js'
+export { DOCKER28, DOCKER20, ENGINES_ROOT } from './paths.js'
+export type { CommandResult } from './run-command.js'
+export { TestEngineError } from './errors.js'
