@@ -1,0 +1,75 @@
+import { createServer, defineService, errorMessage, type Message, type Sender, type Service, type ServiceInstance } from '@libswarm/core'
+import { decodeDockerRequest, encodeDockerReply, isDockerRequest, type DockerReply } from '@libswarm/docker-api'
+import { parseDockerClientArgs, resolveEngineEndpoint, type DockerClientOptions } from './engine-address.js'
+import { EngineForwarder } from './engine-forwarder.js'
+
+/** The usage line swarmd lists. */
+export const DOCKERCLIENT_USAGE = 'dockerclient [ADDRESS] [--tls] [--tlsverify] [--tlscacert FILE] [--tlscert FILE] [--tlskey FILE]'
+
+/**
+ * Creates a running dockerclient: every Docker request it receives (an operation of
+ * `DOCKER_OPERATIONS`, or `Unmapped`) goes to the engine as HTTP and comes back as
+ * `Ack [status, body, headers]` (+ stream); anything else goes to `next`.
+ *
+ * @example
+ * ```ts
+ * const client = createDockerClient({ address: 'unix:///var/run/docker.sock' })
+ * const reply = decodeDockerReply(await request(client, 'Get', ['SystemVersion', '', '{}']))
+ * ```
+ */
+export function createDockerClient (options: DockerClientOptions = {}, next?: Sender): ServiceInstance {
+  const forwarder = new EngineForwarder(resolveEngineEndpoint(options))
+  const handle = async (message: Message): Promise<void> => {
+    const ret = message.ret
+    let reply: DockerReply
+    try {
+      reply = await forwarder.forward(decodeDockerRequest(message))
+    } catch (error) {
+      await sendAndClose(ret, errorMessage(error))
+      return
+    }
+    if (ret === undefined) {
+      await abandon(reply)
+      return
+    }
+    try {
+      await ret.send(encodeDockerReply(reply))
+    } catch {
+      // the requester closed its return channel: stop the engine request
+      await abandon(reply)
+    }
+    try { await ret.close() } catch {}
+  }
+  return createServer({
+    default: async (message) => {
+      if (!isDockerRequest(message)) {
+        if (next === undefined) throw new Error(`dockerclient handles Docker requests only, not ${message.verb} ${message.args[0] ?? ''}`)
+        await next.send(message)
+        return
+      }
+      void handle(message)
+    }
+  }, { onClose: () => { forwarder.close() } })
+}
+
+async function sendAndClose (ret: Sender | undefined, message: Message): Promise<void> {
+  if (ret === undefined) return
+  try { await ret.send(message) } catch {}
+  try { await ret.close() } catch {}
+}
+
+async function abandon (reply: DockerReply): Promise<void> {
+  if (reply.stream === undefined) return
+  await reply.stream[Symbol.asyncIterator]().return?.()
+}
+
+/**
+ * The dockerclient service: `dockerclient [ADDRESS] [--tlscacert F --tlscert F --tlskey F] [--tlsverify]`.
+ * ADDRESS is `unix:///path` or `tcp://host:port`; defaults and TLS follow the docker CLI
+ * (DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH, then `unix:///var/run/docker.sock`).
+ */
+export const dockerclient: Service = defineService({
+  name: 'dockerclient',
+  usage: DOCKERCLIENT_USAGE,
+  spawn: (args, context) => createDockerClient(parseDockerClientArgs(args), context.next)
+})
