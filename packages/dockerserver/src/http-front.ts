@@ -1,0 +1,520 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
+import type { Writable } from 'node:stream'
+import { ErrorCode, SwarmError, pipe, toSwarmError, type Logger, type Sender } from '@libswarm/core'
+import {
+  UNMAPPED_OPERATION, decodeDockerReply, encodeDockerRequest, statusForCode,
+  type DockerOperationSpec, type DockerQuery, type DockerReply, type DockerRequest
+} from '@libswarm/docker-api'
+import { DEFAULT_MAX_API_VERSION, MIN_API_VERSION, isApiVersion, splitVersionPrefix, unsupportedVersionMessage } from './api-version.js'
+import { pumpToWritable, readAll, readExactly, readableByteStream } from './byte-streams.js'
+import { errorBody, headerValue, isFinalStatus, rawResponseHead, responseHeaders } from './http-reply.js'
+import { createRouteLookup, type RouteLookup } from './route-table.js'
+
+/** Options of {@link DockerHttpFront}. */
+export interface DockerHttpFrontOptions {
+  readonly next: Sender
+  readonly log: Logger
+  /** The largest JSON body read into memory. */
+  readonly maxBodySize: number
+  /** How long a hijacked connection may linger after its output ended, waiting for the client to close. */
+  readonly lingerMs?: number
+}
+
+/** Request headers that describe the hop, not the request. */
+const HOP_REQUEST_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'keep-alive', 'te', 'trailer', 'expect', 'proxy-connection'])
+const PING_OPERATIONS = new Set(['SystemPing', 'SystemPingHead'])
+const EMPTY = Buffer.alloc(0)
+
+interface RequestTarget {
+  /** The path below the version prefix, as sent (not decoded). */
+  readonly path: string
+  readonly query: DockerQuery
+  readonly version: string | undefined
+}
+
+/** Where an answer goes: node:http's response, or a connection node:http handed over. */
+interface Responder {
+  readonly headersSent: boolean
+  readonly writable: Writable
+  /** Aborted when the client goes away before the answer is complete. */
+  readonly signal: AbortSignal
+  head (status: number, headers: Record<string, string>, body?: string): void
+  end (): void
+  destroy (): void
+}
+
+/**
+ * The HTTP side of dockerserver: every request (and every upgrade) becomes a Docker
+ * request message sent down the chain, and its Ack or Error becomes the HTTP answer.
+ */
+export class DockerHttpFront {
+  private readonly lookup: RouteLookup = createRouteLookup()
+  private learnedMaxVersion: string | undefined
+  /** Requests still being answered, for a graceful close. */
+  readonly inFlight = new Set<Promise<void>>()
+  /** Connections taken over from node:http (attach, exec, BuildKit sessions). */
+  readonly hijacked = new Set<Socket>()
+
+  constructor (private readonly options: DockerHttpFrontOptions) {}
+
+  /** The newest API version accepted now: the backend's, once a ping or version reply told it. */
+  get maxVersion (): string { return this.learnedMaxVersion ?? DEFAULT_MAX_API_VERSION }
+
+  /** node:http's `request` listener. */
+  readonly onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    this.track(this.handle(req, new ResponseResponder(res)), () => new ResponseResponder(res))
+  }
+
+  /** node:http's `upgrade` listener: the connection is ours from here on. */
+  readonly onUpgrade = (req: IncomingMessage, socket: Socket, head: Buffer): void => {
+    socket.on('error', () => {})
+    socket.setNoDelay(true)
+    socket.setTimeout(0)
+    socket.pause()
+    if (head.length > 0) socket.unshift(head)
+    this.adopt(socket)
+    const responder = new SocketResponder(socket)
+    this.track(this.handle(req, responder, socket), () => responder)
+  }
+
+  private track (work: Promise<void>, responder: () => Responder): void {
+    const guarded = work.catch((error: unknown) => {
+      this.options.log.error('request failed', { error: error instanceof Error ? error.message : String(error) })
+      const answer = responder()
+      if (answer.headersSent) answer.destroy()
+      else this.answerError(answer, toSwarmError(error))
+    })
+    this.inFlight.add(guarded)
+    void guarded.finally(() => this.inFlight.delete(guarded))
+  }
+
+  private adopt (socket: Socket): void {
+    this.hijacked.add(socket)
+    socket.once('close', () => this.hijacked.delete(socket))
+  }
+
+  private async handle (req: IncomingMessage, responder: Responder, upgraded?: Socket): Promise<void> {
+    const method = req.method ?? 'GET'
+    const target = parseRequestTarget(req.url ?? '/')
+    if (target === undefined) {
+      this.answerError(responder, new SwarmError(ErrorCode.BadRequest, `invalid request URI ${JSON.stringify(req.url)}`))
+      return
+    }
+    if (target.version !== undefined) {
+      const refusal = unsupportedVersionMessage(target.version, MIN_API_VERSION, this.maxVersion)
+      if (refusal !== undefined) {
+        this.answerError(responder, new SwarmError(ErrorCode.BadRequest, refusal))
+        return
+      }
+    }
+    const match = this.lookup(method, target.path)
+    const spec = match?.spec
+    const base: DockerRequest = {
+      operation: spec?.operation ?? UNMAPPED_OPERATION,
+      target: match?.target ?? '',
+      path: match?.path,
+      query: target.query,
+      headers: requestHeaders(req),
+      version: target.version,
+      method: spec === undefined ? method : undefined,
+      url: spec === undefined ? target.path : undefined
+    }
+    if (spec?.response === 'hijack') {
+      await this.hijack(req, base, upgraded)
+      return
+    }
+    const request = upgraded === undefined
+      ? await this.withBody(req, base, spec, responder)
+      : await this.withUpgradedBody(req, upgraded, base, spec, responder)
+    if (request === undefined) return
+    let reply: DockerReply
+    try {
+      reply = await this.exchange(request, responder.signal)
+    } catch (error) {
+      this.answerError(responder, toSwarmError(error))
+      return
+    }
+    await this.answer(responder, request, reply, method)
+  }
+
+  /** Adds the body of a request node:http parsed: JSON parsed, streams passed on pull by pull. */
+  private async withBody (req: IncomingMessage, request: DockerRequest, spec: DockerOperationSpec | undefined, responder: Responder): Promise<DockerRequest | undefined> {
+    if (!hasBody(req)) return request
+    const kind = bodyKind(spec, req)
+    if (kind === 'stream') return { ...request, stream: readableByteStream(req) }
+    if (kind === 'ignore') return request
+    let bytes: Buffer
+    try {
+      bytes = await readAll(req, this.options.maxBodySize)
+    } catch (error) {
+      this.answerError(responder, new SwarmError(ErrorCode.MessageTooLarge, error instanceof Error ? error.message : String(error)))
+      return undefined
+    }
+    return this.withJson(request, bytes, responder)
+  }
+
+  /** The same for a request that asked for an upgrade it does not get: its body is read off the socket. */
+  private async withUpgradedBody (req: IncomingMessage, socket: Socket, request: DockerRequest, spec: DockerOperationSpec | undefined, responder: Responder): Promise<DockerRequest | undefined> {
+    if (req.headers['transfer-encoding'] !== undefined) {
+      this.answerError(responder, new SwarmError(ErrorCode.BadRequest, 'a chunked body cannot come with an Upgrade header'))
+      return undefined
+    }
+    let bytes: Buffer
+    try {
+      bytes = await readUpgradeBody(req, socket, contentLength(req), this.options.maxBodySize)
+    } catch (error) {
+      this.answerError(responder, new SwarmError(ErrorCode.MessageTooLarge, error instanceof Error ? error.message : String(error)))
+      return undefined
+    }
+    if (bytes.length === 0) return request
+    const kind = bodyKind(spec, req)
+    if (kind === 'stream') return { ...request, stream: oneChunk(bytes) }
+    if (kind === 'ignore') return request
+    return this.withJson(request, bytes, responder)
+  }
+
+  private withJson (request: DockerRequest, bytes: Buffer, responder: Responder): DockerRequest | undefined {
+    const text = bytes.toString('utf8')
+    if (text.trim() === '') return request
+    try {
+      return { ...request, body: JSON.parse(text) as unknown }
+    } catch (error) {
+      this.answerError(responder, new SwarmError(ErrorCode.BadRequest, `invalid JSON body: ${error instanceof Error ? error.message : String(error)}`))
+      return undefined
+    }
+  }
+
+  /**
+   * Sends the request down the chain and waits for its first reply. The reply channel
+   * is closed once the reply is in (or the client left), which tells the backend to stop.
+   */
+  private async exchange (request: DockerRequest, signal: AbortSignal): Promise<DockerReply> {
+    const [replies, ret] = pipe({ highWaterMark: 1 })
+    try {
+      try {
+        await this.options.next.send(encodeDockerRequest(request, ret), { signal })
+      } catch (error) {
+        throw toSwarmError(error, ErrorCode.Unavailable)
+      }
+      const message = await replies.receive({ signal })
+      if (message === undefined) throw new SwarmError(ErrorCode.Protocol, `the chain closed the reply channel of ${request.operation} without a reply`)
+      if (message.verb === 'Error') throw new SwarmError(message.args[0] ?? ErrorCode.Internal, message.args[1] ?? 'unknown error')
+      if (message.verb !== 'Ack') throw new SwarmError(ErrorCode.Protocol, `the chain answered ${request.operation} with ${message.verb}, not Ack`)
+      let reply: DockerReply
+      try {
+        reply = decodeDockerReply(message)
+      } catch (error) {
+        throw new SwarmError(ErrorCode.Protocol, `the chain's reply to ${request.operation} is malformed`, { cause: error })
+      }
+      this.learnVersion(request.operation, reply)
+      return reply
+    } finally {
+      await replies.close(signal.aborted ? toSwarmError(signal.reason, ErrorCode.Aborted) : undefined)
+    }
+  }
+
+  private learnVersion (operation: string, reply: DockerReply): void {
+    if (reply.status !== 200) return
+    let version: unknown
+    if (PING_OPERATIONS.has(operation) || operation === 'SystemVersion') version = headerValue(reply.headers, 'api-version')
+    if (version === undefined && operation === 'SystemVersion' && reply.body !== undefined && reply.body !== '') {
+      try {
+        version = (JSON.parse(reply.body) as { ApiVersion?: unknown }).ApiVersion
+      } catch {}
+    }
+    if (isApiVersion(version)) this.learnedMaxVersion = version
+  }
+
+  /** dockerd's headers on every answer, for a backend that sends none of its own. */
+  private defaultHeaders (operation: string): Record<string, string> {
+    const headers: Record<string, string> = { 'Api-Version': this.maxVersion, Ostype: 'linux', 'Docker-Experimental': 'false' }
+    if (PING_OPERATIONS.has(operation)) {
+      headers['Builder-Version'] = '1'
+      headers['Cache-Control'] = 'no-cache, no-store, must-revalidate'
+      headers.Pragma = 'no-cache'
+    }
+    return headers
+  }
+
+  private async answer (responder: Responder, request: DockerRequest, reply: DockerReply, method: string): Promise<void> {
+    if (!isFinalStatus(reply.status)) {
+      this.answerError(responder, new SwarmError(ErrorCode.Protocol, `the chain answered ${request.operation} with HTTP status ${reply.status}`))
+      return
+    }
+    const headers = responseHeaders(this.defaultHeaders(request.operation), reply.headers)
+    let body = reply.body ?? ''
+    if (PING_OPERATIONS.has(request.operation) && body === '' && reply.stream === undefined && method !== 'HEAD') body = 'OK'
+    if (body !== '' && headerValue(headers, 'content-type') === undefined) {
+      headers['Content-Type'] = /^\s*[[{"]/.test(body) ? 'application/json' : 'text/plain; charset=utf-8'
+    }
+    if (reply.stream === undefined) {
+      responder.head(reply.status, headers, body)
+      responder.end()
+      return
+    }
+    responder.head(reply.status, headers)
+    if (body !== '') responder.writable.write(body)
+    let result
+    try {
+      result = await pumpToWritable(reply.stream, responder.writable)
+    } catch (error) {
+      this.options.log.warn('reply stream failed', { operation: request.operation, error: error instanceof Error ? error.message : String(error) })
+      if (/json/i.test(headerValue(headers, 'content-type') ?? '')) {
+        const text = toSwarmError(error).message
+        responder.writable.write(JSON.stringify({ errorDetail: { message: text }, error: text }) + '\n')
+        responder.end()
+      } else {
+        responder.destroy()
+      }
+      return
+    }
+    if (result === 'ended') responder.end()
+  }
+
+  private answerError (responder: Responder, error: SwarmError): void {
+    if (responder.headersSent) {
+      responder.destroy()
+      return
+    }
+    const headers = responseHeaders(this.defaultHeaders(''), { 'Content-Type': 'application/json' })
+    responder.head(statusForCode(error.code), headers, errorBody(error.message))
+    responder.end()
+  }
+
+  /**
+   * Attach, exec start and BuildKit's session: the request goes down the chain first
+   * (its reply says what to answer), then the connection becomes a raw byte stream each
+   * way: the client's bytes are the request's stream, the reply's stream goes back.
+   */
+  private async hijack (req: IncomingMessage, request: DockerRequest, upgraded: Socket | undefined): Promise<void> {
+    let socket: Socket
+    let bodyBytes: Buffer
+    if (upgraded !== undefined) {
+      socket = upgraded
+      bodyBytes = await readUpgradeBody(req, socket, contentLength(req), this.options.maxBodySize)
+    } else {
+      bodyBytes = await readAll(req, this.options.maxBodySize)
+      socket = takeOverSocket(req)
+      this.adopt(socket)
+    }
+    const responder = new SocketResponder(socket)
+    let body: unknown
+    const text = bodyBytes.toString('utf8')
+    if (text.trim() !== '') {
+      try {
+        body = JSON.parse(text)
+      } catch (error) {
+        this.answerError(responder, new SwarmError(ErrorCode.BadRequest, `invalid JSON body: ${error instanceof Error ? error.message : String(error)}`))
+        return
+      }
+    }
+    const stdin = readableByteStream(socket)
+    let reply: DockerReply
+    try {
+      reply = await this.exchange({ ...request, body, stream: stdin }, responder.signal)
+    } catch (error) {
+      stdin.release()
+      this.answerError(responder, toSwarmError(error))
+      return
+    }
+    if (reply.status >= 300 || reply.status < 100) {
+      stdin.release()
+      await this.answer(responder, request, reply, req.method ?? 'POST')
+      return
+    }
+    const headers = responseHeaders(this.defaultHeaders(request.operation), reply.headers)
+    if (headerValue(headers, 'content-type') === undefined) headers['Content-Type'] = 'application/vnd.docker.raw-stream'
+    const upgrade = upgradeProtocol(req)
+    if (upgrade !== undefined) {
+      headers.Connection = 'Upgrade'
+      headers.Upgrade = upgrade
+    }
+    socket.write(rawResponseHead(upgrade !== undefined ? 101 : 200, headers, upgrade !== undefined ? 'UPGRADED' : 'OK'))
+    if (reply.body !== undefined && reply.body !== '') socket.write(reply.body)
+    let result = 'ended'
+    if (reply.stream !== undefined) {
+      try {
+        result = await pumpToWritable(reply.stream, socket)
+      } catch (error) {
+        this.options.log.warn('hijacked stream failed', { operation: request.operation, error: error instanceof Error ? error.message : String(error) })
+        result = 'failed'
+      }
+    }
+    stdin.release()
+    if (result !== 'ended') {
+      socket.destroy()
+      return
+    }
+    // The client closes once it has read everything; the timer only catches one that never does.
+    socket.end()
+    socket.resume()
+    const linger = setTimeout(() => socket.destroy(), this.options.lingerMs ?? 30_000)
+    linger.unref()
+    socket.once('close', () => clearTimeout(linger))
+  }
+}
+
+/** An answer through node:http's own response. */
+class ResponseResponder implements Responder {
+  private readonly controller = new AbortController()
+  constructor (private readonly res: ServerResponse) {
+    res.once('close', () => {
+      if (!res.writableFinished) this.controller.abort(new SwarmError(ErrorCode.Aborted, 'the client went away'))
+    })
+  }
+
+  get headersSent (): boolean { return this.res.headersSent }
+  get writable (): Writable { return this.res }
+  get signal (): AbortSignal { return this.controller.signal }
+
+  head (status: number, headers: Record<string, string>, body?: string): void {
+    this.res.writeHead(status, headers)
+    if (body === undefined) this.res.flushHeaders()
+    else this.res.write(body)
+  }
+
+  end (): void { this.res.end() }
+  destroy (): void { this.res.destroy() }
+}
+
+/** An answer written by hand on a connection node:http no longer manages; the connection closes after it. */
+class SocketResponder implements Responder {
+  private readonly controller = new AbortController()
+  private sent = false
+  constructor (private readonly socket: Socket) {
+    socket.once('close', () => this.controller.abort(new SwarmError(ErrorCode.Aborted, 'the client went away')))
+  }
+
+  get headersSent (): boolean { return this.sent }
+  get writable (): Writable { return this.socket }
+  get signal (): AbortSignal { return this.controller.signal }
+
+  head (status: number, headers: Record<string, string>, body?: string): void {
+    this.sent = true
+    const all: Record<string, string> = { ...headers, Connection: 'close' }
+    if (body !== undefined) all['Content-Length'] = String(Buffer.byteLength(body))
+    this.socket.write(rawResponseHead(status, all) + (body ?? ''))
+  }
+
+  end (): void {
+    this.socket.end()
+    this.socket.resume()
+  }
+
+  destroy (): void { this.socket.destroy() }
+}
+
+/** Splits `req.url` into the path below any `/vX.Y` prefix, the query and the version. */
+export function parseRequestTarget (url: string): RequestTarget | undefined {
+  let text = url
+  if (!text.startsWith('/')) {
+    try {
+      const parsed = new URL(text)
+      text = parsed.pathname + parsed.search
+    } catch {
+      return undefined
+    }
+  }
+  const hash = text.indexOf('#')
+  if (hash >= 0) text = text.slice(0, hash)
+  const mark = text.indexOf('?')
+  const rawPath = mark < 0 ? text : text.slice(0, mark)
+  const search = mark < 0 ? '' : text.slice(mark + 1)
+  const { version, path } = splitVersionPrefix(rawPath)
+  const query: Record<string, string | string[]> = {}
+  for (const [key, value] of new URLSearchParams(search)) {
+    const existing = query[key]
+    if (existing === undefined) query[key] = value
+    else if (Array.isArray(existing)) existing.push(value)
+    else query[key] = [existing, value]
+  }
+  return { path, query, version }
+}
+
+/** Go's canonical header names (`X-Registry-Auth`), as dockerd's handlers see them. */
+function canonicalHeaderName (name: string): string {
+  return name.toLowerCase().replace(/(^|-)([a-z])/g, (_whole, dash: string, letter: string) => dash + letter.toUpperCase())
+}
+
+/** The request's headers minus hop-by-hop ones, with canonical names; repeated headers joined by ", " as node:http does. */
+function requestHeaders (req: IncomingMessage): Record<string, string> {
+  const headers: Record<string, string> = {}
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined || HOP_REQUEST_HEADERS.has(name)) continue
+    headers[canonicalHeaderName(name)] = Array.isArray(value) ? value.join(', ') : value
+  }
+  return headers
+}
+
+function contentLength (req: IncomingMessage): number {
+  const length = Number(req.headers['content-length'] ?? '0')
+  return Number.isSafeInteger(length) && length > 0 ? length : 0
+}
+
+function hasBody (req: IncomingMessage): boolean {
+  return req.headers['transfer-encoding'] !== undefined || contentLength(req) > 0
+}
+
+function isJsonContentType (req: IncomingMessage): boolean {
+  return /^application\/([\w.+-]+\+)?json\b/i.test(req.headers['content-type'] ?? '')
+}
+
+/**
+ * What becomes of a body: `json` is parsed into `request.body`, `stream` travels as the
+ * message's byte stream. An operation without a body in the table keeps a JSON body
+ * (old API versions sent one to start) and drops anything else; an unmapped request
+ * keeps whatever it has.
+ */
+function bodyKind (spec: DockerOperationSpec | undefined, req: IncomingMessage): 'json' | 'stream' | 'ignore' {
+  if (spec === undefined) return isJsonContentType(req) ? 'json' : 'stream'
+  if (spec.body === 'none') return isJsonContentType(req) ? 'json' : 'ignore'
+  return spec.body
+}
+
+/** The body of an upgrade request: node:http leaves it on the socket (or, in some versions, in `req`). */
+async function readUpgradeBody (req: IncomingMessage, socket: Socket, length: number, limit: number): Promise<Buffer> {
+  if (length === 0) return EMPTY
+  const chunks: Buffer[] = []
+  let have = 0
+  while (req.readableLength > 0) {
+    const chunk = req.read() as Buffer | null
+    if (chunk === null) break
+    chunks.push(chunk)
+    have += chunk.length
+  }
+  if (have < length) chunks.push(await readExactly(socket, length - have, limit))
+  return Buffer.concat(chunks)
+}
+
+/**
+ * Takes a connection away from node:http for a hijack without Upgrade (old clients):
+ * node's parser no longer sees the client's bytes, and the client's half-close no
+ * longer ends our side of the connection.
+ */
+function takeOverSocket (req: IncomingMessage): Socket {
+  const socket = req.socket
+  socket.removeAllListeners('data')
+  socket.removeAllListeners('end')
+  socket.removeAllListeners('timeout')
+  // A 'readable' listener makes node:http stop feeding its parser from the socket.
+  const noop = (): void => {}
+  socket.on('readable', noop)
+  socket.off('readable', noop)
+  socket.pause()
+  socket.setTimeout(0)
+  socket.setNoDelay(true)
+  socket.on('error', () => {})
+  return socket
+}
+
+/** The protocol the client asked to upgrade to (`tcp`, or `h2c` for BuildKit), if it asked. */
+function upgradeProtocol (req: IncomingMessage): string | undefined {
+  const upgrade = req.headers.upgrade
+  if (upgrade === undefined || upgrade.trim() === '') return undefined
+  return upgrade.split(',')[0]?.trim() ?? 'tcp'
+}
+
+function oneChunk (bytes: Buffer): AsyncIterable<Uint8Array> {
+  return { async * [Symbol.asyncIterator] () { yield bytes } }
+}
