@@ -1,0 +1,444 @@
+import { randomBytes } from 'node:crypto'
+import {
+  ErrorCode, SwarmError, createServer, defineService, errorMessage, replyAndClose, silentLogger, toSwarmError,
+  type ByteStream, type Logger, type Message, type Sender, type ServiceContext, type ServiceInstance
+} from '@libswarm/core'
+import {
+  decodeDockerRequest, encodeDockerReply, isDockerRequest, jsonReply, parseFilters, queryFlag, queryValue,
+  type DockerQuery, type DockerReply, type DockerRequest
+} from '@libswarm/docker-api'
+import { AGGREGATE_USAGE, addressOf, parseAggregateArgs, type AggregateOptions } from './aggregate-options.js'
+import { bodyJson, callDocker, drainProgress, jsonObjects, utf8 } from './child-call.js'
+import { ClusterState, listRow } from './cluster-state.js'
+import { cacheAnswers, containerPredicate } from './container-filters.js'
+import { EngineNode, type CachedContainer } from './engine-node.js'
+import { nodeUnavailable } from './errors.js'
+import { EventHub, eventPredicate, tagEvent, type NodeEvent } from './event-hub.js'
+import { routeObject } from './object-routes.js'
+import { place, readCreateBody, type Strategy } from './placement.js'
+import { clusterApiVersion, clusterInfo, clusterVersion } from './system-info.js'
+
+/** aggregate's own version, as `docker version` shows it. */
+export const AGGREGATE_VERSION = '0.1.0'
+
+const REFRESH_AFTER = new Set(['ContainerStart', 'ContainerStop', 'ContainerRestart', 'ContainerKill', 'ContainerUpdate', 'ContainerRename', 'ContainerPause', 'ContainerUnpause'])
+const CONTAINER_OPERATIONS = new Set([
+  'ContainerTop', 'ContainerLogs', 'ContainerChanges', 'ContainerExport', 'ContainerStats', 'ContainerResize', 'ContainerStart',
+  'ContainerStop', 'ContainerRestart', 'ContainerKill', 'ContainerUpdate', 'ContainerRename', 'ContainerPause', 'ContainerUnpause',
+  'ContainerAttach', 'ContainerAttachWebsocket', 'ContainerWait', 'ContainerDelete', 'ContainerArchiveInfo', 'ContainerArchive',
+  'PutContainerArchive', 'ContainerExec'
+])
+const SWARM_OPERATIONS = /^(Swarm|Node|Service|Task|Secret|Config)[A-Z]/
+const EXEC_MEMORY = 100_000
+const LIST_TIMEOUT_MS = 10_000
+
+/** The result of asking several nodes the same thing. */
+export interface NodeAnswer {
+  node: EngineNode
+  reply?: DockerReply
+  error?: SwarmError
+}
+
+/**
+ * The running aggregate: the cluster state, the event hub, and the handlers that route
+ * or answer each Docker operation. Exported for the object routes; not a public API.
+ */
+export class Aggregate {
+  readonly cluster = new ClusterState()
+  readonly hub = new EventHub()
+  readonly strategy: Strategy
+  readonly id = randomBytes(16).toString('hex')
+  private readonly execs = new Map<string, EngineNode>()
+  readonly random: () => number
+
+  constructor (readonly options: AggregateOptions, readonly log: Logger) {
+    this.strategy = options.strategy ?? 'spread'
+    this.random = options.random ?? Math.random
+  }
+
+  /** Healthy nodes, in child order. */
+  healthy (): EngineNode[] {
+    return this.cluster.nodes.filter((node) => node.health === 'healthy')
+  }
+
+  /** The healthy node called `name`, or an error saying why it cannot be used. */
+  usableNode (name: string, what: string): EngineNode {
+    const node = this.cluster.node(name)
+    if (node === undefined) throw new SwarmError(ErrorCode.NotFound, `No such node: ${name}`)
+    if (node.health !== 'healthy') throw nodeUnavailable(node, what)
+    return node
+  }
+
+  /** Asks each node the same request, in parallel, and collects answers and errors. */
+  async fanOut (nodes: readonly EngineNode[], request: DockerRequest, timeoutMs = LIST_TIMEOUT_MS): Promise<NodeAnswer[]> {
+    return await Promise.all(nodes.map(async (node): Promise<NodeAnswer> => {
+      try {
+        return { node, reply: await callDocker(node.child, request, { timeoutMs }) }
+      } catch (error) {
+        return { node, error: toSwarmError(error) }
+      }
+    }))
+  }
+
+  /** Sends a message on to a node with a new target, keeping its return channel and stream. */
+  async forward (node: EngineNode, message: Message, target: string, ret: Sender | undefined = message.ret, params?: string): Promise<void> {
+    const args = target === message.args[1] && params === undefined
+      ? message.args
+      : [message.args[0] as string, target, params ?? message.args[2] ?? '{}', ...message.args.slice(3)]
+    try {
+      await node.child.send({ verb: message.verb, args, ret, stream: message.stream })
+    } catch (error) {
+      await replyAndClose(ret, errorMessage(error))
+    }
+  }
+
+  /** Handles one message. */
+  async handle (message: Message): Promise<Message | undefined> {
+    if (!isDockerRequest(message)) throw new SwarmError(ErrorCode.NotImplemented, `aggregate answers Docker requests only, not ${message.verb} ${message.args.slice(0, 1).join(' ')}`.trim())
+    const request = decodeDockerRequest(message)
+    const operation = request.operation
+    if (CONTAINER_OPERATIONS.has(operation)) return await this.routeContainer(message, request)
+    switch (operation) {
+      case 'SystemPing':
+      case 'SystemPingHead': return this.ping(operation)
+      case 'SystemInfo': return jsonReply(clusterInfo(this.cluster, { id: this.id, name: this.options.name ?? 'aggregate', strategy: this.strategy, version: `aggregate/${AGGREGATE_VERSION}` }))
+      case 'SystemVersion': return jsonReply(clusterVersion(this.cluster, AGGREGATE_VERSION))
+      case 'SystemEvents': return await this.events(request)
+      case 'ContainerList': return await this.listContainers(request)
+      case 'ContainerInspect': return await this.inspectContainer(message, request)
+      case 'ContainerCreate': return await this.createContainer(request)
+      case 'ContainerPrune': return await this.pruneContainers(request)
+      case 'ExecStart':
+      case 'ExecResize':
+      case 'ExecInspect': return await this.routeExec(message, request)
+      case 'ImageCommit': return await this.commit(message, request)
+      default:
+        if (SWARM_OPERATIONS.test(operation)) {
+          throw new SwarmError(ErrorCode.Unavailable, 'This node is not a swarm manager. aggregate joins engines as classic Swarm did; swarm mode is not available through it.')
+        }
+        return await routeObject(this, message, request)
+    }
+  }
+
+  private ping (operation: string): Message {
+    const headers: Record<string, string> = { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-cache, no-store, must-revalidate', Pragma: 'no-cache', Ostype: 'linux', 'Docker-Experimental': 'false' }
+    const version = clusterApiVersion(this.cluster)
+    if (version !== undefined) headers['Api-Version'] = version
+    return encodeDockerReply({ status: 200, body: operation === 'SystemPingHead' ? '' : 'OK', headers })
+  }
+
+  private async routeContainer (message: Message, request: DockerRequest): Promise<undefined> {
+    const container = this.cluster.find(request.target)
+    const node = container.node
+    if (node.health !== 'healthy') throw nodeUnavailable(node, `container ${request.target}`)
+    let ret = message.ret
+    const id = container.id
+    if (REFRESH_AFTER.has(request.operation)) {
+      ret = afterSuccess(ret, async () => { await withTimeout(node.refreshContainer(id), 5000) })
+    } else if (request.operation === 'ContainerDelete') {
+      ret = afterSuccess(ret, async () => { node.forget(id) })
+    } else if (request.operation === 'ContainerExec') {
+      ret = afterSuccess(ret, async (reply) => {
+        const execId = (JSON.parse(reply.args[1] ?? '{}') as { Id?: string }).Id
+        if (execId !== undefined) this.rememberExec(execId, node)
+      })
+    }
+    await this.forward(node, message, id, ret)
+    return undefined
+  }
+
+  private rememberExec (execId: string, node: EngineNode): void {
+    this.execs.set(execId, node)
+    if (this.execs.size > EXEC_MEMORY) this.execs.delete(this.execs.keys().next().value as string)
+  }
+
+  private async routeExec (message: Message, request: DockerRequest): Promise<undefined> {
+    let node = this.execs.get(request.target)
+    if (node === undefined) {
+      const answers = await this.fanOut(this.healthy(), { operation: 'ExecInspect', target: request.target })
+      node = answers.find((answer) => answer.reply !== undefined)?.node
+      if (node === undefined) throw new SwarmError(ErrorCode.NotFound, `No such exec instance: ${request.target}`)
+      this.rememberExec(request.target, node)
+    }
+    if (node.health !== 'healthy') throw nodeUnavailable(node, `exec ${request.target}`)
+    await this.forward(node, message, request.target)
+    return undefined
+  }
+
+  private async commit (message: Message, request: DockerRequest): Promise<undefined> {
+    const ref = queryValue(request.query, 'container') ?? ''
+    const container = this.cluster.find(ref)
+    if (container.node.health !== 'healthy') throw nodeUnavailable(container.node, `container ${ref}`)
+    const params = JSON.parse(message.args[2] ?? '{}') as { query?: DockerQuery }
+    params.query = { ...params.query, container: container.id }
+    const node = container.node
+    await this.forward(node, message, request.target, afterSuccess(message.ret, async () => { await node.refreshImages() }), JSON.stringify(params))
+    return undefined
+  }
+
+  private async inspectContainer (message: Message, request: DockerRequest): Promise<Message | undefined> {
+    const container = this.cluster.find(request.target)
+    if (container.node.health !== 'healthy') throw nodeUnavailable(container.node, `container ${request.target}`)
+    if (queryFlag(request.query, 'size')) {
+      await this.forward(container.node, message, container.id)
+      return undefined
+    }
+    return jsonReply({ ...container.inspect, Node: nodeObject(container.node) })
+  }
+
+  private async listContainers (request: DockerRequest): Promise<Message> {
+    const filters = parseFilters(request.query)
+    const limit = Number(queryValue(request.query, 'limit') ?? '-1')
+    const all = queryFlag(request.query, 'all') || limit > 0 || filters.status !== undefined
+    const now = Date.now()
+    if (!queryFlag(request.query, 'size') && cacheAnswers(filters)) {
+      const accept = containerPredicate(filters, this.cluster)
+      const chosen: CachedContainer[] = []
+      for (const container of this.cluster.visible()) {
+        if (!all && container.inspect.State?.Running !== true) continue
+        if (accept(container)) chosen.push(container)
+      }
+      chosen.sort((a, b) => b.summary.Created - a.summary.Created || compareText(b.inspect.Created, a.inspect.Created))
+      const rows = (limit > 0 ? chosen.slice(0, limit) : chosen).map((container) => listRow(container, now))
+      return jsonReply(rows)
+    }
+    const { node: nodeFilter, ...rest } = filters
+    const nodes = this.healthy().filter((node) => nodeFilter === undefined || nodeFilter.includes(node.name))
+    const query: DockerQuery = { ...request.query, filters: JSON.stringify(rest) }
+    const answers = await this.fanOut(nodes, { operation: 'ContainerList', target: '', query })
+    const rows: Array<{ Names?: string[], Created?: number }> = []
+    for (const answer of answers) {
+      if (answer.reply === undefined) continue
+      for (const row of bodyJson<Array<{ Names?: string[], Created?: number }>>(answer.reply) ?? []) {
+        rows.push({ ...row, Names: (row.Names ?? []).map((name) => `/${answer.node.name}${name}`) })
+      }
+    }
+    rows.sort((a, b) => (b.Created ?? 0) - (a.Created ?? 0))
+    return jsonReply(limit > 0 ? rows.slice(0, limit) : rows)
+  }
+
+  private async createContainer (request: DockerRequest): Promise<Message> {
+    let name = queryValue(request.query, 'name')
+    let pinned: EngineNode | undefined
+    if (name !== undefined && name !== '') {
+      const plain = name.replace(/^\//, '')
+      const slash = plain.indexOf('/')
+      if (slash > 0 && this.cluster.node(plain.slice(0, slash)) !== undefined) {
+        pinned = this.usableNode(plain.slice(0, slash), `container name ${name}`)
+        name = plain.slice(slash + 1)
+      }
+      const holder = this.cluster.named(name.replace(/^\//, ''))[0]
+      if (holder !== undefined) {
+        throw new SwarmError(ErrorCode.Conflict, `Conflict. The container name "/${holder.name}" is already in use by container "${holder.id}" on node ${holder.node.name}. You have to remove (or rename) that container to be able to reuse that name.`)
+      }
+    }
+    const { request: placement, body } = readCreateBody(request.body)
+    const filters = pinned === undefined ? placement.filters : [...placement.filters, { kind: 'constraint' as const, key: 'node', negate: false, soft: false, value: pinned.name, text: `node==${pinned.name}` }]
+    // choosing and reserving happen in one synchronous step, so concurrent creates see each other's reservations
+    const node = place(this.cluster, { ...placement, filters }, { strategy: this.strategy, random: this.random })
+    const release = node.reserve(placement.reservation, placement.hostPorts)
+    try {
+      if (placement.image !== '' && !node.hasImage(placement.image)) {
+        try {
+          await this.pull(node, placement.image)
+        } catch (error) {
+          throw new SwarmError(ErrorCode.NotFound, `No such image: ${placement.image} (not on node ${node.name}, and pulling it there failed: ${toSwarmError(error).message})`)
+        }
+      }
+      const query: DockerQuery = { ...request.query }
+      if (name !== undefined) query.name = name
+      const reply = await callDocker(node.child, { ...request, query, body }, { timeoutMs: 60_000 })
+      const id = bodyJson<{ Id?: string }>(reply)?.Id
+      if (id !== undefined) await withTimeout(node.refreshContainer(id), 5000).catch(() => {})
+      return encodeDockerReply({ status: reply.status, body: reply.body, headers: reply.headers })
+    } finally {
+      release()
+    }
+  }
+
+  /** Pulls an image onto one node and waits for it. */
+  async pull (node: EngineNode, image: string): Promise<void> {
+    const at = image.lastIndexOf(':')
+    const query: DockerQuery = at > image.lastIndexOf('/') && !image.includes('@') ? { fromImage: image.slice(0, at), tag: image.slice(at + 1) } : { fromImage: image }
+    const reply = await callDocker(node.child, { operation: 'ImageCreate', target: '', query }, { timeoutMs: 300_000 })
+    await drainProgress(reply.stream)
+    await node.refreshImages()
+  }
+
+  private async pruneContainers (request: DockerRequest): Promise<Message> {
+    const answers = await this.fanOut(this.healthy(), { operation: 'ContainerPrune', target: '', query: request.query }, 60_000)
+    const deleted: string[] = []
+    let reclaimed = 0
+    for (const answer of answers) {
+      if (answer.error !== undefined) throw answer.error
+      const result = bodyJson<{ ContainersDeleted?: string[] | null, SpaceReclaimed?: number }>(answer.reply as DockerReply) ?? {}
+      for (const id of result.ContainersDeleted ?? []) {
+        answer.node.forget(id)
+        deleted.push(id)
+      }
+      reclaimed += result.SpaceReclaimed ?? 0
+    }
+    return jsonReply({ ContainersDeleted: deleted.length === 0 ? null : deleted, SpaceReclaimed: reclaimed })
+  }
+
+  private async events (request: DockerRequest): Promise<Message> {
+    const filters = parseFilters(request.query)
+    const since = queryValue(request.query, 'since')
+    const until = queryValue(request.query, 'until')
+    const accept = eventPredicate(filters)
+    const headers = { 'Content-Type': 'application/json' }
+    if (since === undefined && until === undefined) {
+      return encodeDockerReply({ status: 200, headers, stream: this.hub.subscribe(accept) })
+    }
+    const { node: nodeFilter, ...rest } = filters
+    const nodes = this.healthy().filter((node) => nodeFilter === undefined || nodeFilter.includes(node.name))
+    const query: DockerQuery = { ...request.query, filters: JSON.stringify(rest) }
+    const answers = await this.fanOut(nodes, { operation: 'SystemEvents', target: '', query })
+    const streams = answers.filter((answer) => answer.reply?.stream !== undefined).map((answer) => tagged(answer.node, answer.reply?.stream as ByteStream))
+    const stream = until !== undefined ? sortedEvents(streams, accept) : mergedEvents(streams, accept)
+    return encodeDockerReply({ status: 200, headers, stream })
+  }
+}
+
+async function * tagged (node: EngineNode, stream: ByteStream): AsyncGenerator<NodeEvent> {
+  for await (const value of jsonObjects(stream)) yield tagEvent(node, value as NodeEvent)
+}
+
+async function * sortedEvents (streams: Array<AsyncGenerator<NodeEvent>>, accept: (event: NodeEvent) => boolean): AsyncGenerator<Uint8Array> {
+  const events: NodeEvent[] = []
+  await Promise.all(streams.map(async (stream) => { for await (const event of stream) if (accept(event)) events.push(event) }))
+  events.sort((a, b) => (a.timeNano ?? 0) - (b.timeNano ?? 0))
+  for (const event of events) yield utf8(JSON.stringify(event) + '\n')
+}
+
+async function * mergedEvents (streams: Array<AsyncGenerator<NodeEvent>>, accept: (event: NodeEvent) => boolean): AsyncGenerator<Uint8Array> {
+  const pending = new Map<number, Promise<{ index: number, result: IteratorResult<NodeEvent> }>>()
+  const pull = (index: number): void => {
+    pending.set(index, (streams[index] as AsyncGenerator<NodeEvent>).next().then((result) => ({ index, result })))
+  }
+  streams.forEach((_stream, index) => { pull(index) })
+  try {
+    while (pending.size > 0) {
+      const { index, result } = await Promise.race(pending.values())
+      if (result.done === true) {
+        pending.delete(index)
+        continue
+      }
+      pull(index)
+      if (accept(result.value)) yield utf8(JSON.stringify(result.value) + '\n')
+    }
+  } finally {
+    for (const stream of streams) void stream.return(undefined).catch(() => {})
+  }
+}
+
+/** The `Node` object classic Swarm added to a container's inspect JSON. */
+export function nodeObject (node: EngineNode): Record<string, unknown> {
+  const facts = node.facts
+  return {
+    ID: facts?.id ?? '',
+    IP: node.addr.replace(/:\d+$/, ''),
+    Addr: node.addr,
+    Name: node.name,
+    Cpus: facts?.ncpu ?? 0,
+    Memory: facts?.memTotal ?? 0,
+    Labels: facts?.labels ?? {}
+  }
+}
+
+function compareText (a: string | undefined, b: string | undefined): number {
+  return (a ?? '') < (b ?? '') ? -1 : (a ?? '') > (b ?? '') ? 1 : 0
+}
+
+/** A return channel that runs `action` on a successful reply before passing it on. */
+export function afterSuccess (ret: Sender | undefined, action: (reply: Message) => Promise<void>): Sender | undefined {
+  if (ret === undefined) return undefined
+  return {
+    send: async (reply, options) => {
+      if (reply.verb === 'Ack' && Number(reply.args[0] ?? '200') < 400) {
+        try {
+          await action(reply)
+        } catch {}
+      }
+      await ret.send(reply, options)
+    },
+    close: async (error) => { await ret.close(error) }
+  }
+}
+
+/** Waits for `promise`, at most `ms` milliseconds. */
+export async function withTimeout<T> (promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined
+  try {
+    return await Promise.race([promise, new Promise<undefined>((resolve) => { timer = setTimeout(() => { resolve(undefined) }, ms) })])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** What aggregate needs from its host: a way to spawn children, and a logger. */
+export type AggregateContext = Pick<ServiceContext, 'spawn'> & { log?: Logger }
+
+/**
+ * Starts aggregate over its children: spawns each, connects to every engine (waiting up
+ * to the health timeout for the first sync), and returns the running service.
+ *
+ * @example
+ * const service = await createAggregate({ children: [{ spec: 'dockerclient tcp://127.0.0.1:2401' }] }, context)
+ */
+export async function createAggregate (options: AggregateOptions, context: AggregateContext): Promise<ServiceInstance> {
+  const log = context.log ?? silentLogger
+  const state = new Aggregate(options, log)
+  const healthTimeoutMs = options.healthTimeoutMs ?? 3000
+  const timings = {
+    refreshIntervalMs: options.refreshIntervalMs ?? 30_000,
+    healthTimeoutMs,
+    pingIntervalMs: options.healthIntervalMs ?? 2000,
+    maxBackoffMs: options.maxBackoffMs ?? 30_000
+  }
+  const nodes: EngineNode[] = []
+  try {
+    for (const [index, child] of options.children.entries()) {
+      const service = child.service ?? await context.spawn(child.spec ?? '')
+      const addr = child.addr ?? addressOf(child.spec ?? `child-${index}`)
+      const node = new EngineNode(index, child.spec ?? addr, service, addr, child.name, timings, state.cluster,
+        (from, event) => { state.hub.publish(from, event) },
+        (self, wanted) => {
+          const name = state.cluster.uniqueName(self, wanted)
+          self.name = name
+          state.cluster.renamed()
+          return name
+        },
+        log.child({ node: child.name ?? addr }))
+      nodes.push(node)
+      state.cluster.addNode(node)
+    }
+  } catch (error) {
+    await Promise.all(nodes.map(async (node) => { await node.close() }))
+    throw error
+  }
+  await withTimeout(Promise.all(nodes.map(async (node) => { await node.start() })), Math.max(healthTimeoutMs * 3, 10_000))
+  const healthy = state.healthy().length
+  log.info('aggregate started', { nodes: nodes.length, healthy, strategy: state.strategy })
+  return createServer({
+    default: async (message) => await state.handle(message)
+  }, {
+    onClose: async () => {
+      state.hub.close()
+      await Promise.all(nodes.map(async (node) => { await node.close() }))
+    }
+  })
+}
+
+/**
+ * The aggregate service: many Docker engines as one, with placement, health checks and
+ * a state cache. Each argument is a child service spec; see {@link AGGREGATE_USAGE}.
+ *
+ * @example
+ * swarmd 'dockerserver unix:///tmp/swarm.sock' 'aggregate "dockerclient tcp://127.0.0.1:2401" "dockerclient tcp://127.0.0.1:2402"'
+ */
+export const aggregate = defineService({
+  name: 'aggregate',
+  usage: AGGREGATE_USAGE,
+  spawn: async (args, context) => await createAggregate(parseAggregateArgs(args), context)
+})

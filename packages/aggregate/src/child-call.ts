@@ -1,0 +1,105 @@
+import { ErrorCode, SwarmError, isSwarmError, request, type ByteStream, type Sender } from '@libswarm/core'
+import { decodeDockerReply, encodeDockerRequest, engineError, type DockerReply, type DockerRequest } from '@libswarm/docker-api'
+
+/** Options of {@link callDocker}. */
+export interface CallOptions {
+  signal?: AbortSignal | undefined
+  /** Gives up after this many milliseconds with TIMEOUT. */
+  timeoutMs?: number | undefined
+}
+
+/**
+ * Sends one Docker request to a child and returns its reply. An Error message, or an
+ * Ack whose status is 400 or more, throws a {@link SwarmError} with the engine's text.
+ */
+export async function callDocker (child: Sender, dockerRequest: DockerRequest, options: CallOptions = {}): Promise<DockerReply> {
+  const signals: AbortSignal[] = []
+  if (options.signal !== undefined) signals.push(options.signal)
+  if (options.timeoutMs !== undefined) signals.push(AbortSignal.timeout(options.timeoutMs))
+  const signal = signals.length === 0 ? undefined : signals.length === 1 ? signals[0] : AbortSignal.any(signals)
+  const message = encodeDockerRequest(dockerRequest)
+  let reply: DockerReply
+  try {
+    reply = decodeDockerReply(await request(child, message.verb, message.args, { signal, stream: message.stream }))
+  } catch (error) {
+    if (isSwarmError(error)) throw error
+    if (error instanceof Error && error.name === 'TimeoutError') {
+      throw new SwarmError(ErrorCode.Timeout, `${dockerRequest.operation} timed out after ${options.timeoutMs ?? 0} ms`, { cause: error })
+    }
+    if (error instanceof Error && error.name === 'AbortError') throw new SwarmError(ErrorCode.Aborted, error.message, { cause: error })
+    throw new SwarmError(ErrorCode.Internal, error instanceof Error ? error.message : String(error), { cause: error })
+  }
+  if (reply.status >= 400) throw engineError(reply.status, errorText(reply.body))
+  return reply
+}
+
+/** The `message` of an engine's JSON error body, or the body itself. */
+export function errorText (body: string | undefined): string {
+  if (body === undefined || body === '') return 'error'
+  try {
+    const parsed = JSON.parse(body) as { message?: unknown }
+    if (typeof parsed.message === 'string') return parsed.message
+  } catch {}
+  return body.trim()
+}
+
+/** Parses a reply's body as JSON. */
+export function bodyJson<T> (reply: DockerReply): T {
+  if (reply.body === undefined || reply.body === '') return undefined as T
+  return JSON.parse(reply.body) as T
+}
+
+const decoder = new TextDecoder()
+const encoder = new TextEncoder()
+
+/** Encodes text as bytes. */
+export function utf8 (text: string): Uint8Array {
+  return encoder.encode(text)
+}
+
+/**
+ * The JSON values of a stream of concatenated JSON objects (Docker's events, pull
+ * progress, build output), whether or not they are newline-separated.
+ */
+export async function * jsonObjects (stream: ByteStream): AsyncGenerator<unknown, void, undefined> {
+  let text = ''
+  for await (const chunk of stream) {
+    text += decoder.decode(chunk, { stream: true })
+    let start = 0
+    let depth = 0
+    let inString = false
+    let escaped = false
+    let objectStart = -1
+    for (let index = 0; index < text.length; index++) {
+      const char = text.charCodeAt(index)
+      if (inString) {
+        if (escaped) escaped = false
+        else if (char === 92) escaped = true
+        else if (char === 34) inString = false
+        continue
+      }
+      if (char === 34) inString = true
+      else if (char === 123) {
+        if (depth === 0) objectStart = index
+        depth++
+      } else if (char === 125) {
+        depth--
+        if (depth === 0 && objectStart >= 0) {
+          yield JSON.parse(text.slice(objectStart, index + 1))
+          start = index + 1
+          objectStart = -1
+        }
+      }
+    }
+    text = depth === 0 ? '' : text.slice(objectStart >= 0 ? objectStart : start)
+  }
+}
+
+/** Drains a progress stream (pull, load) and throws the first `error` it reports. */
+export async function drainProgress (stream: ByteStream | undefined): Promise<void> {
+  if (stream === undefined) return
+  for await (const value of jsonObjects(stream)) {
+    const entry = value as { error?: string, errorDetail?: { message?: string } }
+    if (typeof entry.error === 'string') throw new SwarmError(ErrorCode.Internal, entry.errorDetail?.message ?? entry.error)
+  }
+}

@@ -1,0 +1,133 @@
+import { ErrorCode, SwarmError } from '@libswarm/core'
+import { statusText, type SummaryBase } from './container-view.js'
+import type { CachedContainer, ContainerIndex, EngineNode } from './engine-node.js'
+
+const HEX = /^[0-9a-f]+$/
+
+/**
+ * The cluster-wide indexes over every node's cache: containers by id, by name and by
+ * id prefix (bucketed by their first two characters), and nodes by name. Lookups cost
+ * O(1) for ids and names and O(bucket) for prefixes.
+ */
+export class ClusterState implements ContainerIndex {
+  readonly nodes: EngineNode[] = []
+  private readonly nodesByName = new Map<string, EngineNode>()
+  private readonly byId = new Map<string, CachedContainer>()
+  private readonly byName = new Map<string, CachedContainer[]>()
+  private readonly byPrefix = new Map<string, Set<string>>()
+
+  added (container: CachedContainer): void {
+    this.byId.set(container.id, container)
+    const named = this.byName.get(container.name)
+    if (named === undefined) this.byName.set(container.name, [container])
+    else named.push(container)
+    const bucket = container.id.slice(0, 2)
+    let ids = this.byPrefix.get(bucket)
+    if (ids === undefined) this.byPrefix.set(bucket, ids = new Set())
+    ids.add(container.id)
+  }
+
+  removed (container: CachedContainer): void {
+    if (this.byId.get(container.id) === container) this.byId.delete(container.id)
+    const named = this.byName.get(container.name)
+    if (named !== undefined) {
+      const rest = named.filter((entry) => entry !== container)
+      if (rest.length === 0) this.byName.delete(container.name)
+      else this.byName.set(container.name, rest)
+    }
+    this.byPrefix.get(container.id.slice(0, 2))?.delete(container.id)
+  }
+
+  /** Adds a node (in child order). */
+  addNode (node: EngineNode): void {
+    this.nodes.push(node)
+    this.nodesByName.set(node.name, node)
+  }
+
+  /** Rebuilds the node-name index after a node learnt its engine's name. */
+  renamed (): void {
+    this.nodesByName.clear()
+    for (const node of this.nodes) this.nodesByName.set(node.name, node)
+  }
+
+  /** The node called `name`, if any. */
+  node (name: string): EngineNode | undefined {
+    return this.nodesByName.get(name)
+  }
+
+  /** A name for a node that no other node has: the engine's own, or with `-N` (the child's position) added. */
+  uniqueName (node: EngineNode, wanted: string): string {
+    const holder = this.nodesByName.get(wanted)
+    if (holder === undefined || holder === node) return wanted
+    return `${wanted}-${node.index}`
+  }
+
+  /** Containers called `name` (without node prefix), on any node. */
+  named (name: string): readonly CachedContainer[] {
+    return this.byName.get(name) ?? []
+  }
+
+  /**
+   * Finds a container by full id, name (`web`, `/web` or `node-0/web`) or id prefix,
+   * as the engine does, across every node (healthy or not). Throws NOT_FOUND, or
+   * BAD_REQUEST when the reference is ambiguous.
+   */
+  find (ref: string): CachedContainer {
+    const found = this.lookup(ref)
+    if (found === undefined) throw new SwarmError(ErrorCode.NotFound, `No such container: ${ref}`)
+    return found
+  }
+
+  /** Like {@link find}, but `undefined` when there is no such container. */
+  lookup (ref: string): CachedContainer | undefined {
+    const plain = ref.startsWith('/') ? ref.slice(1) : ref
+    const slash = plain.indexOf('/')
+    if (slash > 0) {
+      const node = this.nodesByName.get(plain.slice(0, slash))
+      if (node !== undefined) return this.findOnNode(node, plain.slice(slash + 1), ref)
+    }
+    const exact = this.byId.get(plain)
+    if (exact !== undefined) return exact
+    const named = this.byName.get(plain)
+    if (named !== undefined && named.length > 0) {
+      if (named.length === 1) return named[0]
+      throw new SwarmError(ErrorCode.BadRequest, `multiple containers found with name ${plain}: ${named.map((c) => `${c.node.name}/${c.name}`).join(', ')}; use NODE/NAME or an id`)
+    }
+    if (plain === '' || !HEX.test(plain)) return undefined
+    let match: CachedContainer | undefined
+    const candidates = plain.length >= 2 ? this.byPrefix.get(plain.slice(0, 2)) ?? [] : this.byId.keys()
+    for (const id of candidates) {
+      if (!id.startsWith(plain)) continue
+      if (match !== undefined) throw new SwarmError(ErrorCode.BadRequest, `multiple IDs found with provided prefix: ${plain}`)
+      match = this.byId.get(id)
+    }
+    return match
+  }
+
+  private findOnNode (node: EngineNode, ref: string, original: string): CachedContainer | undefined {
+    const exact = node.containers.get(ref)
+    if (exact !== undefined) return exact
+    for (const container of this.byName.get(ref) ?? []) if (container.node === node) return container
+    if (ref === '' || !HEX.test(ref)) return undefined
+    let match: CachedContainer | undefined
+    for (const [id, container] of node.containers) {
+      if (!id.startsWith(ref)) continue
+      if (match !== undefined) throw new SwarmError(ErrorCode.BadRequest, `multiple IDs found with provided prefix: ${original}`)
+      match = container
+    }
+    return match
+  }
+
+  /** Every cached container of the healthy nodes. */
+  * visible (): Generator<CachedContainer> {
+    for (const node of this.nodes) {
+      if (node.health !== 'healthy') continue
+      yield * node.containers.values()
+    }
+  }
+}
+
+/** One `docker ps` row: the summary with Names showing the node, and Status as of `now`. */
+export function listRow (container: CachedContainer, now: number): SummaryBase & { Names: string[], Status: string } {
+  return { ...container.summary, Names: [`/${container.node.name}/${container.name}`], Status: statusText(container.inspect.State, now) }
+}

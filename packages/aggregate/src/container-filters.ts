@@ -1,0 +1,96 @@
+import { ErrorCode, SwarmError } from '@libswarm/core'
+import { normalizeImageRef } from './container-view.js'
+import type { CachedContainer } from './engine-node.js'
+import type { ClusterState } from './cluster-state.js'
+
+/** Filters `docker ps` applies from the cache; any other valid filter is passed to the nodes. */
+const CACHED = new Set(['id', 'name', 'label', 'status', 'ancestor', 'exited', 'health', 'node', 'before', 'since', 'network', 'volume', 'is-task'])
+/** Filters the engine knows and aggregate leaves to it. */
+const PASSED = new Set(['publish', 'expose'])
+const STATUSES = new Set(['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'])
+
+/** True when every filter can be answered from the cache. */
+export function cacheAnswers (filters: Record<string, string[]>): boolean {
+  for (const key of Object.keys(filters)) {
+    if (PASSED.has(key)) return false
+    if (!CACHED.has(key)) throw new SwarmError(ErrorCode.BadRequest, `invalid filter '${key}'`)
+  }
+  return true
+}
+
+function globToRegExp (pattern: string): RegExp {
+  return new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i')
+}
+
+/** A glob (`node-*`), a `/regex/`, or a plain value compared case-insensitively. */
+export function matchPattern (pattern: string, value: string): boolean {
+  if (pattern.length > 2 && pattern.startsWith('/') && pattern.endsWith('/')) {
+    try {
+      return new RegExp(pattern.slice(1, -1), 'i').test(value)
+    } catch {
+      return false
+    }
+  }
+  if (pattern.includes('*') || pattern.includes('?')) return globToRegExp(pattern).test(value)
+  return pattern.toLowerCase() === value.toLowerCase()
+}
+
+/**
+ * A predicate for the `docker ps` filters, evaluated on cached containers. `before` and
+ * `since` name containers, resolved once here.
+ */
+export function containerPredicate (filters: Record<string, string[]>, cluster: ClusterState): (container: CachedContainer) => boolean {
+  const checks: Array<(container: CachedContainer) => boolean> = []
+  const any = (values: string[] | undefined, test: (value: string, container: CachedContainer) => boolean): void => {
+    if (values === undefined || values.length === 0) return
+    checks.push((container) => values.some((value) => test(value, container)))
+  }
+  any(filters.id, (value, c) => c.id.startsWith(value))
+  const names = (filters.name ?? []).map((value) => {
+    try {
+      return new RegExp(value)
+    } catch {
+      throw new SwarmError(ErrorCode.BadRequest, `invalid filter 'name=${value}'`)
+    }
+  })
+  if (names.length > 0) checks.push((c) => names.some((pattern) => pattern.test(`/${c.node.name}/${c.name}`) || pattern.test(`/${c.name}`)))
+  any(filters.node, (value, c) => matchPattern(value, c.node.name) || c.node.facts?.id === value)
+  for (const status of filters.status ?? []) {
+    if (!STATUSES.has(status)) throw new SwarmError(ErrorCode.BadRequest, `invalid filter 'status=${status}'`)
+  }
+  any(filters.status, (value, c) => c.summary.State === value)
+  any(filters.exited, (value, c) => c.summary.State === 'exited' && String(c.inspect.State?.ExitCode ?? 0) === value)
+  any(filters.health, (value, c) => (c.inspect.State?.Health?.Status ?? 'none') === value)
+  any(filters['is-task'], (value, c) => ('com.docker.swarm.task' in c.summary.Labels) === (value === 'true'))
+  const labels = filters.label
+  if (labels !== undefined && labels.length > 0) {
+    // every label filter must hold (the engine ANDs them)
+    checks.push((c) => labels.every((label) => {
+      const at = label.indexOf('=')
+      if (at < 0) return label in c.summary.Labels
+      return c.summary.Labels[label.slice(0, at)] === label.slice(at + 1)
+    }))
+  }
+  any(filters.ancestor, (value, c) => {
+    if (c.summary.ImageID.startsWith(value) || c.summary.ImageID === `sha256:${value}`) return true
+    return normalizeImageRef(c.summary.Image) === normalizeImageRef(value) || c.summary.Image === value
+  })
+  any(filters.network, (value, c) => Object.entries(c.summary.NetworkSettings.Networks).some(([name, network]) =>
+    name === value || ((network as { NetworkID?: string }).NetworkID ?? '').startsWith(value)))
+  any(filters.volume, (value, c) => (c.summary.Mounts as Array<{ Name?: string, Source?: string, Destination?: string }>).some((mount) =>
+    mount.Name === value || mount.Source === value || mount.Destination === value))
+  const before = filters.before?.[0]
+  if (before !== undefined) {
+    const created = cluster.find(before).inspect.Created ?? ''
+    checks.push((c) => (c.inspect.Created ?? '') < created)
+  }
+  const since = filters.since?.[0]
+  if (since !== undefined) {
+    const created = cluster.find(since).inspect.Created ?? ''
+    checks.push((c) => (c.inspect.Created ?? '') > created)
+  }
+  return (container) => {
+    for (const check of checks) if (!check(container)) return false
+    return true
+  }
+}

@@ -1,0 +1,430 @@
+import { ErrorCode, SwarmError, isSwarmError, toSwarmError, type Logger, type Sender } from '@libswarm/core'
+import { bodyJson, callDocker, jsonObjects } from './child-call.js'
+import {
+  hostPortsOf, normalizeImageRef, phaseOf, reservationOf, summaryBase,
+  type ContainerInspect, type ContainerPhase, type Reservation, type SummaryBase
+} from './container-view.js'
+
+/** A node's health: `pending` until it first answers, then `healthy` or `unhealthy`. */
+export type NodeHealth = 'pending' | 'healthy' | 'unhealthy'
+
+/** One container as the cache holds it. */
+export interface CachedContainer {
+  readonly id: string
+  readonly node: EngineNode
+  /** The name without its leading slash. */
+  readonly name: string
+  readonly inspect: ContainerInspect
+  readonly summary: SummaryBase
+  readonly phase: ContainerPhase
+  readonly reservation: Reservation
+  /** Host ports it holds while running. */
+  readonly hostPorts: readonly string[]
+}
+
+/** What the cache tells the cluster about each change, so it can keep its indexes. */
+export interface ContainerIndex {
+  added (container: CachedContainer): void
+  removed (container: CachedContainer): void
+}
+
+/** What an engine's SystemInfo and SystemVersion told aggregate. */
+export interface EngineFacts {
+  id: string
+  name: string
+  ncpu: number
+  memTotal: number
+  labels: Record<string, string>
+  serverVersion: string
+  apiVersion: string
+  minApiVersion: string
+  kernelVersion: string
+  operatingSystem: string
+  storageDriver: string
+  images: number
+}
+
+/** Timings of a node's health checks and refreshes. */
+export interface NodeTimings {
+  refreshIntervalMs: number
+  healthTimeoutMs: number
+  pingIntervalMs: number
+  maxBackoffMs: number
+}
+
+/** An event as the engine sent it. */
+export interface EngineEvent {
+  Type?: string
+  Action?: string
+  status?: string
+  id?: string
+  from?: string
+  Actor?: { ID?: string, Attributes?: Record<string, string> }
+  time?: number
+  timeNano?: number
+  [key: string]: unknown
+}
+
+interface ImageSummary { Id?: string, RepoTags?: string[] | null, RepoDigests?: string[] | null }
+
+const STATE_CHANGES = new Set(['create', 'start', 'restart', 'die', 'stop', 'kill', 'pause', 'unpause', 'rename', 'update', 'oom', 'health_status'])
+const IMAGE_CHANGES = new Set(['pull', 'tag', 'untag', 'delete', 'import', 'load', 'save'])
+const INSPECT_CONCURRENCY = 8
+
+/**
+ * One engine behind aggregate: its child service, its health, and its slice of the
+ * state cache (containers by id, image references, reservations and host ports),
+ * kept current by the engine's event stream and a periodic resynchronisation.
+ */
+export class EngineNode {
+  name: string
+  health: NodeHealth = 'pending'
+  lastError: string | undefined
+  updatedAt = new Date(0)
+  facts: EngineFacts | undefined
+  readonly containers = new Map<string, CachedContainer>()
+  private imageRefs = new Set<string>()
+  readonly counts = { running: 0, paused: 0, stopped: 0 }
+  readonly reserved: Reservation = { cpus: 0, memory: 0 }
+  /** Host ports held by running containers and by creates still in flight, with how many hold each. */
+  readonly hostPorts = new Map<string, number>()
+  readonly pending = { cpus: 0, memory: 0, containers: 0 }
+  private readonly refreshing = new Map<string, { again: boolean, done: Promise<void> }>()
+  private imageRefresh: Promise<void> | undefined
+  private imageRefreshAgain = false
+  private cycle: AbortController | undefined
+  private timer: NodeJS.Timeout | undefined
+  private failures = 0
+  private closed = false
+  private connecting: Promise<void> | undefined
+
+  constructor (
+    readonly index: number,
+    readonly spec: string,
+    readonly child: Sender,
+    readonly addr: string,
+    readonly configuredName: string | undefined,
+    private readonly timings: NodeTimings,
+    private readonly index_: ContainerIndex,
+    private readonly onEvent: (node: EngineNode, event: EngineEvent) => void,
+    private readonly nameFor: (node: EngineNode, engineName: string) => string,
+    private readonly log: Logger
+  ) {
+    this.name = configuredName ?? addr
+  }
+
+  /** Total containers, with creates in flight. */
+  get load (): number { return this.containers.size + this.pending.containers }
+
+  /** True when the node holds `ref` (a tag such as `busybox` or an image id). */
+  hasImage (ref: string): boolean {
+    return this.imageRefs.has(normalizeImageRef(ref)) || (ref.startsWith('sha256:') && this.imageRefs.has(ref))
+  }
+
+  /** Every image reference the node holds (normalised tags, digests and ids). */
+  imageReferences (): Iterable<string> { return this.imageRefs }
+
+  /** Connects, and keeps trying with exponential backoff until it succeeds or the node closes. */
+  start (): Promise<void> {
+    this.connecting ??= this.connect()
+    return this.connecting
+  }
+
+  private async connect (): Promise<void> {
+    this.cycle?.abort()
+    const cycle = new AbortController()
+    this.cycle = cycle
+    try {
+      await this.refreshFacts(cycle.signal)
+      const watching = await this.openEvents(cycle.signal)
+      await this.resync(cycle.signal, true)
+      if (cycle.signal.aborted) return
+      this.failures = 0
+      this.lastError = undefined
+      const rejoined = this.health === 'unhealthy'
+      this.health = 'healthy'
+      this.updatedAt = new Date()
+      if (rejoined) this.log.info('node rejoined', { node: this.name })
+      void this.consumeEvents(watching, cycle)
+      this.schedule(cycle, this.timings.pingIntervalMs)
+    } catch (error) {
+      if (cycle.signal.aborted) return
+      this.fail(cycle, error)
+    } finally {
+      this.connecting = undefined
+    }
+  }
+
+  private fail (cycle: AbortController, error: unknown): void {
+    if (this.closed || this.cycle !== cycle) return
+    cycle.abort()
+    const text = toSwarmError(error).message
+    if (this.health !== 'unhealthy') this.log.warn('node unhealthy', { node: this.name, error: text })
+    this.health = 'unhealthy'
+    this.lastError = text
+    this.failures++
+    const delay = Math.min(this.timings.maxBackoffMs, 1000 * 2 ** Math.min(this.failures - 1, 16))
+    clearTimeout(this.timer)
+    this.timer = setTimeout(() => { void this.start() }, delay)
+    this.timer.unref?.()
+  }
+
+  private schedule (cycle: AbortController, delay: number): void {
+    if (this.closed || cycle.signal.aborted) return
+    clearTimeout(this.timer)
+    let lastRefresh = Date.now()
+    const tick = async (): Promise<void> => {
+      if (cycle.signal.aborted) return
+      try {
+        if (Date.now() - lastRefresh >= this.timings.refreshIntervalMs) {
+          lastRefresh = Date.now()
+          await this.refreshFacts(cycle.signal)
+          await this.resync(cycle.signal, false)
+        } else {
+          await callDocker(this.child, { operation: 'SystemPing', target: '' }, { signal: cycle.signal, timeoutMs: this.timings.healthTimeoutMs })
+        }
+        this.updatedAt = new Date()
+      } catch (error) {
+        if (!cycle.signal.aborted) this.fail(cycle, error)
+        return
+      }
+      if (cycle.signal.aborted) return
+      this.timer = setTimeout(() => { void tick() }, this.timings.pingIntervalMs)
+      this.timer.unref?.()
+    }
+    this.timer = setTimeout(() => { void tick() }, delay)
+    this.timer.unref?.()
+  }
+
+  private async refreshFacts (signal: AbortSignal): Promise<void> {
+    const options = { signal, timeoutMs: this.timings.healthTimeoutMs }
+    const [infoReply, versionReply] = await Promise.all([
+      callDocker(this.child, { operation: 'SystemInfo', target: '' }, options),
+      callDocker(this.child, { operation: 'SystemVersion', target: '' }, options)
+    ])
+    const info = bodyJson<Record<string, unknown>>(infoReply) ?? {}
+    const version = bodyJson<Record<string, unknown>>(versionReply) ?? {}
+    const labels: Record<string, string> = {}
+    for (const label of (info.Labels as string[] | null | undefined) ?? []) {
+      const at = label.indexOf('=')
+      if (at > 0) labels[label.slice(0, at)] = label.slice(at + 1)
+      else labels[label] = ''
+    }
+    this.facts = {
+      id: String(info.ID ?? ''),
+      name: String(info.Name ?? this.addr),
+      ncpu: Number(info.NCPU ?? 0),
+      memTotal: Number(info.MemTotal ?? 0),
+      labels,
+      serverVersion: String(info.ServerVersion ?? version.Version ?? ''),
+      apiVersion: String(version.ApiVersion ?? ''),
+      minApiVersion: String(version.MinAPIVersion ?? ''),
+      kernelVersion: String(info.KernelVersion ?? ''),
+      operatingSystem: String(info.OperatingSystem ?? ''),
+      storageDriver: String(info.Driver ?? ''),
+      images: Number(info.Images ?? 0)
+    }
+    if (this.configuredName === undefined) this.name = this.nameFor(this, this.facts.name)
+  }
+
+  private async openEvents (signal: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
+    const reply = await callDocker(this.child, { operation: 'SystemEvents', target: '' }, { signal, timeoutMs: this.timings.healthTimeoutMs })
+    if (reply.stream === undefined) throw new SwarmError(ErrorCode.Protocol, 'SystemEvents was answered without a stream')
+    return reply.stream
+  }
+
+  private async consumeEvents (stream: AsyncIterable<Uint8Array>, cycle: AbortController): Promise<void> {
+    const iterator = stream[Symbol.asyncIterator]()
+    const onAbort = (): void => { void iterator.return?.().catch(() => {}) }
+    cycle.signal.addEventListener('abort', onAbort, { once: true })
+    try {
+      for await (const value of jsonObjects({ [Symbol.asyncIterator]: () => iterator })) {
+        if (cycle.signal.aborted) return
+        this.handleEvent(value as EngineEvent)
+      }
+      if (!cycle.signal.aborted) this.fail(cycle, new SwarmError(ErrorCode.Unavailable, 'event stream ended'))
+    } catch (error) {
+      if (!cycle.signal.aborted) this.fail(cycle, new SwarmError(ErrorCode.Unavailable, `event stream broke: ${toSwarmError(error).message}`))
+    } finally {
+      cycle.signal.removeEventListener('abort', onAbort)
+    }
+  }
+
+  private handleEvent (event: EngineEvent): void {
+    const type = event.Type ?? (event.id !== undefined && event.from !== undefined ? 'container' : '')
+    const action = (event.Action ?? event.status ?? '').split(':')[0] ?? ''
+    const id = event.Actor?.ID ?? event.id ?? ''
+    if (type === 'container' && id !== '') {
+      if (action === 'destroy') this.forget(id)
+      else if (STATE_CHANGES.has(action)) void this.refreshContainer(id).catch(() => {})
+    } else if (type === 'image' && IMAGE_CHANGES.has(action)) {
+      void this.refreshImages().catch(() => {})
+    }
+    this.updatedAt = new Date()
+    this.onEvent(this, event)
+  }
+
+  /**
+   * Lists the engine's containers and inspects those the cache does not know or whose
+   * state changed; drops those that are gone. `full` inspects every one.
+   */
+  async resync (signal: AbortSignal | undefined, full: boolean): Promise<void> {
+    const options = { signal, timeoutMs: Math.max(this.timings.healthTimeoutMs, 10_000) }
+    const reply = await callDocker(this.child, { operation: 'ContainerList', target: '', query: { all: '1' } }, options)
+    const listed = bodyJson<Array<{ Id: string, State?: string, Names?: string[] }>>(reply) ?? []
+    const seen = new Set<string>()
+    const stale: string[] = []
+    for (const entry of listed) {
+      seen.add(entry.Id)
+      const cached = this.containers.get(entry.Id)
+      if (full || cached === undefined || cached.summary.State !== entry.State ||
+        (entry.Names !== undefined && !entry.Names.includes(`/${cached.name}`))) stale.push(entry.Id)
+    }
+    for (const id of [...this.containers.keys()]) if (!seen.has(id)) this.forget(id)
+    let next = 0
+    const worker = async (): Promise<void> => {
+      while (next < stale.length) {
+        signal?.throwIfAborted()
+        await this.refreshContainer(stale[next++] as string)
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(INSPECT_CONCURRENCY, stale.length) }, worker))
+    await this.refreshImages()
+  }
+
+  /** Inspects one container again (coalescing concurrent calls) and updates the cache. */
+  refreshContainer (id: string): Promise<void> {
+    const running = this.refreshing.get(id)
+    if (running !== undefined) {
+      running.again = true
+      return running.done
+    }
+    const entry = { again: false, done: Promise.resolve() }
+    entry.done = (async () => {
+      try {
+        do {
+          entry.again = false
+          await this.inspectOnce(id)
+        } while (entry.again)
+      } finally {
+        this.refreshing.delete(id)
+      }
+    })()
+    this.refreshing.set(id, entry)
+    return entry.done
+  }
+
+  private async inspectOnce (id: string): Promise<void> {
+    let inspect: ContainerInspect
+    try {
+      const reply = await callDocker(this.child, { operation: 'ContainerInspect', target: id }, { timeoutMs: Math.max(this.timings.healthTimeoutMs, 10_000) })
+      inspect = bodyJson<ContainerInspect>(reply)
+    } catch (error) {
+      if (isSwarmError(error) && error.code === ErrorCode.NotFound) {
+        this.forget(id)
+        return
+      }
+      throw error
+    }
+    this.remember(inspect)
+  }
+
+  /** Puts (or replaces) a container in the cache from its inspect JSON. */
+  remember (inspect: ContainerInspect): void {
+    const phase = phaseOf(inspect)
+    const holdsPorts = inspect.State?.Running === true || inspect.State?.Restarting === true
+    const container: CachedContainer = {
+      id: inspect.Id,
+      node: this,
+      name: (inspect.Name ?? '').replace(/^\//, ''),
+      inspect,
+      summary: summaryBase(inspect),
+      phase,
+      reservation: reservationOf(inspect.HostConfig),
+      hostPorts: holdsPorts ? hostPortsOf(inspect.HostConfig, inspect.Config?.ExposedPorts) : []
+    }
+    this.forget(inspect.Id)
+    this.containers.set(container.id, container)
+    this.counts[phase]++
+    this.reserved.cpus += container.reservation.cpus
+    this.reserved.memory += container.reservation.memory
+    for (const port of container.hostPorts) this.hostPorts.set(port, (this.hostPorts.get(port) ?? 0) + 1)
+    this.index_.added(container)
+  }
+
+  /** Drops a container from the cache. */
+  forget (id: string): void {
+    const container = this.containers.get(id)
+    if (container === undefined) return
+    this.containers.delete(id)
+    this.counts[container.phase]--
+    this.reserved.cpus -= container.reservation.cpus
+    this.reserved.memory -= container.reservation.memory
+    this.releasePorts(container.hostPorts)
+    this.index_.removed(container)
+  }
+
+  /** Holds resources for a create in flight; returns the function that lets them go. */
+  reserve (reservation: Reservation, ports: readonly string[]): () => void {
+    this.pending.cpus += reservation.cpus
+    this.pending.memory += reservation.memory
+    this.pending.containers++
+    for (const port of ports) this.hostPorts.set(port, (this.hostPorts.get(port) ?? 0) + 1)
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      this.pending.cpus -= reservation.cpus
+      this.pending.memory -= reservation.memory
+      this.pending.containers--
+      this.releasePorts(ports)
+    }
+  }
+
+  private releasePorts (ports: readonly string[]): void {
+    for (const port of ports) {
+      const count = (this.hostPorts.get(port) ?? 1) - 1
+      if (count <= 0) this.hostPorts.delete(port)
+      else this.hostPorts.set(port, count)
+    }
+  }
+
+  /** Lists the engine's images again (coalesced) into the image index. */
+  refreshImages (): Promise<void> {
+    if (this.imageRefresh !== undefined) {
+      this.imageRefreshAgain = true
+      return this.imageRefresh
+    }
+    this.imageRefresh = (async () => {
+      try {
+        do {
+          this.imageRefreshAgain = false
+          const reply = await callDocker(this.child, { operation: 'ImageList', target: '' }, { timeoutMs: Math.max(this.timings.healthTimeoutMs, 10_000) })
+          const refs = new Set<string>()
+          for (const image of bodyJson<ImageSummary[]>(reply) ?? []) {
+            if (image.Id !== undefined) refs.add(image.Id)
+            for (const tag of image.RepoTags ?? []) if (tag !== '<none>:<none>') refs.add(normalizeImageRef(tag))
+            for (const digest of image.RepoDigests ?? []) if (!digest.startsWith('<none>')) refs.add(normalizeImageRef(digest))
+          }
+          this.imageRefs = refs
+        } while (this.imageRefreshAgain)
+      } finally {
+        this.imageRefresh = undefined
+      }
+    })()
+    return this.imageRefresh
+  }
+
+  /** Marks the node unhealthy now (a request to it failed in a way that says it is gone). */
+  markUnhealthy (reason: string): void {
+    if (this.cycle !== undefined && this.health === 'healthy') this.fail(this.cycle, new SwarmError(ErrorCode.Unavailable, reason))
+  }
+
+  /** Stops health checks and the event stream, and closes the child. */
+  async close (): Promise<void> {
+    this.closed = true
+    clearTimeout(this.timer)
+    this.cycle?.abort()
+    await this.child.close().catch(() => {})
+  }
+}

@@ -1,0 +1,188 @@
+import type { ClusterState } from './cluster-state.js'
+import type { EngineNode } from './engine-node.js'
+import type { Strategy } from './placement.js'
+
+/** The filters aggregate applies, in order, as `docker info` lists them. */
+export const FILTER_NAMES = ['health', 'constraint', 'affinity', 'dependency', 'port', 'resources']
+
+/** go-units' BytesSize: `256 MiB`, `7.451 GiB`. */
+export function bytesSize (bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB']
+  let value = bytes
+  let unit = 0
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024
+    unit++
+  }
+  return `${Number(value.toPrecision(4))} ${units[unit] ?? 'B'}`
+}
+
+function cpuText (value: number): string {
+  return Number.isInteger(value) ? String(value) : String(Number(value.toFixed(2)))
+}
+
+function healthText (node: EngineNode): string {
+  if (node.health === 'healthy') return 'Healthy'
+  if (node.health === 'pending') return 'Pending'
+  return 'Unhealthy'
+}
+
+/** The `[key, value]` lines classic Swarm showed for one node. */
+export function nodeLines (node: EngineNode): Array<[string, string]> {
+  const facts = node.facts
+  const labels = facts === undefined
+    ? ''
+    : [
+        ...Object.entries(facts.labels).map(([key, value]) => `${key}=${value}`),
+        `kernelversion=${facts.kernelVersion}`, `operatingsystem=${facts.operatingSystem}`, `storagedriver=${facts.storageDriver}`
+      ].join(', ')
+  const { running, paused, stopped } = node.counts
+  return [
+    [` ${node.name}`, node.addr],
+    ['  └ ID', facts?.id ?? ''],
+    ['  └ Status', healthText(node)],
+    ['  └ Containers', `${node.containers.size} (${running} Running, ${paused} Paused, ${stopped} Stopped)`],
+    ['  └ Reserved CPUs', `${cpuText(node.reserved.cpus + node.pending.cpus)} / ${facts?.ncpu ?? 0}`],
+    ['  └ Reserved Memory', `${bytesSize(node.reserved.memory + node.pending.memory)} / ${bytesSize(facts?.memTotal ?? 0)}`],
+    ['  └ Labels', labels],
+    ['  └ Error', node.lastError ?? '(none)'],
+    ['  └ UpdatedAt', node.updatedAt.toISOString()],
+    ['  └ ServerVersion', facts?.serverVersion ?? '']
+  ]
+}
+
+/** Options of {@link clusterInfo}. */
+export interface ClusterInfoOptions {
+  id: string
+  name: string
+  strategy: Strategy
+  version: string
+}
+
+/**
+ * The SystemInfo of the whole cluster: counts, CPUs and memory summed over the healthy
+ * nodes, and each node's lines in SystemStatus, which both docker CLIs print.
+ */
+export function clusterInfo (cluster: ClusterState, options: ClusterInfoOptions): Record<string, unknown> {
+  let running = 0
+  let paused = 0
+  let stopped = 0
+  let images = 0
+  let ncpu = 0
+  let memTotal = 0
+  const status: Array<[string, string]> = [
+    ['Role', 'primary'],
+    ['Strategy', options.strategy],
+    ['Filters', FILTER_NAMES.join(', ')],
+    ['Nodes', String(cluster.nodes.length)]
+  ]
+  let kernelVersion = ''
+  let operatingSystem = ''
+  for (const node of cluster.nodes) {
+    status.push(...nodeLines(node))
+    if (node.health !== 'healthy' || node.facts === undefined) continue
+    running += node.counts.running
+    paused += node.counts.paused
+    stopped += node.counts.stopped
+    images += node.facts.images
+    ncpu += node.facts.ncpu
+    memTotal += node.facts.memTotal
+    kernelVersion ||= node.facts.kernelVersion
+    operatingSystem ||= node.facts.operatingSystem
+  }
+  return {
+    ID: options.id,
+    Containers: running + paused + stopped,
+    ContainersRunning: running,
+    ContainersPaused: paused,
+    ContainersStopped: stopped,
+    Images: images,
+    Driver: '',
+    DriverStatus: null,
+    SystemStatus: status,
+    Plugins: { Volume: null, Network: null, Authorization: null, Log: null },
+    MemoryLimit: true,
+    SwapLimit: true,
+    CpuCfsPeriod: true,
+    CpuCfsQuota: true,
+    CPUShares: true,
+    CPUSet: true,
+    IPv4Forwarding: true,
+    Debug: false,
+    NFd: 0,
+    OomKillDisable: true,
+    NGoroutines: 0,
+    SystemTime: new Date().toISOString(),
+    LoggingDriver: '',
+    CgroupDriver: '',
+    NEventsListener: 0,
+    KernelVersion: kernelVersion,
+    OperatingSystem: operatingSystem,
+    OSType: 'linux',
+    Architecture: process.arch === 'x64' ? 'x86_64' : process.arch,
+    IndexServerAddress: 'https://index.docker.io/v1/',
+    NCPU: ncpu,
+    MemTotal: memTotal,
+    DockerRootDir: '',
+    Name: options.name,
+    Labels: [],
+    ExperimentalBuild: false,
+    ServerVersion: options.version,
+    Runtimes: {},
+    DefaultRuntime: '',
+    Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
+    LiveRestoreEnabled: false,
+    Isolation: '',
+    InitBinary: '',
+    SecurityOptions: [],
+    Warnings: null
+  }
+}
+
+/** Compares API versions such as `1.41` and `1.9`. */
+export function compareApiVersions (a: string, b: string): number {
+  const [aMajor = 0, aMinor = 0] = a.split('.').map(Number)
+  const [bMajor = 0, bMinor = 0] = b.split('.').map(Number)
+  return aMajor - bMajor || aMinor - bMinor
+}
+
+/** The API version the cluster speaks: the lowest of its healthy nodes' (or of all nodes', if none is healthy). */
+export function clusterApiVersion (cluster: ClusterState): string | undefined {
+  let lowest: string | undefined
+  const healthy = cluster.nodes.some((node) => node.health === 'healthy')
+  for (const node of cluster.nodes) {
+    if (healthy && node.health !== 'healthy') continue
+    const version = node.facts?.apiVersion
+    if (version === undefined || version === '') continue
+    if (lowest === undefined || compareApiVersions(version, lowest) < 0) lowest = version
+  }
+  return lowest
+}
+
+/** The SystemVersion of the cluster. */
+export function clusterVersion (cluster: ClusterState, version: string): Record<string, unknown> {
+  const apiVersion = clusterApiVersion(cluster) ?? '1.41'
+  let minApiVersion = '1.12'
+  let kernelVersion = ''
+  const components: Array<Record<string, unknown>> = [{ Name: 'aggregate', Version: version, Details: { ApiVersion: apiVersion } }]
+  for (const node of cluster.nodes) {
+    const facts = node.facts
+    if (facts === undefined || node.health !== 'healthy') continue
+    if (facts.minApiVersion !== '' && compareApiVersions(facts.minApiVersion, minApiVersion) > 0) minApiVersion = facts.minApiVersion
+    kernelVersion ||= facts.kernelVersion
+    if (components.length <= 16) components.push({ Name: `Engine ${node.name}`, Version: facts.serverVersion, Details: { ApiVersion: facts.apiVersion } })
+  }
+  return {
+    Platform: { Name: 'libswarm aggregate' },
+    Components: components,
+    Version: `aggregate/${version}`,
+    ApiVersion: apiVersion,
+    MinAPIVersion: minApiVersion,
+    GitCommit: '',
+    GoVersion: '',
+    Os: 'linux',
+    Arch: process.arch === 'x64' ? 'amd64' : process.arch,
+    KernelVersion: kernelVersion,
+    BuildTime: ''
+  }
+}
