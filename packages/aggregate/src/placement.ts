@@ -176,7 +176,13 @@ function containerOn (node: EngineNode, value: string, cluster: ClusterState): b
 function imageOn (node: EngineNode, value: string): boolean {
   if (!isPattern(value)) {
     if (node.hasImage(value)) return true
-    if (/^[0-9a-f]{4,}$/.test(value)) for (const ref of node.imageReferences()) if (ref.startsWith(`sha256:${value}`)) return true
+    const hex = /^[0-9a-f]{4,}$/.test(value)
+    // `redis` without a tag matches any tag of redis
+    const repo = value.includes(':') || value.includes('@') ? undefined : `${normalizeImageRef(value).slice(0, -'latest'.length)}`
+    for (const ref of node.imageReferences()) {
+      if (hex && ref.startsWith(`sha256:${value}`)) return true
+      if (repo !== undefined && ref.startsWith(repo)) return true
+    }
     return false
   }
   for (const ref of node.imageReferences()) {
