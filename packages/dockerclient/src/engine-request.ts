@@ -47,31 +47,31 @@ export function buildEngineRequest (request: DockerRequest): EngineHttpRequest {
 
   let method: string
   let path: string
-  let bodyKind: 'none' | 'json' | 'stream'
+  let streamable: boolean
   let response: EngineHttpRequest['response']
   if (request.operation === UNMAPPED_OPERATION) {
     method = (request.method ?? 'GET').toUpperCase()
     const url = request.url ?? '/'
     path = prefix + (url.startsWith('/') ? url : `/${url}`) + (url.includes('?') ? '' : queryString(request.query))
-    bodyKind = request.body !== undefined ? 'json' : (request.stream !== undefined ? 'stream' : 'none')
+    streamable = true
     response = requestedUpgrade !== undefined ? 'hijack' : 'unknown'
   } else {
     const spec = DOCKER_OPERATIONS.get(request.operation)
     if (spec === undefined) throw new SwarmError(ErrorCode.BadRequest, `unknown Docker operation ${request.operation}`)
     method = spec.method
     path = prefix + operationUrl(spec, request.target, request.path) + queryString(request.query)
-    bodyKind = spec.body === 'json' && request.body === undefined ? 'none' : spec.body
-    if (spec.body === 'none' && request.body !== undefined) bodyKind = 'json'
-    if (spec.body === 'stream' && request.stream === undefined) bodyKind = 'none'
+    streamable = spec.body === 'stream'
     response = spec.response
   }
 
+  // A hijacked request may carry JSON (ExecStart's {"Detach":false}); its stream is stdin, sent
+  // after the upgrade. Otherwise a stream is the body (tar, image, build context).
+  const streamBody = response !== 'hijack' && streamable && request.stream !== undefined
   let json: string | undefined
-  if (bodyKind === 'json') {
+  if (!streamBody && request.body !== undefined) {
     json = JSON.stringify(request.body)
     if (!hasHeader(headers, 'content-type')) headers['Content-Type'] = 'application/json'
   }
-  const streamBody = bodyKind === 'stream' && response !== 'hijack'
   if (streamBody && !hasHeader(headers, 'content-type')) headers['Content-Type'] = 'application/x-tar'
   if (response === 'hijack') {
     headers.Connection = 'Upgrade'
