@@ -1,0 +1,127 @@
+import http2 from 'node:http2'
+import { ErrorCode, SwarmError } from '../errors.js'
+import type { ByteStream } from '../message.js'
+
+const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR } = http2.constants
+
+function noop (): void {}
+
+/** Resolves once `stream` can take more bytes; rejects if it closes first. */
+function drained (stream: http2.Http2Stream): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (error?: Error): void => {
+      stream.off('drain', onDrain)
+      stream.off('close', onClose)
+      if (error === undefined) resolve()
+      else reject(error)
+    }
+    const onDrain = (): void => { done() }
+    const onClose = (): void => { done(new SwarmError(ErrorCode.ChannelClosed, 'the receiver closed the attachment')) }
+    stream.on('drain', onDrain)
+    stream.on('close', onClose)
+  })
+}
+
+/**
+ * Copies `source` into the HTTP/2 stream `stream`, pulling the next chunk only once
+ * the stream took the previous one. A failing source resets the stream with
+ * INTERNAL_ERROR; a reset from the receiver ends the source with `return()`.
+ */
+export async function sendAttachment (source: ByteStream, stream: http2.Http2Stream): Promise<void> {
+  stream.on('error', noop)
+  let iterator: AsyncIterator<Uint8Array> | undefined
+  let sourceFailed = false
+  try {
+    iterator = source[Symbol.asyncIterator]()
+    while (true) {
+      let step: IteratorResult<Uint8Array>
+      try {
+        step = await iterator.next()
+      } catch (error) {
+        sourceFailed = true
+        throw error
+      }
+      if (step.done === true) break
+      if (stream.destroyed || stream.closed) throw new SwarmError(ErrorCode.ChannelClosed, 'the receiver closed the attachment')
+      if (step.value.length === 0) continue
+      if (!stream.write(step.value)) await drained(stream)
+    }
+    stream.end()
+  } catch {
+    if (!stream.destroyed) stream.close(NGHTTP2_INTERNAL_ERROR)
+    if (!sourceFailed) await iterator?.return?.()?.catch(noop)
+  }
+}
+
+/**
+ * The receiving side of an attachment: a {@link ByteStream} over an HTTP/2 stream that
+ * may arrive after the message announcing it. It can be iterated once; leaving the
+ * loop early resets the stream with CANCEL, which stops the sender.
+ */
+export class IncomingAttachment implements ByteStream {
+  private stream: http2.Http2Stream | undefined
+  private failure: Error | undefined
+  private wake: (() => void) | undefined
+  private used = false
+  private status: Promise<number> | undefined
+  private finished = false
+
+  constructor (readonly id: number, private readonly expectStatus: boolean) {}
+
+  /** The HTTP/2 stream carrying the bytes has arrived. */
+  provide (stream: http2.Http2Stream): void {
+    stream.on('error', noop)
+    if (this.failure !== undefined || this.finished) {
+      stream.close(NGHTTP2_CANCEL)
+      return
+    }
+    this.stream = stream
+    if (this.expectStatus) {
+      this.status = new Promise<number>((resolve, reject) => {
+        const onResponse = (headers: http2.IncomingHttpHeaders): void => { stream.off('close', onClose); resolve(Number(headers[':status'])) }
+        const onClose = (): void => { stream.off('response', onResponse); reject(new SwarmError(ErrorCode.Unavailable, `attachment ${this.id} closed before its response`)) }
+        stream.once('response', onResponse)
+        stream.once('close', onClose)
+      })
+      this.status.catch(noop)
+    }
+    this.wake?.()
+  }
+
+  /** Nobody will read it (its message was dropped) or the connection ended. */
+  cancel (error: Error): void {
+    if (this.failure !== undefined) return
+    this.failure = error
+    if (this.stream !== undefined && !this.stream.closed && !this.finished) this.stream.close(NGHTTP2_CANCEL)
+    this.wake?.()
+  }
+
+  private async opened (): Promise<http2.Http2Stream> {
+    while (this.stream === undefined) {
+      if (this.failure !== undefined) throw this.failure
+      await new Promise<void>((resolve) => { this.wake = resolve })
+      this.wake = undefined
+    }
+    const stream = this.stream
+    if (this.status !== undefined) {
+      const status = await this.status
+      if (status !== 200) throw new SwarmError(status === 404 ? ErrorCode.NotFound : ErrorCode.Protocol, `attachment ${this.id}: status ${status}`)
+    }
+    return stream
+  }
+
+  async * [Symbol.asyncIterator] (): AsyncGenerator<Uint8Array, void, undefined> {
+    if (this.used) throw new SwarmError(ErrorCode.Protocol, 'an attachment can be read only once')
+    this.used = true
+    const stream = await this.opened()
+    try {
+      for await (const chunk of stream) yield chunk as Buffer
+      this.finished = true
+    } catch (error) {
+      if (this.failure !== undefined) throw this.failure
+      throw new SwarmError(ErrorCode.Unavailable, `attachment ${this.id} was aborted: ${(error as Error).message}`, { cause: error })
+    } finally {
+      if (!this.finished && !stream.closed) stream.close(NGHTTP2_CANCEL)
+    }
+  }
+}

@@ -1,0 +1,220 @@
+import { Packr } from 'msgpackr'
+import { ErrorCode, SwarmError } from '../errors.js'
+import { VERBS, type Verb } from '../verbs.js'
+
+/** Bytes of a frame header: payload length (u32), type (u8), channel id (u64), all big-endian. */
+export const FRAME_HEADER_SIZE = 13
+
+/** Frame types. The type decides in whose id space the header's channel id lives (see PROTOCOL.md). */
+export const FrameType = {
+  /** A message for a channel the receiver exported. Payload `[verb, args, ret?, stream?]`. */
+  Message: 0,
+  /** The sender closes its handle on a channel the receiver exported. Payload empty or `[code, message]`. */
+  Close: 1,
+  /** The sender drops its handle on a channel the receiver exported, without closing it. Payload empty. */
+  Release: 2,
+  /** The receiver of a channel grants its sender more bytes. Payload: a msgpack uint. */
+  Credit: 3,
+  /** The receiver of a channel refuses further messages. Payload `[code, message]`. */
+  Reset: 4
+} as const
+
+/** A frame type number. */
+export type FrameType = (typeof FrameType)[keyof typeof FrameType]
+
+/** Bytes a channel's sender may have in flight before it waits for Credit. */
+export const INITIAL_CHANNEL_WINDOW = 1024 * 1024
+
+/** Default largest frame payload accepted. */
+export const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024
+
+const packr = new Packr({ useRecords: false, mapsAsObjects: true })
+const HI = 0x1_0000_0000
+
+/** A decoded MESSAGE payload: channel and attachment ids, not yet bound to a connection. */
+export interface MessagePayload {
+  verb: Verb
+  args: string[]
+  /** A channel the frame's sender exported (`{ id }`) or one the frame's receiver exported (`{ back: id }`). */
+  ret?: { id: number } | { back: number } | undefined
+  /** An attachment id. */
+  stream?: number | undefined
+}
+
+/** Encodes a frame header into `target` at `offset`. */
+export function writeFrameHeader (target: Uint8Array, offset: number, length: number, type: number, channel: number): void {
+  target[offset] = length >>> 24
+  target[offset + 1] = (length >>> 16) & 0xff
+  target[offset + 2] = (length >>> 8) & 0xff
+  target[offset + 3] = length & 0xff
+  target[offset + 4] = type
+  const hi = Math.floor(channel / HI)
+  const lo = channel >>> 0
+  target[offset + 5] = hi >>> 24
+  target[offset + 6] = (hi >>> 16) & 0xff
+  target[offset + 7] = (hi >>> 8) & 0xff
+  target[offset + 8] = hi & 0xff
+  target[offset + 9] = lo >>> 24
+  target[offset + 10] = (lo >>> 16) & 0xff
+  target[offset + 11] = (lo >>> 8) & 0xff
+  target[offset + 12] = lo & 0xff
+}
+
+function readU32 (source: Uint8Array, offset: number): number {
+  return ((source[offset] as number) * 0x100_0000) + (((source[offset + 1] as number) << 16) | ((source[offset + 2] as number) << 8) | (source[offset + 3] as number))
+}
+
+/** One whole frame: header and payload. */
+export function encodeFrame (type: number, channel: number, payload?: Uint8Array): Buffer {
+  const length = payload?.length ?? 0
+  const frame = Buffer.allocUnsafe(FRAME_HEADER_SIZE + length)
+  writeFrameHeader(frame, 0, length, type, channel)
+  if (payload !== undefined) frame.set(payload, FRAME_HEADER_SIZE)
+  return frame
+}
+
+/** Encodes a MESSAGE payload. */
+export function encodeMessagePayload (payload: MessagePayload): Buffer {
+  const verb = VERBS.indexOf(payload.verb)
+  if (verb < 0) throw new SwarmError(ErrorCode.InvalidArguments, `not a verb: ${String(payload.verb)}`)
+  const ret = payload.ret === undefined ? null : 'id' in payload.ret ? payload.ret.id : [payload.ret.back]
+  if (payload.stream !== undefined) return packr.pack([verb, payload.args, ret, payload.stream])
+  if (ret !== null) return packr.pack([verb, payload.args, ret])
+  return packr.pack([verb, payload.args])
+}
+
+function malformed (text: string, cause?: unknown): SwarmError {
+  return new SwarmError(ErrorCode.MalformedFrame, `malformed frame: ${text}`, { cause })
+}
+
+function unpack (payload: Uint8Array): unknown {
+  try {
+    return packr.unpack(payload)
+  } catch (error) {
+    throw malformed(`bad msgpack (${(error as Error).message})`, error)
+  }
+}
+
+function isId (value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
+}
+
+/** Decodes a MESSAGE payload; throws MALFORMED_FRAME when it is not one. */
+export function decodeMessagePayload (payload: Uint8Array): MessagePayload {
+  const value = unpack(payload)
+  if (!Array.isArray(value) || value.length < 2 || value.length > 4) throw malformed('a message is an array of 2 to 4 items')
+  const [verbIndex, args, ret, stream] = value as unknown[]
+  const verb = typeof verbIndex === 'number' ? VERBS[verbIndex] : undefined
+  if (verb === undefined) throw malformed(`unknown verb ${JSON.stringify(verbIndex)}`)
+  if (!Array.isArray(args) || !args.every((arg) => typeof arg === 'string')) throw malformed('args must be an array of strings')
+  let decodedRet: MessagePayload['ret']
+  if (isId(ret)) decodedRet = { id: ret }
+  else if (Array.isArray(ret) && ret.length === 1 && isId(ret[0])) decodedRet = { back: ret[0] }
+  else if (ret !== null && ret !== undefined) throw malformed('ret must be nil, a channel id or [channel id]')
+  if (stream !== null && stream !== undefined && !isId(stream)) throw malformed('stream must be nil or an attachment id')
+  return { verb, args: args as string[], ret: decodedRet, stream: stream ?? undefined }
+}
+
+/** Encodes an error payload `[code, message]` (CLOSE with an error, RESET). */
+export function encodeErrorPayload (code: string, text: string): Buffer {
+  return packr.pack([code, text])
+}
+
+/** Decodes an error payload; an empty payload is `undefined` (a clean close). */
+export function decodeErrorPayload (payload: Uint8Array): SwarmError | undefined {
+  if (payload.length === 0) return undefined
+  const value = unpack(payload)
+  if (!Array.isArray(value) || value.length !== 2 || typeof value[0] !== 'string' || typeof value[1] !== 'string') {
+    throw malformed('an error is [code, message]')
+  }
+  return new SwarmError(value[0], value[1])
+}
+
+/** Encodes a CREDIT payload. */
+export function encodeCreditPayload (bytes: number): Buffer {
+  return packr.pack(bytes)
+}
+
+/** Decodes a CREDIT payload. */
+export function decodeCreditPayload (payload: Uint8Array): number {
+  const value = unpack(payload)
+  if (!isId(value) || value === 0) throw malformed('credit must be a positive integer')
+  return value
+}
+
+/** What a {@link FrameParser} reports. */
+export interface FrameHandler {
+  frame (type: number, channel: number, payload: Buffer): void
+  /** A frame whose payload exceeds the limit: its bytes are skipped, never buffered. */
+  oversized (type: number, channel: number, length: number): void
+}
+
+const EMPTY = Buffer.alloc(0)
+
+/**
+ * Splits a byte stream into frames. Partial frames are kept as a list of chunks and
+ * joined once complete; an oversized frame is reported and its payload skipped.
+ */
+export class FrameParser {
+  private chunks: Buffer[] = []
+  private buffered = 0
+  private skip = 0
+
+  constructor (private readonly maxPayload: number, private readonly handler: FrameHandler) {}
+
+  push (chunk: Buffer): void {
+    if (this.skip > 0) {
+      if (chunk.length <= this.skip) {
+        this.skip -= chunk.length
+        return
+      }
+      chunk = chunk.subarray(this.skip)
+      this.skip = 0
+    }
+    if (this.buffered > 0) {
+      this.chunks.push(chunk)
+      this.buffered += chunk.length
+      if (this.buffered < this.needed()) return
+      chunk = Buffer.concat(this.chunks, this.buffered)
+      this.chunks = []
+      this.buffered = 0
+    }
+    this.parse(chunk)
+  }
+
+  private needed (): number {
+    const first = this.chunks[0] as Buffer
+    if (this.buffered < FRAME_HEADER_SIZE) return FRAME_HEADER_SIZE
+    const head = first.length >= 4 ? first : Buffer.concat(this.chunks, this.buffered)
+    const length = readU32(head, 0)
+    return length > this.maxPayload ? FRAME_HEADER_SIZE : FRAME_HEADER_SIZE + length
+  }
+
+  private parse (data: Buffer): void {
+    let offset = 0
+    while (data.length - offset >= FRAME_HEADER_SIZE) {
+      const length = readU32(data, offset)
+      const type = data[offset + 4] as number
+      const channel = readU32(data, offset + 5) * HI + readU32(data, offset + 9)
+      if (length > this.maxPayload) {
+        const available = data.length - offset - FRAME_HEADER_SIZE
+        offset += FRAME_HEADER_SIZE
+        if (available >= length) offset += length
+        else {
+          this.skip = length - available
+          offset = data.length
+        }
+        this.handler.oversized(type, channel, length)
+        continue
+      }
+      const end = offset + FRAME_HEADER_SIZE + length
+      if (end > data.length) break
+      this.handler.frame(type, channel, length === 0 ? EMPTY : data.subarray(offset + FRAME_HEADER_SIZE, end))
+      offset = end
+    }
+    if (offset < data.length) {
+      this.chunks = [data.subarray(offset)]
+      this.buffered = data.length - offset
+    }
+  }
+}
