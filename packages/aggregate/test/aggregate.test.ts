@@ -257,7 +257,7 @@ describe('faults', () => {
     const engine = cluster.engines[1]!
     engine.mode = 'down'
     breakEvents(engine)
-    await eventually(async () => (await docker(cluster.service, 'SystemInfo')).json.SystemStatus.some(([key, value]: string[]) => key.includes('Status') && value === 'Unhealthy'))
+    await eventually(async () => (await docker(cluster.service, 'SystemInfo')).json.SystemStatus.some(([key = '', value = '']: string[]) => key.includes('Status') && value === 'Unhealthy'))
     const started = Date.now()
     const ps = await docker(cluster.service, 'ContainerList')
     expect(Date.now() - started).toBeLessThan(200)
@@ -275,7 +275,7 @@ describe('faults', () => {
   it('marks a node that stops answering unhealthy after the health timeout', async () => {
     await using cluster = await fakeCluster([{}, {}])
     cluster.engines[0]!.mode = 'hang'
-    await eventually(async () => (await docker(cluster.service, 'SystemInfo')).json.SystemStatus.some(([key, value]: string[]) => key.includes('Error') && /timed out/.test(value)), 3000)
+    await eventually(async () => (await docker(cluster.service, 'SystemInfo')).json.SystemStatus.some(([key = '', value = '']: string[]) => key.includes('Error') && /timed out/.test(value)), 3000)
     const info = (await docker(cluster.service, 'SystemInfo')).json
     expect(info.NCPU).toBe(4)
     cluster.engines[0]!.mode = 'up'
