@@ -97,6 +97,8 @@ const REPLY_HEADERS: Record<string, string> = {
   pragma: 'Pragma',
   'x-docker-container-path-stat': 'X-Docker-Container-Path-Stat',
   upgrade: 'Upgrade',
+  'sec-websocket-accept': 'Sec-WebSocket-Accept',
+  'sec-websocket-protocol': 'Sec-WebSocket-Protocol',
   location: 'Location'
 }
 
