@@ -1,6 +1,19 @@
-/** Milliseconds since the epoch with sub-millisecond precision: event and log times need ordering finer than 1 ms. */
+let lastMs = 0
+let step = 0
+
+/**
+ * Milliseconds since the epoch, the wall clock clients compare with, made strictly
+ * increasing within a millisecond (in microsecond steps, what a double holds at this
+ * magnitude) so events keep their order.
+ */
 export function now (): number {
-  return performance.timeOrigin + performance.now()
+  const ms = Date.now()
+  if (ms === lastMs) step = Math.min(step + 1, 999)
+  else {
+    lastMs = ms
+    step = 0
+  }
+  return ms + step / 1000
 }
 
 /** Go's zero time, as dockerd prints an unset time. */

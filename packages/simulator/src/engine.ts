@@ -558,12 +558,12 @@ export class Engine {
     const joined = new Set<SimNetwork>()
     if (!networkMode.startsWith('container:')) {
       const primary = this.getNetwork(networkMode === 'default' ? 'bridge' : networkMode)
-      const spec = endpointsConfig[networkMode] ?? endpointsConfig[primary.name]
+      const spec = endpointsConfig[networkMode] ?? endpointsConfig[primary.name] ?? endpointsConfig.default
       joined.add(primary)
       endpoints.push({ network: primary, endpointId: '', host: 0, aliases: spec?.Aliases ?? null, ipamConfig: spec?.IPAMConfig ?? null })
     }
     for (const [networkName, spec] of Object.entries(endpointsConfig)) {
-      const network = this.getNetwork(networkName)
+      const network = this.getNetwork(networkName === 'default' ? 'bridge' : networkName)
       if (joined.has(network)) continue
       joined.add(network)
       endpoints.push({ network, endpointId: '', host: 0, aliases: spec?.Aliases ?? null, ipamConfig: spec?.IPAMConfig ?? null })

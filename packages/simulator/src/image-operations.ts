@@ -273,7 +273,6 @@ const load: Operation = async (engine, request) => {
   if (manifestBytes === undefined) throw engineErrors.internal('open /var/lib/docker/tmp/docker-import/repositories: no such file or directory')
   const manifest = JSON.parse(new TextDecoder().decode(manifestBytes)) as Array<{ Config: string, RepoTags?: string[] | null, Layers?: string[] }>
   const queue = new ByteQueue()
-  const quiet = queryFlag(request.query, 'quiet')
   for (const item of manifest) {
     const configBytes = files.get(item.Config)
     const configText = configBytes === undefined ? '{}' : new TextDecoder().decode(configBytes)
@@ -292,9 +291,9 @@ const load: Operation = async (engine, request) => {
       lastTagTime: 0
     })
     for (const name of tags) {
-      if (!quiet) queue.push(encoder.encode(JSON.stringify({ stream: `Loaded image: ${name}\n` }) + '\r\n'))
+      queue.push(encoder.encode(JSON.stringify({ stream: `Loaded image: ${name}\n` }) + '\r\n'))
     }
-    if (tags.length === 0 && !quiet) queue.push(encoder.encode(JSON.stringify({ stream: `Loaded image ID: ${image.id}\n` }) + '\r\n'))
+    if (tags.length === 0) queue.push(encoder.encode(JSON.stringify({ stream: `Loaded image ID: ${image.id}\n` }) + '\r\n'))
     engine.emit({ time: now(), type: 'image', action: 'load', id: image.id, attributes: { name: image.id } })
   }
   queue.end()
