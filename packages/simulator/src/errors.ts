@@ -9,6 +9,7 @@ export const engineErrors = {
   noSuchImage: (name: string) => new SwarmError(ErrorCode.NotFound, `No such image: ${name}`),
   noSuchExec: (id: string) => new SwarmError(ErrorCode.NotFound, `No such exec instance: ${id}`),
   noSuchNetwork: (name: string) => new SwarmError(ErrorCode.NotFound, `network ${name} not found`),
+  noSuchPlugin: (name: string) => new SwarmError(ErrorCode.NotFound, `plugin "${name}" not found`),
   noSuchVolume: (name: string) => new SwarmError(ErrorCode.NotFound, `get ${name}: no such volume`),
   ambiguousPrefix: (prefix: string) => new SwarmError(ErrorCode.Internal, `multiple IDs found with provided prefix: ${prefix}`),
   nameInUse: (name: string, id: string) => new SwarmError(ErrorCode.Conflict,

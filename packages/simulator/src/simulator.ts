@@ -122,7 +122,8 @@ const OPERATIONS: ReadonlyMap<string, Operation> = new Map(Object.entries({
   ...networkOperations,
   ...volumeOperations,
   ContainerExport: exportContainer,
-  PluginList: () => jsonReply([])
+  PluginList: () => jsonReply([]),
+  PluginInspect: (_engine, request) => { throw engineErrors.noSuchPlugin(request.target) }
 }))
 
 /**
