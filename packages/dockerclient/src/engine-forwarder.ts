@@ -213,6 +213,8 @@ function pullStream (readable: Readable, address: string, onAbandon: () => void)
             if (result.done === true) done = true
             return result.done === true ? { done: true, value: undefined } : { done: false, value: result.value }
           } catch (error) {
+            // abandoned while a read was pending: the reader asked to stop, this is its end
+            if (done) return { done: true, value: undefined }
             done = true
             throw engineConnectionLost(address, error)
           }

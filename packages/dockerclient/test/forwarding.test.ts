@@ -169,6 +169,16 @@ describe('streams', () => {
     expect(engineSawClose).toBe(true)
   })
 
+  it('ends a pending read cleanly when the stream is abandoned meanwhile', async () => {
+    engine.handler = (_req, res) => { res.writeHead(200, { 'Content-Type': 'application/json' }); res.flushHeaders() }
+    const reply = await call(client, { operation: 'ContainerWait', target: 'abc' })
+    const iterator = reply.stream![Symbol.asyncIterator]()
+    const pending = iterator.next()
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    await iterator.return!()
+    await expect(pending).resolves.toEqual({ done: true, value: undefined })
+  })
+
   it('aborts the engine request when the requester closed its return channel', async () => {
     let engineSawClose = false
     engine.handler = (req, res) => {
