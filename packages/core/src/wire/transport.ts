@@ -24,8 +24,12 @@ export interface ListenOptions extends WireOptions {
   onConnection?: (connection: WireConnection) => void
 }
 
+/**
+ * The dialing end runs HTTP/2 over a {@link SocketDuplex}, the listening end over the
+ * native socket: one end that always reads is enough to rule out the mutual-write
+ * deadlock, and the listener keeps node's fast native path.
+ */
 function wrap (socket: net.Socket): net.Socket {
-  if (process.env.LIBSWARM_WIRE_NATIVE_SOCKET === '1') return socket
   const duplex = new SocketDuplex(socket, socket)
   duplex.on('error', () => {})
   return duplex as unknown as net.Socket
@@ -180,7 +184,7 @@ export async function listen (address: string, options: ListenOptions): Promise<
       return
     }
     if (target.kind === 'tcp') socket.setNoDelay(true)
-    h2.emit('connection', wrap(socket))
+    h2.emit('connection', socket)
   }
   let server: net.Server
   if (target.kind === 'tls') {
