@@ -6,7 +6,7 @@ export interface EngineHttpRequest {
   readonly method: string
   /** Path and query, with the `/vX.Y` prefix when the request named a version. */
   readonly path: string
-  readonly headers: Record<string, string>
+  readonly headers: Record<string, string | string[]>
   /** A JSON body, already serialised. */
   readonly json?: string | undefined
   /** True when `request.stream` is the body (tar, image, build context). */
@@ -14,6 +14,13 @@ export interface EngineHttpRequest {
   /** How the engine answers. */
   readonly response: ResponseKind | 'unknown'
 }
+
+/**
+ * Headers the engine reads as a list of repeated values. A front that joined the repetitions
+ * into one `a, b` value (as Node's `req.headers` does) would otherwise hide all but one: BuildKit's
+ * session announces one gRPC method per `X-Docker-Expose-Session-Grpc-Method` header.
+ */
+const REPEATED_HEADERS = new Set(['x-docker-expose-session-grpc-method'])
 
 /** Request headers never forwarded: hop-by-hop ones, and those Node computes itself. */
 const DROPPED_HEADERS = new Set(['connection', 'upgrade', 'transfer-encoding', 'content-length', 'host', 'keep-alive', 'te', 'trailer', 'proxy-connection'])
@@ -36,12 +43,13 @@ export function queryString (query: DockerQuery | undefined): string {
  * client asked for).
  */
 export function buildEngineRequest (request: DockerRequest): EngineHttpRequest {
-  const headers: Record<string, string> = {}
+  const headers: Record<string, string | string[]> = {}
   let requestedUpgrade: string | undefined
   for (const [name, value] of Object.entries(request.headers ?? {})) {
     const lower = name.toLowerCase()
     if (lower === 'upgrade') requestedUpgrade = value
-    if (!DROPPED_HEADERS.has(lower)) headers[name] = value
+    if (REPEATED_HEADERS.has(lower)) headers[name] = value.split(/,\s*/).filter((item) => item !== '')
+    else if (!DROPPED_HEADERS.has(lower)) headers[name] = value
   }
   const prefix = request.version !== undefined && request.version !== '' ? `/v${request.version}` : ''
 
@@ -80,7 +88,7 @@ export function buildEngineRequest (request: DockerRequest): EngineHttpRequest {
   return { method, path, headers, json, streamBody, response }
 }
 
-function hasHeader (headers: Record<string, string>, lower: string): boolean {
+function hasHeader (headers: Record<string, string | string[]>, lower: string): boolean {
   return Object.keys(headers).some((name) => name.toLowerCase() === lower)
 }
 

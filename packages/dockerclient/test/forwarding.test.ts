@@ -263,6 +263,20 @@ describe('hijack', () => {
     expect(seen).toEqual([{ upgrade: 'tcp', body: '{"Detach":false,"Tty":true}' }, { upgrade: 'h2c', body: '' }])
   })
 
+  it('sends the BuildKit session gRPC methods as repeated headers even when joined into one value', async () => {
+    let methods: string[] = []
+    engine.upgrade = (req, socket) => {
+      methods = req.rawHeaders.filter((_value, index) => req.rawHeaders[index - 1]?.toLowerCase() === 'x-docker-expose-session-grpc-method')
+      socket.end('HTTP/1.1 101 UPGRADED\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n')
+    }
+    const reply = await call(client, {
+      operation: 'Session', target: '',
+      headers: { Upgrade: 'h2c', 'X-Docker-Expose-Session-Uuid': 'u1', 'X-Docker-Expose-Session-Grpc-Method': '/moby.filesync.v1.FileSync/DiffCopy, /moby.filesync.v1.FileSync/TarStream, /grpc.health.v1.Health/Check' }
+    })
+    await collect(reply.stream)
+    expect(methods).toEqual(['/moby.filesync.v1.FileSync/DiffCopy', '/moby.filesync.v1.FileSync/TarStream', '/grpc.health.v1.Health/Check'])
+  })
+
   it('maps a refused upgrade (404) to NOT_FOUND', async () => {
     engine.upgrade = (_req, socket) => {
       socket.end('HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: 35\r\n\r\n{"message":"No such container: zz"}')
