@@ -244,7 +244,7 @@ export function tempDir (prefix: string): { path: string, close: () => void } {
 }
 
 /** Extra normalisations a step can ask for on top of names, ids and times. */
-export type Normalisation = 'sizes' | 'ports' | 'numbers' | 'durations' | 'layers' | 'runtimes'
+export type Normalisation = 'sizes' | 'ports' | 'numbers' | 'durations' | 'layers' | 'runtimes' | 'sorted-lines'
 
 /** Options of {@link normaliseOutput}. */
 export interface NormaliseOptions {
@@ -286,6 +286,7 @@ export function normaliseOutput (text: string, options: NormaliseOptions = {}): 
   if (extra.has('durations')) out = out.replace(/\b\d+(\.\d+)?(ms|s|m)\b/g, '<dur>')
   if (extra.has('numbers')) out = out.replace(/\d+(\.\d+)?/g, '<n>')
   if (options.spaces !== false) out = out.replace(/ {2,}/g, '  ').replace(/[ \t]+$/gm, '')
+  if (extra.has('sorted-lines')) out = out.split('\n').sort().join('\n')
   return out
 }
 

@@ -1,0 +1,57 @@
+/**
+ * The Python docker SDK (Debian's python3-docker, through /usr/bin/python3) against the
+ * real swarmd binary: the same session of calls straight to the engine and through
+ * `dockerserver | dockerclient` must report the same things.
+ */
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startEngine, type Engine } from '@libswarm/test-engine'
+import { FIXTURES, runProcess, startSwarmd, tempDir, type SwarmdProcess } from './docker-cli-harness.js'
+
+const PYTHON = '/usr/bin/python3'
+const SESSION = join(FIXTURES, 'python', 'sdk_session.py')
+
+describe('python docker SDK through swarmd', () => {
+  let engine: Engine
+  let swarmd: SwarmdProcess
+  let work: { path: string, close: () => void }
+  let socket: string
+
+  beforeAll(async () => {
+    work = tempDir('swarmd-e2e-py-')
+    engine = await startEngine()
+    socket = join(work.path, 'swarmd.sock')
+    swarmd = await startSwarmd([`dockerserver unix://${socket}`, `dockerclient ${engine.host}`], { ready: { kind: 'docker', socket } })
+  }, 120_000)
+
+  afterAll(async () => {
+    const exit = await swarmd?.close()
+    await engine?.close()
+    work?.close()
+    expect(exit?.code, `swarmd exits cleanly on SIGTERM:\n${swarmd?.output().slice(-2000)}`).toBe(0)
+  }, 120_000)
+
+  it('runs, lists and reads logs the same as straight to the engine', async () => {
+    const session = async (baseUrl: string, prefix: string): Promise<Record<string, unknown>> => {
+      const result = await runProcess(PYTHON, [SESSION, baseUrl, prefix], { timeoutMs: 90_000 })
+      expect(result.code, `${PYTHON} ${SESSION} ${baseUrl}:\n${result.stderr}`).toBe(0)
+      // The prefix is the only thing that may differ between the two sessions.
+      return JSON.parse(result.stdout.replaceAll(prefix, 'PREFIX')) as Record<string, unknown>
+    }
+    const direct = await session(engine.host, 'py-direct')
+    // The session must have done what it says, or comparing would prove nothing.
+    expect(direct).toMatchObject({
+      ping: true,
+      run_stdout: 'hello from python\n',
+      run_error: { exit_status: 7, stderr: 'failing\n' },
+      wait: { StatusCode: 0 },
+      logs: 'line 1\nline 2\nline 3\nwarn\n',
+      logs_stdout_only: 'line 1\nline 2\nline 3\n',
+      listed: [['PREFIX-logger', 'exited', { 'e2e.python': 'PREFIX' }]],
+      after_remove: [],
+      get_removed: { status: 404 }
+    })
+    const through = await session(`unix://${socket}`, 'py-swarmd')
+    expect(through).toEqual(direct)
+  }, 180_000)
+})
