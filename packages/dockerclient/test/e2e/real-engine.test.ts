@@ -12,7 +12,7 @@ let engine: Engine
 let client: ReturnType<typeof createDockerClient>
 
 beforeAll(async () => {
-  engine = await startEngine({ name: 'dockerclient-e2e' })
+  engine = await startEngine({ name: 'dockerclient-e2e', tcp: true })
   client = createDockerClient({ address: engine.host })
 }, 120_000)
 
@@ -53,6 +53,15 @@ describe('dockerclient against dockerd 20.10', () => {
     expect(version.Version).toMatch(/^20\.10/)
     const info = replyJson<{ Name: string }>(await call(client, { operation: 'SystemInfo', target: '' }))
     expect(info.Name).toBe('dockerclient-e2e')
+  })
+
+  it('reaches the same engine over tcp://', async () => {
+    const overTcp = createDockerClient({ address: engine.tcpHost, env: {} })
+    try {
+      expect(replyJson<{ Name: string }>(await call(overTcp, { operation: 'SystemInfo', target: '' })).Name).toBe('dockerclient-e2e')
+    } finally {
+      await overTcp.close()
+    }
   })
 
   it('creates, starts, waits for, reads the logs of and removes a busybox container', async () => {
