@@ -18,7 +18,7 @@ export interface CachedContainer {
   readonly summary: SummaryBase
   readonly phase: ContainerPhase
   readonly reservation: Reservation
-  /** Host ports it holds while running. */
+  /** Host ports it binds (whether running or not). */
   readonly hostPorts: readonly string[]
 }
 
@@ -86,7 +86,7 @@ export class EngineNode {
   private imageRefs = new Set<string>()
   readonly counts = { running: 0, paused: 0, stopped: 0 }
   readonly reserved: Reservation = { cpus: 0, memory: 0 }
-  /** Host ports held by running containers and by creates still in flight, with how many hold each. */
+  /** Host ports bound by containers and by creates still in flight, with how many hold each. */
   readonly hostPorts = new Map<string, number>()
   readonly pending = { cpus: 0, memory: 0, containers: 0 }
   private readonly refreshing = new Map<string, { again: boolean, done: Promise<void> }>()
@@ -332,7 +332,6 @@ export class EngineNode {
   /** Puts (or replaces) a container in the cache from its inspect JSON. */
   remember (inspect: ContainerInspect): void {
     const phase = phaseOf(inspect)
-    const holdsPorts = inspect.State?.Running === true || inspect.State?.Restarting === true
     const container: CachedContainer = {
       id: inspect.Id,
       node: this,
@@ -341,7 +340,8 @@ export class EngineNode {
       summary: summaryBase(inspect),
       phase,
       reservation: reservationOf(inspect.HostConfig),
-      hostPorts: holdsPorts ? hostPortsOf(inspect.HostConfig, inspect.Config?.ExposedPorts) : []
+      // stopped containers count too, as in classic Swarm: starting them again needs their ports
+      hostPorts: hostPortsOf(inspect.HostConfig, inspect.Config?.ExposedPorts)
     }
     this.forget(inspect.Id)
     this.containers.set(container.id, container)
