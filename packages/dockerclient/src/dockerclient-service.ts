@@ -1,4 +1,4 @@
-import { createServer, defineService, errorMessage, type Message, type Sender, type Service, type ServiceInstance } from '@libswarm/core'
+import { ErrorCode, SwarmError, createServer, defineService, errorMessage, type Message, type Sender, type Service, type ServiceInstance } from '@libswarm/core'
 import { decodeDockerRequest, encodeDockerReply, isDockerRequest, type DockerReply } from '@libswarm/docker-api'
 import { parseDockerClientArgs, resolveEngineEndpoint, type DockerClientOptions } from './engine-address.js'
 import { EngineForwarder } from './engine-forwarder.js'
@@ -43,7 +43,7 @@ export function createDockerClient (options: DockerClientOptions = {}, next?: Se
   return createServer({
     default: async (message) => {
       if (!isDockerRequest(message)) {
-        if (next === undefined) throw new Error(`dockerclient handles Docker requests only, not ${message.verb} ${message.args[0] ?? ''}`)
+        if (next === undefined) throw new SwarmError(ErrorCode.NotImplemented, `dockerclient handles Docker requests only, not ${message.verb} ${message.args[0] ?? ''}`.trim())
         await next.send(message)
         return
       }

@@ -78,6 +78,7 @@ describe('plain requests', () => {
     expect(reply.args).toEqual(['from next'])
     expect(seen).toHaveLength(1)
     await chained.close()
+    await expect(request(client, 'Ls', ['something'])).rejects.toMatchObject({ code: 'NOT_IMPLEMENTED' })
   })
 })
 
