@@ -27,12 +27,13 @@ function drained (stream: http2.Http2Stream): Promise<void> {
  * the stream took the previous one. A failing source resets the stream with
  * INTERNAL_ERROR; a reset from the receiver ends the source with `return()`.
  */
-export async function sendAttachment (source: ByteStream, stream: http2.Http2Stream): Promise<void> {
+export async function sendAttachment (source: ByteStream | Iterable<Uint8Array>, stream: http2.Http2Stream): Promise<void> {
   stream.on('error', noop)
-  let iterator: AsyncIterator<Uint8Array> | undefined
+  let iterator: AsyncIterator<Uint8Array> | Iterator<Uint8Array> | undefined
   let sourceFailed = false
   try {
-    iterator = source[Symbol.asyncIterator]()
+    // Sync iterables (an array of chunks) are accepted too: in memory they would work.
+    iterator = Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : (source as Iterable<Uint8Array>)[Symbol.iterator]()
     while (true) {
       let step: IteratorResult<Uint8Array>
       try {
@@ -49,7 +50,7 @@ export async function sendAttachment (source: ByteStream, stream: http2.Http2Str
     stream.end()
   } catch {
     if (!stream.destroyed) stream.close(NGHTTP2_INTERNAL_ERROR)
-    if (!sourceFailed) await iterator?.return?.()?.catch(noop)
+    if (!sourceFailed) await Promise.resolve(iterator?.return?.()).catch(noop)
   }
 }
 
@@ -116,9 +117,15 @@ export class IncomingAttachment implements ByteStream {
     const stream = await this.opened()
     try {
       for await (const chunk of stream) yield chunk as Buffer
+      // A reset (or the connection ending) may end the readable side without an error.
+      if (this.failure !== undefined) throw this.failure
+      if (stream.aborted || (stream.rstCode !== undefined && stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR)) {
+        throw new SwarmError(ErrorCode.Unavailable, `attachment ${this.id} was reset by its sender (code ${stream.rstCode})`)
+      }
       this.finished = true
     } catch (error) {
       if (this.failure !== undefined) throw this.failure
+      if ((error as { name?: string }).name === 'SwarmError') throw error
       throw new SwarmError(ErrorCode.Unavailable, `attachment ${this.id} was aborted: ${(error as Error).message}`, { cause: error })
     } finally {
       if (!this.finished && !stream.closed) stream.close(NGHTTP2_CANCEL)

@@ -246,6 +246,10 @@ export class WireSession implements WireConnection {
   private readonly exports = new Map<number, ExportedChannel>()
   private readonly incoming = new Map<number, IncomingAttachment>()
   private readonly outgoing = new Map<number, ByteStream>()
+  /** Attachment streams in flight, both directions: ended with CANCEL when the connection ends. */
+  private readonly streams = new Set<http2.Http2Stream>()
+  /** Attachments the client end is fetching. */
+  private readonly fetching = new Set<IncomingAttachment>()
   private readonly log: Logger
   private readonly maxMessageSize: number
   private peerMaxMessageSize = DEFAULT_MAX_MESSAGE_SIZE
@@ -372,6 +376,7 @@ export class WireSession implements WireConnection {
     }
     const id = path.startsWith(ATTACHMENT_PATH) ? Number(path.slice(ATTACHMENT_PATH.length)) : NaN
     if (Number.isSafeInteger(id) && method === 'POST' && id % 2 === 1) {
+      this.track(stream)
       stream.once('end', () => { if (!stream.headersSent && !stream.closed) stream.respond({ ':status': 200 }, { endStream: true }) })
       this.incomingAttachment(id).provide(stream)
       return
@@ -380,12 +385,18 @@ export class WireSession implements WireConnection {
       const source = this.outgoing.get(id)
       if (source !== undefined) {
         this.outgoing.delete(id)
+        this.track(stream)
         stream.respond({ ':status': 200, 'content-type': 'application/octet-stream' })
         void sendAttachment(source, stream)
         return
       }
     }
     stream.respond({ ':status': 404 }, { endStream: true })
+  }
+
+  private track (stream: http2.Http2Stream): void {
+    this.streams.add(stream)
+    stream.once('close', () => { this.streams.delete(stream) })
   }
 
   private incomingAttachment (id: number): IncomingAttachment {
@@ -496,6 +507,7 @@ export class WireSession implements WireConnection {
       'content-type': 'application/octet-stream'
     }, { endStream: false })
     stream.on('error', noop)
+    this.track(stream)
     stream.resume()
     void sendAttachment(source, stream)
   }
@@ -580,6 +592,10 @@ export class WireSession implements WireConnection {
       } else {
         attachment = new IncomingAttachment(id, true)
         const stream = (this.session as http2.ClientHttp2Session).request({ ':method': 'GET', ':path': ATTACHMENT_PATH + String(id) }, { endStream: true })
+        this.track(stream)
+        const fetching = attachment
+        this.fetching.add(fetching)
+        stream.once('close', () => { this.fetching.delete(fetching) })
         attachment.provide(stream)
       }
     }
@@ -681,6 +697,10 @@ export class WireSession implements WireConnection {
     this.exports.clear()
     for (const attachment of this.incoming.values()) attachment.cancel(lost)
     this.incoming.clear()
+    for (const attachment of this.fetching) attachment.cancel(lost)
+    this.fetching.clear()
+    for (const stream of this.streams) if (!stream.closed) stream.close(NGHTTP2_CANCEL)
+    this.streams.clear()
     this.outgoing.clear()
     this.settleClosed(error)
     if (!this.session.destroyed) {

@@ -1,0 +1,101 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { VERBS } from '../src/index.js'
+import {
+  FRAME_HEADER_SIZE, FrameParser, decodeCreditPayload, decodeErrorPayload, decodeMessagePayload,
+  encodeCreditPayload, encodeErrorPayload, encodeFrame, encodeMessagePayload, type MessagePayload
+} from '../src/wire/frame.js'
+
+const channelId = fc.oneof(fc.integer({ min: 0, max: 0xffff_ffff }), fc.maxSafeInteger().filter((n) => n >= 0))
+const frameArb = fc.record({
+  type: fc.integer({ min: 0, max: 255 }),
+  channel: channelId,
+  payload: fc.uint8Array({ maxLength: 300 })
+})
+
+const messageArb: fc.Arbitrary<MessagePayload> = fc.record({
+  verb: fc.constantFrom(...VERBS),
+  args: fc.array(fc.string({ unit: 'grapheme', maxLength: 40 }), { maxLength: 8 }),
+  ret: fc.option(fc.oneof(
+    channelId.map((id) => ({ id })),
+    channelId.map((back) => ({ back }))
+  ), { nil: undefined }),
+  stream: fc.option(channelId, { nil: undefined })
+})
+
+/** Splits `data` at `cuts` (fractions) into chunks. */
+function split (data: Buffer, cuts: number[]): Buffer[] {
+  const points = [...new Set(cuts.map((cut) => Math.floor(cut * data.length)))].sort((a, b) => a - b)
+  const chunks: Buffer[] = []
+  let start = 0
+  for (const point of points) {
+    if (point > start) chunks.push(data.subarray(start, point))
+    start = Math.max(start, point)
+  }
+  chunks.push(data.subarray(start))
+  return chunks
+}
+
+function parseAll (chunks: Buffer[], limit: number): { frames: Array<{ type: number, channel: number, payload: Buffer }>, oversized: Array<{ type: number, channel: number, length: number }> } {
+  const frames: Array<{ type: number, channel: number, payload: Buffer }> = []
+  const oversized: Array<{ type: number, channel: number, length: number }> = []
+  const parser = new FrameParser(limit, {
+    frame: (type, channel, payload) => { frames.push({ type, channel, payload: Buffer.from(payload) }) },
+    oversized: (type, channel, length) => { oversized.push({ type, channel, length }) }
+  })
+  for (const chunk of chunks) parser.push(chunk)
+  return { frames, oversized }
+}
+
+describe('wire frames', () => {
+  it('round-trip through the parser whatever the chunking', () => {
+    fc.assert(fc.property(fc.array(frameArb, { maxLength: 20 }), fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 30 }), (frames, cuts) => {
+      const bytes = Buffer.concat(frames.map((f) => encodeFrame(f.type, f.channel, f.payload)))
+      const parsed = parseAll(split(bytes, cuts), 1024)
+      expect(parsed.oversized).toEqual([])
+      expect(parsed.frames).toEqual(frames.map((f) => ({ type: f.type, channel: f.channel, payload: Buffer.from(f.payload) })))
+    }))
+  })
+
+  it('report an oversized frame, skip its payload without buffering it, and go on', () => {
+    fc.assert(fc.property(fc.array(frameArb, { maxLength: 10 }), fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 30 }), (frames, cuts) => {
+      const limit = 100
+      const bytes = Buffer.concat(frames.map((f) => encodeFrame(f.type, f.channel, f.payload)))
+      const parsed = parseAll(split(bytes, cuts), limit)
+      expect(parsed.frames).toEqual(frames.filter((f) => f.payload.length <= limit).map((f) => ({ type: f.type, channel: f.channel, payload: Buffer.from(f.payload) })))
+      expect(parsed.oversized).toEqual(frames.filter((f) => f.payload.length > limit).map((f) => ({ type: f.type, channel: f.channel, length: f.payload.length })))
+    }))
+  })
+
+  it('encode messages (with rets back and forth, and attachments) and decode them unchanged', () => {
+    fc.assert(fc.property(messageArb, (message) => {
+      const decoded = decodeMessagePayload(encodeMessagePayload(message))
+      expect(decoded).toEqual({ ...message, ret: message.ret, stream: message.stream })
+    }))
+  })
+
+  it('decode any bytes to a message or a MALFORMED_FRAME error, never anything else', () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+      try {
+        const decoded = decodeMessagePayload(bytes)
+        expect(VERBS).toContain(decoded.verb)
+      } catch (error) {
+        expect(error).toMatchObject({ code: 'MALFORMED_FRAME' })
+      }
+    }))
+  })
+
+  it('encode errors and credits', () => {
+    fc.assert(fc.property(fc.string(), fc.string(), fc.integer({ min: 1, max: 2 ** 40 }), (code, text, credit) => {
+      expect(decodeErrorPayload(encodeErrorPayload(code, text))).toMatchObject({ code, message: text })
+      expect(decodeCreditPayload(encodeCreditPayload(credit))).toBe(credit)
+    }))
+    expect(decodeErrorPayload(Buffer.alloc(0))).toBeUndefined()
+  })
+
+  it('lay the header out as documented: u32 length, u8 type, u64 channel, big-endian', () => {
+    const frame = encodeFrame(4, 2 ** 40 + 5, Buffer.from([0xaa, 0xbb]))
+    expect(frame.length).toBe(FRAME_HEADER_SIZE + 2)
+    expect([...frame]).toEqual([0, 0, 0, 2, 4, 0, 0, 1, 0, 0, 0, 0, 5, 0xaa, 0xbb])
+  })
+})

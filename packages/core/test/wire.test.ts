@@ -1,0 +1,215 @@
+import fc from 'fast-check'
+import { PassThrough } from 'node:stream'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import {
+  Client, connectStreams, createServer, dial, listen, message, parseWireAddress, pipe, request, requestStream,
+  type ByteStream, type Message, type Sender, type WireConnection
+} from '../src/index.js'
+
+const dir = mkdtempSync(join(tmpdir(), 'libswarm-wire-'))
+afterAll(() => { rmSync(dir, { recursive: true, force: true }) })
+
+/** Two ends of a connection in this process, over a pair of pipes. */
+function connectedPair (server: Sender, client?: Sender): { client: WireConnection, server: WireConnection, close: () => Promise<void> } {
+  const up = new PassThrough()
+  const down = new PassThrough()
+  const serverEnd = connectStreams(up, down, { role: 'server', service: server })
+  const clientEnd = connectStreams(down, up, { role: 'client', service: client })
+  return { client: clientEnd, server: serverEnd, close: async () => { await clientEnd.close(); await serverEnd.close() } }
+}
+
+async function * once (bytes: Uint8Array): AsyncGenerator<Uint8Array> { yield bytes }
+
+async function collect (stream: ByteStream | undefined): Promise<Buffer> {
+  const chunks: Uint8Array[] = []
+  for await (const chunk of stream ?? []) chunks.push(chunk)
+  return Buffer.concat(chunks)
+}
+
+/** Attach NAME → a child that echoes Get, attaches deeper, and sends back attachments. */
+function echoTree (depth = 0): Sender {
+  return createServer({
+    Attach: (m) => message('Ack', [String(depth + 1)], { ret: echoTree(depth + 1) }),
+    Get: async (m) => message('Ack', [String(depth), ...m.args], { stream: m.stream === undefined ? undefined : once(await collect(m.stream)) })
+  })
+}
+
+describe('parseWireAddress', () => {
+  it('parses unix, tcp and tls addresses', () => {
+    expect(parseWireAddress('unix:///tmp/a.sock')).toEqual({ kind: 'unix', path: '/tmp/a.sock' })
+    expect(parseWireAddress('tcp://127.0.0.1:2375')).toEqual({ kind: 'tcp', host: '127.0.0.1', port: 2375 })
+    expect(parseWireAddress('tls://[::1]:443')).toEqual({ kind: 'tls', host: '::1', port: 443 })
+  })
+  it('refuses anything else', () => {
+    for (const bad of ['http://a:1', 'tcp://nohost', 'tcp://a:99999', 'unix://', 'junk']) {
+      expect(() => parseWireAddress(bad)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENTS' }))
+    }
+  })
+})
+
+describe('wire connection (in process)', () => {
+  it('carries random nested channels and attachments both ways', async () => {
+    const pair = connectedPair(echoTree(), echoTree())
+    try {
+      await fc.assert(fc.asyncProperty(
+        fc.integer({ min: 0, max: 4 }),
+        fc.array(fc.string({ maxLength: 20 }), { maxLength: 5 }),
+        fc.option(fc.uint8Array({ maxLength: 100_000 }), { nil: undefined }),
+        fc.boolean(),
+        async (depth, args, bytes, fromServer) => {
+          let target = new Client(fromServer ? pair.server.remote : pair.client.remote)
+          for (let i = 0; i < depth; i++) target = await target.child(String(i))
+          const reply = await target.get(args, { stream: bytes === undefined ? undefined : once(bytes) })
+          expect(reply.args).toEqual([String(depth), ...args])
+          if (bytes !== undefined) expect(new Uint8Array(await collect(reply.stream))).toEqual(bytes)
+        }), { numRuns: 40 })
+    } finally { await pair.close() }
+  })
+
+  it('applies per-channel flow control: a slow receiver holds back only its own sender', async () => {
+    const [slowReceiver, slowSender] = pipe({ highWaterMark: 1 })
+    const pair = connectedPair(createServer({
+      Attach: () => message('Ack', [], { ret: slowSender }),
+      Get: (m) => message('Ack', m.args)
+    }))
+    try {
+      const slow = (await request(pair.client.remote, 'Attach')).ret!
+      const big = 'x'.repeat(64 * 1024)
+      let accepted = 0
+      const sending = (async () => { for (let i = 0; i < 100; i++) { await slow.send(message('Log', [big])); accepted++ } })()
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      expect(accepted).toBeLessThan(40)
+      expect((await request(pair.client.remote, 'Get', ['other channel'])).args).toEqual(['other channel'])
+      for (let i = 0; i < 100; i++) expect((await slowReceiver.receive())?.args).toEqual([big])
+      await sending
+      expect(accepted).toBe(100)
+    } finally { await pair.close() }
+  })
+
+  it('closes the exported channel when the peer closes its handle, with the error', async () => {
+    const [receiver, sender] = pipe()
+    const pair = connectedPair(createServer({ Attach: () => message('Ack', [], { ret: sender }) }))
+    try {
+      const handle = (await request(pair.client.remote, 'Attach')).ret!
+      await handle.send(message('Log', ['one']))
+      await handle.close(new Error('done here'))
+      expect((await receiver.receive())?.args).toEqual(['one'])
+      await expect(receiver.receive()).rejects.toMatchObject({ message: 'done here' })
+    } finally { await pair.close() }
+  })
+
+  it('turns a refused message into a reset: later sends reject and the ret learns why', async () => {
+    const [receiver, sender] = pipe()
+    const pair = connectedPair(createServer({ Attach: () => message('Ack', [], { ret: sender }) }))
+    try {
+      const handle = (await request(pair.client.remote, 'Attach')).ret!
+      await receiver.close()
+      await expect(request(handle, 'Get')).rejects.toMatchObject({ code: 'CHANNEL_CLOSED' })
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      await expect(handle.send(message('Log'))).rejects.toMatchObject({ code: 'CHANNEL_CLOSED' })
+    } finally { await pair.close() }
+  })
+
+  it('hands a channel back to its owner as itself, not as a proxy of a proxy', async () => {
+    let seen: Sender | undefined
+    const local = createServer({ Get: () => message('Ack', ['local']) })
+    const pair = connectedPair(createServer({ Connect: (m) => message('Ack', [], { ret: m.ret }) }), createServer({ Set: (m) => { seen = m.ret; return message('Ack') } }))
+    try {
+      const reply = await request(pair.client.remote, 'Connect', [], {})
+      expect(reply.ret).toBeDefined()
+      await pair.server.remote.send(message('Set', [], { ret: local }))
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      expect(seen).toBeDefined()
+      await pair.client.remote.send(message('Connect', [], { ret: seen }))
+    } finally { await pair.close() }
+  })
+
+  it('answers NOT_IMPLEMENTED when this end has no service', async () => {
+    const pair = connectedPair(createServer({}))
+    try {
+      await expect(request(pair.server.remote, 'Ls')).rejects.toMatchObject({ code: 'NOT_IMPLEMENTED' })
+    } finally { await pair.close() }
+  })
+
+  it('ends pending requests, receives and streams when the connection closes', async () => {
+    const pair = connectedPair(createServer({
+      Start: () => new Promise<Message>(() => {}),
+      Watch: async (m) => { await m.ret?.send(message('Ack', ['first'])) },
+      File: () => message('Ack', [], { stream: (async function * () { while (true) { yield Buffer.alloc(1024); await new Promise((resolve) => setTimeout(resolve, 5)) } })() })
+    }))
+    const pending = request(pair.client.remote, 'Start')
+    const watch = requestStream(pair.client.remote, 'Watch')
+    expect((await watch.next()).value?.args).toEqual(['first'])
+    const receive = watch.next()
+    const file = await request(pair.client.remote, 'File')
+    const reading = collect(file.stream)
+    const outcomes = [pending, receive, reading].map(async (p) => await (p as Promise<unknown>).then(() => 'resolved', (e: { code?: string }) => e.code))
+    await pair.server.close()
+    const settled = await Promise.all(outcomes)
+    for (const outcome of settled) expect(outcome).toMatch(/^(UNAVAILABLE|CHANNEL_CLOSED)$/)
+    expect(await pair.client.closed).toBeUndefined()
+    await expect(pair.client.remote.send(message('Ls'))).rejects.toMatchObject({ code: 'UNAVAILABLE' })
+  })
+
+  it('stops the sender of an attachment when the receiver leaves the loop early', async () => {
+    let pulled = 0
+    let finished = false
+    const source = (async function * () {
+      try { while (true) { pulled++; yield Buffer.alloc(64 * 1024) } } finally { finished = true }
+    })()
+    const pair = connectedPair(createServer({ File: () => message('Ack', [], { stream: source }) }))
+    try {
+      const reply = await request(pair.client.remote, 'File')
+      for await (const chunk of reply.stream!) { expect(chunk.length).toBeGreaterThan(0); break }
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      expect(finished).toBe(true)
+      expect(pulled).toBeLessThan(1000)
+    } finally { await pair.close() }
+  })
+})
+
+describe('listen and dial (in process)', () => {
+  it('listens on tcp port 0 and reports the real port', async () => {
+    await using listener = await listen('tcp://127.0.0.1:0', { service: createServer({ Ls: () => message('Ack', ['tcp']) }) })
+    expect(listener.address).toMatch(/^tcp:\/\/127\.0\.0\.1:[1-9]\d*$/)
+    await using connection = await dial(listener.address)
+    expect((await request(connection.remote, 'Ls')).args).toEqual(['tcp'])
+  })
+
+  it('replaces a stale unix socket file and removes its own on close', async () => {
+    const { existsSync } = await import('node:fs')
+    const path = join(dir, 'stale.sock')
+    const first = await listen(`unix://${path}`, { service: createServer({}) })
+    await expect(listen(`unix://${path}`, { service: createServer({}) })).rejects.toMatchObject({ code: 'CONFLICT' })
+    await first.close()
+    expect(existsSync(path)).toBe(false)
+    writeFileSync(join(dir, 'not-a-socket'), '')
+    await expect(listen(`unix://${join(dir, 'not-a-socket')}`, { service: createServer({}) })).rejects.toMatchObject({ code: 'CONFLICT' })
+    const net = await import('node:net')
+    const orphan = net.createServer()
+    await new Promise<void>((resolve) => orphan.listen(path, resolve))
+    // A socket file left behind by a dead process: nobody accepts on it any more.
+    const { unref } = orphan
+    void unref
+    await new Promise<void>((resolve) => { (orphan as unknown as { _handle: { close: () => void } })._handle.close(); resolve() })
+    await using second = await listen(`unix://${path}`, { service: createServer({ Ls: () => message('Ack', ['second']) }) })
+    await using connection = await dial(second.address)
+    expect((await request(connection.remote, 'Ls')).args).toEqual(['second'])
+  })
+
+  it('closes connections when the listener closes', async () => {
+    const listener = await listen(`unix://${join(dir, 'closing.sock')}`, { service: createServer({ Start: () => new Promise<Message>(() => {}) }) })
+    const connection = await dial(listener.address)
+    const pending = request(connection.remote, 'Start').then(() => 'resolved', (e: { code?: string }) => e.code)
+    await listener.close()
+    expect(await pending).toMatch(/^(UNAVAILABLE|CHANNEL_CLOSED)$/)
+    await connection.closed
+  })
+
+  it('honours an aborted signal on dial', async () => {
+    await expect(dial('tcp://127.0.0.1:9', { signal: AbortSignal.abort() })).rejects.toThrow()
+  })
+})
