@@ -6,7 +6,7 @@ import { EventLog, type EngineEvent } from './event-log.js'
 import { IdPrefixIndex } from './id-index.js'
 import { familiarName, parseReference } from './image-reference.js'
 import { LogBuffer, frameOutput, type OutputStream } from './log-buffer.js'
-import { SimProcess, compileCommand, signalIsIgnored } from './process-model.js'
+import { SimProcess, compileCommand, signalIsIgnored, type ProcessHost } from './process-model.js'
 import { SeededRandom } from './random.js'
 import { CONFIG_DEFAULTS, HOST_CONFIG_DEFAULTS, compactAgainst } from './shapes.js'
 
@@ -18,6 +18,8 @@ export interface EngineOptions {
   labels: string[]
   images: string[]
   seed?: number | undefined
+  /** Events kept for `since` (dockerd keeps 256). */
+  eventHistory?: number | undefined
 }
 
 /** A container's state, as dockerd names it. */
@@ -59,8 +61,11 @@ export interface ContainerMount {
   readonly mode: string
 }
 
-/** A simulated container: a handful of fields; buffers and lists appear only when used. */
-export class Container {
+/**
+ * A simulated container: a handful of fields; buffers and lists appear only when used.
+ * It is its own process's host, so a running container costs no closures.
+ */
+export class Container implements ProcessHost {
   status: ContainerStatus = 'created'
   pid = 0
   exitCode = 0
@@ -83,6 +88,7 @@ export class Container {
   pendingStdin: Array<Uint8Array | null> | undefined
 
   constructor (
+    private readonly engine: Engine,
     readonly id: string,
     public name: string,
     readonly created: number,
@@ -103,6 +109,18 @@ export class Container {
   /** The full HostConfig of inspect. */
   fullHostConfig (): Record<string, unknown> {
     return { ...HOST_CONFIG_DEFAULTS, ...this.hostConfig }
+  }
+
+  write (stream: OutputStream, bytes: Uint8Array): void {
+    this.engine.output(this, stream, bytes)
+  }
+
+  exited (code: number, process: SimProcess): void {
+    if (this.process === process) this.engine.exited(this, code)
+  }
+
+  env (name: string): string | undefined {
+    return envValue(this, name)
   }
 
   get tty (): boolean { return this.config.Tty === true }
@@ -205,7 +223,7 @@ export class Engine {
   readonly networks = new Map<string, SimNetwork>()
   readonly volumes = new Map<string, SimVolume>()
   readonly execs = new Map<string, SimExec>()
-  readonly events = new EventLog()
+  readonly events: EventLog
   readonly usedPorts = new Set<string>()
   running = 0
   paused = 0
@@ -216,6 +234,7 @@ export class Engine {
   private closed = false
 
   constructor (readonly options: EngineOptions) {
+    this.events = new EventLog(options.eventHistory ?? 256)
     this.random = new SeededRandom(options.seed, options.name)
     this.id = Array.from({ length: 12 }, () => this.base32(4)).join(':')
     for (const [name, driver] of [['bridge', 'bridge'], ['host', 'host'], ['none', 'null']] as const) {
@@ -552,7 +571,7 @@ export class Engine {
     if (memory > 0 && memory < 6 * 1024 * 1024) throw engineErrors.badRequest('Minimum memory limit allowed is 6MB')
 
     const endpoints: Endpoint[] = []
-    const container = new Container(id, name, now(), imageName, image.id, config, hostConfig, endpoints)
+    const container = new Container(this, id, name, now(), imageName, image.id, config, hostConfig, endpoints)
     const networkMode = typeof hostConfig.NetworkMode === 'string' ? hostConfig.NetworkMode : 'default'
     const endpointsConfig = ((networking as { EndpointsConfig?: Record<string, { Aliases?: string[] | null, IPAMConfig?: unknown }> } | undefined)?.EndpointsConfig) ?? {}
     const joined = new Set<SimNetwork>()
@@ -653,11 +672,7 @@ export class Engine {
     this.setStatus(container, 'running')
     this.containerEvent(container, 'start')
     const argv = [...((container.config.Entrypoint as string[] | undefined) ?? []), ...((container.config.Cmd as string[] | undefined) ?? [])]
-    const process = new SimProcess(compileCommand(argv), {
-      write: (stream, bytes) => { this.output(container, stream, bytes) },
-      exited: (code) => { if (container.process === process) this.exited(container, code) },
-      env: (name) => envValue(container, name)
-    })
+    const process = new SimProcess(compileCommand(argv), container)
     container.process = process
     process.run()
     const pending = container.pendingStdin

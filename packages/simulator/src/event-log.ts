@@ -39,8 +39,11 @@ export class EventLog {
   private count = 0
   private readonly listeners = new Set<Listener>()
 
-  constructor (private readonly capacity = 256) {
-    this.ring = new Array<EngineEvent | undefined>(capacity)
+  private readonly capacity: number
+
+  constructor (capacity = 256) {
+    this.capacity = Math.max(1, Math.floor(capacity))
+    this.ring = new Array<EngineEvent | undefined>(this.capacity)
   }
 
   get listenerCount (): number { return this.listeners.size }

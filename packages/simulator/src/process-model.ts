@@ -28,7 +28,8 @@ export interface Program {
 /** What a running program acts on: its container (or exec). */
 export interface ProcessHost {
   write (stream: OutputStream, bytes: Uint8Array): void
-  exited (code: number): void
+  /** The program ended by itself with `code`. */
+  exited (code: number, process: SimProcess): void
   env (name: string): string | undefined
 }
 
@@ -291,7 +292,7 @@ export class SimProcess {
 
   private finish (code: number): void {
     this.kill()
-    this.host.exited(code)
+    this.host.exited(code, this)
   }
 
   private expand (word: Word): string {

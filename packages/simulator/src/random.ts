@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto'
 
+const scratch = Buffer.alloc(64)
+
 /**
  * A small seeded generator (sfc32: 128 bits of state), so that two simulators with
  * different names never walk overlapping sequences and a `--seed` replays a run.
@@ -35,11 +37,14 @@ export class SeededRandom {
     return this.nextUint32() / 0x100000000
   }
 
-  /** `bytes` random bytes as lowercase hex (64 characters for 32 bytes, a Docker id). */
+  /**
+   * `bytes` random bytes as lowercase hex (64 characters for 32 bytes, a Docker id),
+   * as one flat string: built by concatenation it would be a rope of eight pieces,
+   * five times the memory of the id it holds.
+   */
   hex (bytes = 32): string {
-    let text = ''
-    for (let i = 0; i < bytes; i += 4) text += this.nextUint32().toString(16).padStart(8, '0')
-    return text.slice(0, bytes * 2)
+    for (let i = 0; i < bytes; i += 4) scratch.writeUInt32BE(this.nextUint32(), i)
+    return scratch.toString('hex', 0, bytes)
   }
 }
 

@@ -100,7 +100,13 @@ export const HOST_CONFIG_DEFAULTS: Readonly<Record<string, unknown>> = Object.fr
 const EMPTY_EQUIVALENT: Readonly<Record<string, unknown>> = {
   Dns: null, DnsOptions: null, DnsSearch: null, BlkioWeightDevice: null, Devices: null, PortBindings: null, ShmSize: 0,
   ConsoleSize: null, Runtime: '', NetworkMode: '', CgroupnsMode: '', IpcMode: '', MaskedPaths: null, ReadonlyPaths: null,
+  MemorySwappiness: -1, PidsLimit: 0,
   LogConfig: { Type: '', Config: null }, RestartPolicy: { Name: '', MaximumRetryCount: 0 }
+}
+
+function isEmpty (value: unknown): boolean {
+  if (Array.isArray(value)) return value.length === 0
+  return typeof value === 'object' && value !== null && Object.keys(value).length === 0
 }
 
 function sameValue (a: unknown, b: unknown): boolean {
@@ -119,6 +125,8 @@ export function compactAgainst (value: unknown, defaults: Readonly<Record<string
   for (const [key, field] of Object.entries(value as Record<string, unknown>)) {
     if (field === undefined) continue
     if (key in defaults && (sameValue(field, defaults[key]) || (key in EMPTY_EQUIVALENT && sameValue(field, EMPTY_EQUIVALENT[key])))) continue
+    if (defaults[key] === null && isEmpty(field)) continue
+    if (key === 'LogConfig' && (field as { Type?: string }).Type === '' && isEmpty((field as { Config?: unknown }).Config ?? {})) continue
     if (!(key in defaults) && (field === null || field === '' || field === false || field === 0)) continue
     compact[key] = field
   }

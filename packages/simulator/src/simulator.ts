@@ -31,6 +31,11 @@ export interface SimulatorOptions {
   failureRate?: number
   /** Seed of the id and failure generators, for reproducible runs. Random when absent. */
   seed?: number
+  /**
+   * Events kept for `docker events --since` (dockerd keeps 256, about 36 KiB). A test
+   * running thousands of simulators may keep fewer.
+   */
+  eventHistory?: number
 }
 
 /** Counts describing a simulator's state, for tests and benchmarks. */
@@ -56,7 +61,7 @@ export interface Simulator extends ServiceInstance, AsyncDisposable {
 }
 
 /** The usage line swarmd lists. */
-export const SIMULATOR_USAGE = 'simulator [--name NAME] [--cpus N] [--memory BYTES|4g] [--label k=v]... [--image REF]... [--latency MS] [--failure-rate 0..1] [--seed N]'
+export const SIMULATOR_USAGE = 'simulator [--name NAME] [--cpus N] [--memory BYTES|4g] [--label k=v]... [--image REF]... [--latency MS] [--failure-rate 0..1] [--seed N] [--event-history N]'
 
 const GIB = 1024 ** 3
 const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, m: 1024 ** 2, mb: 1024 ** 2, g: GIB, gb: GIB, t: 1024 ** 4, tb: 1024 ** 4 }
@@ -99,6 +104,7 @@ export function parseSimulatorArgs (args: readonly string[]): SimulatorOptions {
       case '--latency': options.latency = number(value(), 0, 3_600_000); break
       case '--failure-rate': options.failureRate = number(value(), 0, 1); break
       case '--seed': options.seed = number(value(), 0, Number.MAX_SAFE_INTEGER); break
+      case '--event-history': options.eventHistory = Math.floor(number(value(), 1, 1_000_000)); break
       default: throw new SwarmError(ErrorCode.InvalidArguments, `unknown argument ${JSON.stringify(arg)}; usage: ${SIMULATOR_USAGE}`)
     }
   }
@@ -143,7 +149,8 @@ export function createSimulator (options: SimulatorOptions = {}): Simulator {
     memory: parseBytes(options.memory ?? 8 * GIB),
     labels,
     images: options.images ?? ['busybox:latest'],
-    seed: options.seed
+    seed: options.seed,
+    eventHistory: options.eventHistory
   })
   const latency = options.latency ?? 0
   const failureRate = options.failureRate ?? 0

@@ -90,8 +90,8 @@ describe('system', () => {
   })
 
   it('parses its swarmd arguments and spawns as a service', async () => {
-    expect(parseSimulatorArgs(['--name', 'sim-0', '--cpus=2', '--memory', '512m', '--label', 'a=b', '--label', 'c=d', '--image', 'alpine', '--latency', '5', '--failure-rate', '0.1', '--seed', '9'])).toEqual({
-      name: 'sim-0', cpus: 2, memory: 512 * 1024 * 1024, labels: ['a=b', 'c=d'], images: ['alpine'], latency: 5, failureRate: 0.1, seed: 9
+    expect(parseSimulatorArgs(['--name', 'sim-0', '--cpus=2', '--memory', '512m', '--label', 'a=b', '--label', 'c=d', '--image', 'alpine', '--latency', '5', '--failure-rate', '0.1', '--seed', '9', '--event-history', '16'])).toEqual({
+      name: 'sim-0', cpus: 2, memory: 512 * 1024 * 1024, labels: ['a=b', 'c=d'], images: ['alpine'], latency: 5, failureRate: 0.1, seed: 9, eventHistory: 16
     })
     expect(() => parseSimulatorArgs(['--failure-rate', '2'])).toThrow(/--failure-rate/)
     expect(() => parseSimulatorArgs(['--bogus'])).toThrow(/unknown argument/)
@@ -138,6 +138,13 @@ describe('events', () => {
     expect((await call(sim, 'SystemInfo')).json().NEventsListener).toBe(1)
     await iterator.return?.()
     expect((await call(sim, 'SystemInfo')).json().NEventsListener).toBe(0)
+  })
+
+  it('keeps only the last eventHistory events for since', async () => {
+    const sim = start({ eventHistory: 4 })
+    await runContainer(sim, { Cmd: ['true'] }, 'short')
+    const replay = (await call(sim, 'SystemEvents', '', { query: { since: '0', until: String(Date.now() / 1000 + 0.02) } })).text.trim().split('\n').map((line) => JSON.parse(line))
+    expect(replay.map((event) => `${event.Type} ${event.Action}`)).toEqual(['network connect', 'container start', 'container die', 'network disconnect'])
   })
 
   it('reports image, volume and network events', async () => {
