@@ -1,0 +1,33 @@
+import { parseArgs } from 'node:util'
+import { ErrorCode, SwarmError, parseWireAddress, type TlsOptions } from '@libswarm/core'
+
+/** An address and, for `tls://`, the certificate files. */
+export interface WireEndpointOptions {
+  /** `unix:///path`, `tcp://host:port` or `tls://host:port`. */
+  address: string
+  /** Mutual TLS material (PEM text or file paths); required for `tls://`. */
+  tls?: TlsOptions | undefined
+}
+
+/** Parses `ADDRESS [--tlscacert F --tlscert F --tlskey F]`. */
+export function parseEndpointArgs (service: string, usage: string, args: readonly string[]): WireEndpointOptions {
+  let parsed
+  try {
+    parsed = parseArgs({
+      args: [...args],
+      allowPositionals: true,
+      strict: true,
+      options: { tlscacert: { type: 'string' }, tlscert: { type: 'string' }, tlskey: { type: 'string' } }
+    })
+  } catch (error) {
+    throw new SwarmError(ErrorCode.InvalidArguments, `${service}: ${(error as Error).message}; usage: ${usage}`, { cause: error })
+  }
+  const [address, ...extra] = parsed.positionals
+  if (address === undefined || extra.length > 0) throw new SwarmError(ErrorCode.InvalidArguments, `${service}: expected one ADDRESS; usage: ${usage}`)
+  const kind = parseWireAddress(address).kind
+  const { tlscacert, tlscert, tlskey } = parsed.values
+  const given = [tlscacert, tlscert, tlskey].filter((value) => value !== undefined).length
+  if (kind === 'tls' && given !== 3) throw new SwarmError(ErrorCode.InvalidArguments, `${service}: ${address} needs --tlscacert, --tlscert and --tlskey`)
+  if (kind !== 'tls' && given > 0) throw new SwarmError(ErrorCode.InvalidArguments, `${service}: TLS flags need a tls:// address`)
+  return kind === 'tls' ? { address, tls: { ca: tlscacert as string, cert: tlscert as string, key: tlskey as string } } : { address }
+}
