@@ -1,5 +1,5 @@
 import { ErrorCode, SwarmError } from '@libswarm/core'
-import { statusText, type SummaryBase } from './container-view.js'
+import { statusText } from './container-view.js'
 import type { CachedContainer, ContainerIndex, EngineNode } from './engine-node.js'
 
 const HEX = /^[0-9a-f]+$/
@@ -118,16 +118,16 @@ export class ClusterState implements ContainerIndex {
     return match
   }
 
-  /** Every cached container of the healthy nodes. */
-  * visible (): Generator<CachedContainer> {
+  /** Every cached container of the healthy nodes (those `onNode` accepts, when given). */
+  * visible (onNode?: (node: EngineNode) => boolean): Generator<CachedContainer> {
     for (const node of this.nodes) {
-      if (node.health !== 'healthy') continue
+      if (node.health !== 'healthy' || (onNode !== undefined && !onNode(node))) continue
       yield * node.containers.values()
     }
   }
 }
 
-/** One `docker ps` row: the summary with Names showing the node, and Status as of `now`. */
-export function listRow (container: CachedContainer, now: number): SummaryBase & { Names: string[], Status: string } {
-  return { ...container.summary, Names: [`/${container.node.name}/${container.name}`], Status: statusText(container.inspect.State, now) }
+/** One `docker ps` row as JSON: the cached summary with Names showing the node, and Status as of `now`. */
+export function listRowJson (container: CachedContainer, now: number): string {
+  return `${container.summaryJson},"Names":${JSON.stringify([`/${container.node.name}/${container.name}`])},"Status":${JSON.stringify(statusText(container.inspect.State, now, container.times))}}`
 }

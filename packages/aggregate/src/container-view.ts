@@ -158,25 +158,32 @@ export function humanDuration (milliseconds: number): string {
 
 const ZERO_TIME = '0001-01-01T00:00:00Z'
 
-function since (time: string | undefined, now: number): number {
-  return now - Date.parse(time ?? ZERO_TIME)
+/** A container's StartedAt and FinishedAt in milliseconds, parsed once. */
+export interface StateTimes {
+  started: number
+  finished: number
+}
+
+/** Parses a state's times once, for {@link statusText}. */
+export function stateTimes (state: ContainerInspect['State']): StateTimes {
+  return { started: Date.parse(state?.StartedAt ?? ZERO_TIME), finished: Date.parse(state?.FinishedAt ?? ZERO_TIME) }
 }
 
 /** The STATUS column of `docker ps`, as the engine words it. */
-export function statusText (state: ContainerInspect['State'], now = Date.now()): string {
+export function statusText (state: ContainerInspect['State'], now = Date.now(), times: StateTimes = stateTimes(state)): string {
   if (state === undefined) return ''
   if (state.Running === true) {
-    if (state.Paused === true) return `Up ${humanDuration(since(state.StartedAt, now))} (Paused)`
-    if (state.Restarting === true) return `Restarting (${state.ExitCode ?? 0}) ${humanDuration(since(state.FinishedAt, now))} ago`
+    if (state.Paused === true) return `Up ${humanDuration(now - times.started)} (Paused)`
+    if (state.Restarting === true) return `Restarting (${state.ExitCode ?? 0}) ${humanDuration(now - times.finished)} ago`
     const health = state.Health?.Status
     const suffix = health === undefined || health === 'none' || health === '' ? '' : health === 'starting' ? ' (health: starting)' : ` (${health})`
-    return `Up ${humanDuration(since(state.StartedAt, now))}${suffix}`
+    return `Up ${humanDuration(now - times.started)}${suffix}`
   }
   if (state.Status === 'removing') return 'Removal In Progress'
   if (state.Dead === true || state.Status === 'dead') return 'Dead'
   if (state.StartedAt === undefined || state.StartedAt.startsWith('0001-')) return 'Created'
   if (state.FinishedAt === undefined || state.FinishedAt.startsWith('0001-')) return ''
-  return `Exited (${state.ExitCode ?? 0}) ${humanDuration(since(state.FinishedAt, now))} ago`
+  return `Exited (${state.ExitCode ?? 0}) ${humanDuration(now - times.finished)} ago`
 }
 
 /**

@@ -1,8 +1,8 @@
 import { ErrorCode, SwarmError, isSwarmError, toSwarmError, type Logger, type Sender } from '@libswarm/core'
 import { bodyJson, callDocker, jsonObjects } from './child-call.js'
 import {
-  hostPortsOf, normalizeImageRef, phaseOf, reservationOf, summaryBase,
-  type ContainerInspect, type ContainerPhase, type Reservation, type SummaryBase
+  hostPortsOf, normalizeImageRef, phaseOf, reservationOf, stateTimes, summaryBase,
+  type ContainerInspect, type ContainerPhase, type Reservation, type StateTimes, type SummaryBase
 } from './container-view.js'
 
 /** A node's health: `pending` until it first answers, then `healthy` or `unhealthy`. */
@@ -16,6 +16,9 @@ export interface CachedContainer {
   readonly name: string
   readonly inspect: ContainerInspect
   readonly summary: SummaryBase
+  /** The summary as JSON, less its closing brace: a listing appends Names and Status to it. */
+  readonly summaryJson: string
+  readonly times: StateTimes
   readonly phase: ContainerPhase
   readonly reservation: Reservation
   /** Host ports it binds (whether running or not). */
@@ -332,12 +335,15 @@ export class EngineNode {
   /** Puts (or replaces) a container in the cache from its inspect JSON. */
   remember (inspect: ContainerInspect): void {
     const phase = phaseOf(inspect)
+    const summary = summaryBase(inspect)
     const container: CachedContainer = {
       id: inspect.Id,
       node: this,
       name: (inspect.Name ?? '').replace(/^\//, ''),
       inspect,
-      summary: summaryBase(inspect),
+      summary,
+      summaryJson: JSON.stringify(summary).slice(0, -1),
+      times: stateTimes(inspect.State),
       phase,
       reservation: reservationOf(inspect.HostConfig),
       // stopped containers count too, as in classic Swarm: starting them again needs their ports
