@@ -91,6 +91,7 @@ describe.skipIf(!canRun)('aggregate over three private dockerd, driven by the do
   })
 
   it('spreads containers over the nodes, and binpack keeps them together', async () => {
+    const since = String(Math.floor(Date.now() / 1000) - 1)
     for (const name of ['s1', 's2', 's3']) await ok(spread.host, ['run', '-d', '--name', name, 'busybox', 'sleep', '600'])
     const names = (await ok(spread.host, ['ps', '--format', '{{.Names}}', '--filter', 'name=s[123]'])).split('\n').sort()
     expect(names.map((name) => name.split('/')[0]).sort()).toEqual(['node-0', 'node-1', 'node-2'])
@@ -99,6 +100,8 @@ describe.skipIf(!canRun)('aggregate over three private dockerd, driven by the do
     expect(onNode1.split('\n').every((name) => name.startsWith('node-1/'))).toBe(true)
     for (const name of ['b1', 'b2']) await ok(binpack.host, ['create', '--name', name, 'busybox', 'true'])
     expect(await nodeOf('b1')).toBe(await nodeOf('b2'))
+    const events = await ok(spread.host, ['events', '--since', since, '--until', String(Math.floor(Date.now() / 1000) + 1), '--filter', 'event=start'])
+    for (const name of ['s1', 's2', 's3']) expect(events).toMatch(new RegExp(`container start [0-9a-f]{64} \\(.*name=${name}, node\\.addr=127\\.0\\.0\\.1:\\d+, node\\.id=[^,]*, node\\.ip=127\\.0\\.0\\.1, node\\.name=node-\\d\\)`))
   })
 
   it('places by constraint, affinity, dependency and port, and says why when it cannot', async () => {
@@ -119,6 +122,8 @@ describe.skipIf(!canRun)('aggregate over three private dockerd, driven by the do
     expect(nowhere.stderr).toContain('Unable to find a node that satisfies the following conditions [node==node-9]')
     const noImage = await cli(spread.host, ['create', '-e', 'affinity:image==redis', 'busybox', 'true'])
     expect(noImage.stderr).toContain('[image==redis]')
+    const split = await cli(spread.host, ['create', '--volumes-from', 's1', '--link', 's2:other', 'busybox', 'true'])
+    expect(split.stderr).toContain('Unable to find a node fulfilling all dependencies: --volumes-from=s1 --link=s2')
     const tooBig = await cli(spread.host, ['create', '-m', '100000g', 'busybox', 'true'])
     expect(tooBig.stderr).toContain('no resources available to schedule container')
 
