@@ -4,7 +4,9 @@ import { CLI_20, CLI_28, runCli, startHarness, type Harness } from './harness.js
 
 describe.each([['CLI 28', CLI_28], ['CLI 20.10', CLI_20]])('%s against dockerserver and the fake backend', (_name, cli) => {
   let harness: Harness
-  const run = async (args: string[], input?: string) => await runCli(cli, `unix://${harness.socket}`, args, { configDir: harness.dir, input })
+  const run = async (args: string[], input?: string, terminal = false, typed?: string) => terminal
+    ? await runCli('/usr/bin/script', `unix://${harness.socket}`, ['-qec', [cli, ...args].join(' '), '/dev/null'], { configDir: harness.dir, input: typed })
+    : await runCli(cli, `unix://${harness.socket}`, args, { configDir: harness.dir, input })
   beforeAll(async () => { harness = await startHarness() })
   afterAll(async () => { await harness.close() })
 
@@ -44,5 +46,21 @@ describe.each([['CLI 28', CLI_28], ['CLI 20.10', CLI_20]])('%s against dockerser
     expect(result.stderr).toBe('')
     expect(result.stdout).toBe('hi\n')
     expect(result.code).toBe(0)
+  })
+
+  it('docker run -it under a terminal gets the raw TTY stream', async () => {
+    const result = await run(['run', '-t', '-i', 'busybox', 'cat'], undefined, true, 'hi\r\x04')
+    expect(result.stdout).toContain('HI')
+    expect(result.code).toBe(0)
+    const attach = harness.backend.requests.filter((request) => request.operation === 'ContainerAttach').at(-1)
+    expect(attach?.headers?.Upgrade).toBe('tcp')
+  })
+
+  it('echo hi | docker exec -i goes through exec create, the hijacked start and exec inspect', async () => {
+    const result = await run(['exec', '-i', 'canned-container', 'cat'], 'hi\n')
+    expect(result.stdout).toBe('hi\n')
+    expect(result.code).toBe(0)
+    const operations = harness.backend.requests.map((request) => request.operation)
+    expect(operations).toEqual(expect.arrayContaining(['ContainerExec', 'ExecStart', 'ExecInspect']))
   })
 })

@@ -63,10 +63,27 @@ export function frame (streamType: number, payload: Uint8Array): Buffer {
   return Buffer.concat([header, payload])
 }
 
+/**
+ * Echoes stdin back. With a TTY (raw stream) it echoes upper case, so that tests tell
+ * it from the local terminal's echo, and Ctrl-D ends it as a terminal would.
+ */
 async function * echo (input: ByteStream | undefined, multiplexed: boolean, onEnd: () => void): AsyncGenerator<Uint8Array> {
   try {
     if (input === undefined) return
-    for await (const chunk of input) yield multiplexed ? frame(1, chunk) : chunk
+    for await (const chunk of input) {
+      if (multiplexed) {
+        yield frame(1, chunk)
+        continue
+      }
+      const bytes = Buffer.from(chunk)
+      const eof = bytes.indexOf(4)
+      if (eof < 0) {
+        yield Buffer.from(bytes.toString('latin1').toUpperCase(), 'latin1')
+        continue
+      }
+      if (eof > 0) yield Buffer.from(bytes.subarray(0, eof).toString('latin1').toUpperCase(), 'latin1')
+      return
+    }
   } finally {
     onEnd()
   }

@@ -37,12 +37,18 @@ export interface HttpAnswer {
 /** One HTTP request over a unix socket (or TCP with `port`). */
 export async function httpRequest (target: { socket?: string, port?: number }, method: string, path: string, options: { body?: string | Buffer, headers?: Record<string, string> } = {}): Promise<HttpAnswer> {
   return await new Promise((resolve, reject) => {
+    // The answer counts once the request is also written out: node:http may deliver a
+    // response before its own write of a large body completed.
+    let written = false
+    let answer: HttpAnswer | undefined
+    const settle = (): void => { if (written && answer !== undefined) resolve(answer) }
     const req = http.request({ socketPath: target.socket, port: target.port, host: '127.0.0.1', method, path, headers: options.headers, timeout: 10_000 }, (res) => {
       const chunks: Buffer[] = []
       res.on('data', (chunk: Buffer) => chunks.push(chunk))
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }))
+      res.on('end', () => { answer = { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }; settle() })
       res.on('error', reject)
     })
+    req.on('finish', () => { written = true; settle() })
     req.on('timeout', () => req.destroy(new Error('request timed out')))
     req.on('error', reject)
     req.end(options.body)
