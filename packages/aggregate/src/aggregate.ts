@@ -13,7 +13,7 @@ import { ClusterState, listRowJson } from './cluster-state.js'
 import { cacheAnswers, containerPredicate, matchPattern } from './container-filters.js'
 import { EngineNode, type CachedContainer } from './engine-node.js'
 import { nodeUnavailable } from './errors.js'
-import { EventHub, eventPredicate, tagEvent, type NodeEvent } from './event-hub.js'
+import { EventHub, eventPredicate, ipOf, tagEvent, type NodeEvent } from './event-hub.js'
 import { routeObject } from './object-routes.js'
 import { place, readCreateBody, type Strategy } from './placement.js'
 import { clusterApiVersion, clusterInfo, clusterVersion } from './system-info.js'
@@ -88,6 +88,8 @@ export class Aggregate {
     try {
       await node.child.send({ verb: message.verb, args, ret, stream: message.stream })
     } catch (error) {
+      // a child that refuses messages is gone: say so now rather than at the next ping
+      node.markUnhealthy(`child refused a message: ${toSwarmError(error).message}`)
       await replyAndClose(ret, errorMessage(error))
     }
   }
@@ -369,7 +371,7 @@ export function nodeObject (node: EngineNode): Record<string, unknown> {
   const facts = node.facts
   return {
     ID: facts?.id ?? '',
-    IP: node.addr.replace(/:\d+$/, ''),
+    IP: ipOf(node.addr),
     Addr: node.addr,
     Name: node.name,
     Cpus: facts?.ncpu ?? 0,

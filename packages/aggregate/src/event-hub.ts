@@ -10,10 +10,15 @@ export interface NodeEvent extends EngineEvent {
 
 const MAX_QUEUED = 4096
 
+/** The host of a `host:port` address (`127.0.0.1:2375` -> `127.0.0.1`), or empty for other addresses (unix sockets, in-process children). */
+export function ipOf (addr: string): string {
+  const match = /^\[?([A-Za-z0-9.\-:]+?)\]?:\d+$/.exec(addr)
+  return match === null ? '' : match[1] as string
+}
+
 /** Adds the node to an event: a `node` object (as classic Swarm did) and `node.*` actor attributes, which `docker events` prints. */
 export function tagEvent (node: EngineNode, event: EngineEvent): NodeEvent {
-  const ip = node.addr.replace(/^\[|\]?:\d+$/g, '')
-  const tag = { Name: node.name, Id: node.facts?.id ?? '', Addr: node.addr, Ip: ip }
+  const tag = { Name: node.name, Id: node.facts?.id ?? '', Addr: node.addr, Ip: ipOf(node.addr) }
   const tagged: NodeEvent = { ...event, node: tag }
   if (event.Actor !== undefined) {
     tagged.Actor = { ...event.Actor, Attributes: { ...event.Actor.Attributes, 'node.name': tag.Name, 'node.id': tag.Id, 'node.addr': tag.Addr, 'node.ip': tag.Ip } }

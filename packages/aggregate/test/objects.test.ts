@@ -95,3 +95,18 @@ describe('images, networks and volumes across nodes', () => {
     expect(events.map((event) => [event.node.Name, event.Actor.Attributes.name])).toEqual([['node-1', 'one'], ['node-0', 'two']])
   })
 })
+
+describe('listings the cache cannot answer', () => {
+  it('passes --size and the publish filter to the nodes and merges their answers with node names', async () => {
+    const web = await docker(swarm, 'ContainerCreate', '', { query: { name: 'web' }, body: { Image: 'busybox', Cmd: ['sleep', '100'], ExposedPorts: { '80/tcp': {} }, HostConfig: { PortBindings: { '80/tcp': [{ HostPort: '8080' }] } }, Env: ['constraint:node==node-1'] } })
+    await docker(swarm, 'ContainerStart', web.json.Id)
+    await docker(swarm, 'ContainerCreate', '', { query: { name: 'db' }, body: { Image: 'busybox', Env: ['constraint:node==node-0'] } })
+    const sized = (await docker(swarm, 'ContainerList', '', { query: { all: '1', size: '1' } })).json as Array<{ Names: string[], SizeRw?: number }>
+    expect(sized.map((row) => row.Names[0]).sort()).toEqual(['/node-0/db', '/node-1/web'])
+    expect(sized.every((row) => typeof row.SizeRw === 'number')).toBe(true)
+    const published = (await docker(swarm, 'ContainerList', '', { query: { filters: JSON.stringify({ publish: ['8080'] }) } })).json as Array<{ Names: string[] }>
+    expect(published.map((row) => row.Names[0])).toEqual(['/node-1/web'])
+    const onlyZero = (await docker(swarm, 'ContainerList', '', { query: { all: '1', size: '1', filters: JSON.stringify({ node: ['node-0'] }) } })).json as Array<{ Names: string[] }>
+    expect(onlyZero.map((row) => row.Names[0])).toEqual(['/node-0/db'])
+  })
+})
