@@ -405,14 +405,34 @@ function hijackReply (request: DockerRequest, queue: ByteQueue, multiplexed: boo
     : streamReply(queue, contentType, 101, { Connection: 'Upgrade', Upgrade: upgrade === '' ? 'tcp' : upgrade })
 }
 
-async function pump (stream: AsyncIterable<Uint8Array>, write: (bytes: Uint8Array) => void, end: () => void, stopped: () => boolean): Promise<void> {
+async function pump (stream: AsyncIterable<Uint8Array>, write: (bytes: Uint8Array) => void, end: () => void, stopped: () => boolean, detach?: () => void): Promise<void> {
+  let previous = 0
   try {
     for await (const chunk of stream) {
       if (stopped()) break
+      if (detach !== undefined) {
+        // dockerd's default detach keys, ctrl-p ctrl-q: the client leaves, the container runs on.
+        const at = detachSequenceEnd(chunk, previous)
+        if (at >= 0) {
+          const before = chunk.subarray(0, Math.max(0, at - 1))
+          if (before.byteLength > 0) write(before)
+          detach()
+          return
+        }
+        previous = chunk[chunk.byteLength - 1] ?? previous
+      }
       write(chunk)
     }
   } catch {}
   if (!stopped()) end()
+}
+
+/** Where ctrl-p ctrl-q ends in `chunk` (`previous` is the byte before it), or -1. */
+function detachSequenceEnd (chunk: Uint8Array, previous: number): number {
+  for (let i = 0; i < chunk.byteLength; i++) {
+    if (chunk[i] === 0x11 && (i === 0 ? previous : chunk[i - 1]) === 0x10) return i
+  }
+  return -1
 }
 
 const attach: Operation = (engine, request) => {
@@ -432,7 +452,10 @@ const attach: Operation = (engine, request) => {
   if (queryFlag(query, 'stdin') && input !== undefined && container.config.OpenStdin === true) {
     void pump(input, (bytes) => { engine.stdin(container, bytes) }, () => {
       if (container.config.StdinOnce === true) engine.stdin(container, undefined)
-    }, () => queue.closed)
+    }, () => queue.closed, () => {
+      engine.containerEvent(container, 'detach')
+      queue.end()
+    })
   } else if (input !== undefined) {
     void pump(input, () => {}, () => {}, () => queue.closed)
   }

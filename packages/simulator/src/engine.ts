@@ -124,6 +124,7 @@ export class Container implements ProcessHost {
   }
 
   get tty (): boolean { return this.config.Tty === true }
+  get interactive (): boolean { return this.config.OpenStdin === true }
   get labels (): Record<string, string> { return (this.config.Labels as Record<string, string> | undefined) ?? {} }
   get running (): boolean { return this.status === 'running' || this.status === 'paused' || this.status === 'restarting' }
 }
@@ -950,6 +951,8 @@ export class Engine {
     const cmd = (exec.config.Cmd as string[] | undefined) ?? []
     this.containerEvent(container, `exec_start: ${cmd.join(' ')}`, { execID: exec.id })
     const process = new SimProcess(compileCommand(cmd), {
+      interactive: exec.config.AttachStdin === true,
+      tty: exec.config.Tty === true,
       write: (stream, bytes) => {
         if (stream === 1 && exec.config.AttachStdout === false) return
         if (stream === 2 && exec.config.AttachStderr === false) return

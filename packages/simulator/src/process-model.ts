@@ -12,7 +12,8 @@ type Step =
   | { readonly kind: 'exit', readonly code: Word | undefined, readonly when: Condition }
   | { readonly kind: 'sleep', readonly ms: number, readonly when: Condition }
   | { readonly kind: 'cat', readonly when: Condition }
-  | { readonly kind: 'forever', readonly when: Condition }
+  | { readonly kind: 'forever', readonly command: string, readonly when: Condition }
+  | { readonly kind: 'shell', readonly when: Condition }
 
 /** When a step runs: always (`;`), after success (`&&`) or after failure (`||`). */
 type Condition = 'always' | 'and' | 'or'
@@ -31,9 +32,14 @@ export interface ProcessHost {
   /** The program ended by itself with `code`. */
   exited (code: number, process: SimProcess): void
   env (name: string): string | undefined
+  /** Stdin is open (`docker run -i`): a bare shell reads commands from it. */
+  readonly interactive: boolean
+  /** Output goes to a terminal (`docker run -t`): a shell prompts and echoes. */
+  readonly tty: boolean
 }
 
-const FOREVER: Program = { steps: [{ kind: 'forever', when: 'always' }] }
+const FOREVER: Program = { steps: [{ kind: 'forever', command: '', when: 'always' }] }
+const SHELL: Program = { steps: [{ kind: 'shell', when: 'always' }] }
 const cache = new Map<string, Program>()
 const CACHE_LIMIT = 256
 
@@ -53,8 +59,9 @@ function compileArgv (argv: readonly string[]): Program {
   const [command, ...args] = argv
   if (command === undefined) return FOREVER
   const name = basename(command)
-  if ((name === 'sh' || name === 'bash' || name === 'ash') && args[0] === '-c' && args[1] !== undefined) {
-    return compileScript(args[1]) ?? FOREVER
+  if (name === 'sh' || name === 'bash' || name === 'ash') {
+    if (args[0] === '-c' && args[1] !== undefined) return compileScript(args[1]) ?? FOREVER
+    if (args.length === 0 || (args.length === 1 && (args[0] === '-i' || args[0] === '-l'))) return SHELL
   }
   const step = compileSimple([command, ...args].map((word) => [word]), 'always')
   return { steps: [step] }
@@ -91,8 +98,8 @@ function compileSimple (words: Word[], when: Condition): Step {
     case 'false': return { kind: 'status', code: 1, when }
     case 'exit': return { kind: 'exit', code: args[0], when }
     case 'sleep': return { kind: 'sleep', ms: parseSleep(args.map((word) => literal(word) ?? '')), when }
-    case 'cat': return args.length === 0 ? { kind: 'cat', when } : { kind: 'forever', when }
-    default: return { kind: 'forever', when }
+    case 'cat': return args.length === 0 ? { kind: 'cat', when } : { kind: 'forever', command: name, when }
+    default: return { kind: 'forever', command: name, when }
   }
 }
 
@@ -216,13 +223,17 @@ const encoder = new TextEncoder()
  */
 export class SimProcess {
   private pc = 0
-  private status = 0
   private timer: NodeJS.Timeout | undefined
   private readingStdin = false
   private stdinClosed = false
   private done = false
+  /** Set when the program ended with `exit`, which ends an interactive shell too. */
+  private exitedByCommand = false
+  /** An interactive shell's line being typed and the command line it runs. */
+  private shell: { line: string, child: SimProcess | undefined } | undefined
 
-  constructor (private readonly program: Program, private readonly host: ProcessHost) {}
+  /** `status` is `$?` at start: a shell's command line sees the previous line's. */
+  constructor (private readonly program: Program, private readonly host: ProcessHost, private status = 0) {}
 
   get running (): boolean { return !this.done }
   /** True while the program echoes its stdin. */
@@ -247,6 +258,7 @@ export class SimProcess {
           break
         case 'exit': {
           const code = step.code === undefined ? this.status : Number.parseInt(this.expand(step.code), 10)
+          this.exitedByCommand = true
           this.finish(Number.isNaN(code) ? 2 : code & 0xff)
           return
         }
@@ -262,6 +274,17 @@ export class SimProcess {
           this.readingStdin = true
           return
         case 'forever':
+          if (this.shell !== undefined || this.host instanceof ShellLine) {
+            this.host.write(2, encoder.encode(`sh: ${step.command}: not found\n`))
+            this.status = 127
+            break
+          }
+          return
+        case 'shell':
+          if (!this.host.interactive) return
+          this.shell = { line: '', child: undefined }
+          this.readingStdin = true
+          this.prompt()
           return
       }
     }
@@ -270,13 +293,20 @@ export class SimProcess {
 
   /** Bytes written to the program's stdin. */
   stdin (bytes: Uint8Array): void {
-    if (this.readingStdin && !this.done) this.host.write(1, bytes)
+    if (!this.readingStdin || this.done) return
+    if (this.shell === undefined) this.host.write(1, bytes)
+    else this.typed(bytes)
   }
 
-  /** The program's stdin reached EOF: `cat` finishes. */
+  /** The program's stdin reached EOF: `cat` finishes, a shell exits with its last status. */
   stdinEnd (): void {
     this.stdinClosed = true
     if (!this.readingStdin || this.done) return
+    if (this.shell !== undefined) {
+      this.shell.child?.kill()
+      this.finish(this.status)
+      return
+    }
     this.readingStdin = false
     this.status = 0
     this.run()
@@ -285,9 +315,91 @@ export class SimProcess {
   /** Ends the program from outside (a signal); the host records the exit code itself. */
   kill (): void {
     this.done = true
+    this.shell?.child?.kill()
+    this.shell = undefined
     if (this.timer !== undefined) clearTimeout(this.timer)
     this.timer = undefined
     this.readingStdin = false
+  }
+
+  private prompt (): void {
+    if (this.host.tty) this.host.write(1, encoder.encode('/ # '))
+  }
+
+  /** Keys typed into an interactive shell: a terminal echoes them and edits the line. */
+  private typed (bytes: Uint8Array): void {
+    const shell = this.shell as { line: string, child: SimProcess | undefined }
+    const tty = this.host.tty
+    for (const byte of bytes) {
+      if (this.done) return
+      if (shell.child !== undefined) {
+        if (byte !== 0x03 || !tty) continue
+        shell.child.kill()
+        shell.child = undefined
+        this.status = 130
+      }
+      if (byte === 0x0d || byte === 0x0a) {
+        if (byte === 0x0a && tty) continue
+        if (tty) this.host.write(1, encoder.encode('\r\n'))
+        const line = shell.line
+        shell.line = ''
+        this.runLine(line)
+      } else if (byte === 0x03 && tty) {
+        this.host.write(1, encoder.encode('^C\r\n'))
+        shell.line = ''
+        this.prompt()
+      } else if (byte === 0x04 && tty) {
+        if (shell.line === '') {
+          this.finish(this.status)
+          return
+        }
+      } else if ((byte === 0x7f || byte === 0x08) && tty) {
+        if (shell.line !== '') {
+          shell.line = shell.line.slice(0, -1)
+          this.host.write(1, encoder.encode('\b \b'))
+        }
+      } else {
+        shell.line += String.fromCharCode(byte)
+        if (tty) this.host.write(1, Uint8Array.of(byte))
+      }
+    }
+  }
+
+  private runLine (line: string): void {
+    const shell = this.shell as { line: string, child: SimProcess | undefined }
+    if (line.trim() === '') {
+      this.prompt()
+      return
+    }
+    const program = compileScript(line)
+    if (program === undefined) {
+      this.host.write(2, encoder.encode(`sh: the simulator's shell does not run: ${line}\n`))
+      this.status = 2
+      this.prompt()
+      return
+    }
+    const child = new SimProcess(program, new ShellLine(this), this.status)
+    shell.child = child
+    child.run()
+  }
+
+  /** A command line of the interactive shell ended. */
+  lineDone (code: number, child: SimProcess): void {
+    if (this.shell?.child !== child) return
+    this.shell.child = undefined
+    this.status = code
+    if (child.exitedByCommand) this.finish(code)
+    else this.prompt()
+  }
+
+  /** Output of a command line, through the shell to its host (newlines become CRLF on a terminal). */
+  lineOutput (stream: OutputStream, bytes: Uint8Array): void {
+    this.host.write(stream, this.host.tty ? encoder.encode(new TextDecoder().decode(bytes).replace(/\r?\n/g, '\r\n')) : bytes)
+  }
+
+  /** The host's environment, for a command line's variables. */
+  hostEnv (name: string): string | undefined {
+    return this.host.env(name)
   }
 
   private finish (code: number): void {
@@ -305,6 +417,18 @@ export class SimProcess {
     }
     return text
   }
+}
+
+/** The host of one command line typed into an interactive shell. */
+class ShellLine implements ProcessHost {
+  readonly interactive = false
+  readonly tty = false
+
+  constructor (private readonly shell: SimProcess) {}
+
+  write (stream: OutputStream, bytes: Uint8Array): void { this.shell.lineOutput(stream, bytes) }
+  exited (code: number, process: SimProcess): void { this.shell.lineDone(code, process) }
+  env (name: string): string | undefined { return this.shell.hostEnv(name) }
 }
 
 /** Signal names and numbers as `docker kill --signal` and `docker stop --signal` accept them. */

@@ -155,3 +155,38 @@ describe('exec', () => {
     await expect(call(sim, 'ContainerExec', id, { body: { Cmd: ['true'] } })).rejects.toMatchObject({ code: 'CONFLICT', message: `Container ${id} is not running` })
   })
 })
+
+describe('interactive shell', () => {
+  it('runs lines typed into sh -i without a terminal and exits with exit N', async () => {
+    const id = await createContainer(sim, { Cmd: ['sh'], OpenStdin: true, StdinOnce: true })
+    const input = writableStream()
+    const attached = await open(sim, 'ContainerAttach', id, { query: { stream: '1', stdin: '1', stdout: '1', stderr: '1' }, stream: input.stream })
+    await call(sim, 'ContainerStart', id)
+    input.write('echo first\nnosuchcmd\necho "status $?"\n')
+    input.write('exit 3\n')
+    const chunks: Buffer[] = []
+    for await (const chunk of attached.stream!) chunks.push(Buffer.from(chunk))
+    expect(demux(Buffer.concat(chunks))).toEqual([[1, 'first\n'], [2, 'sh: nosuchcmd: not found\n'], [1, 'status 127\n']])
+    expect((await state(id)).ExitCode).toBe(3)
+  })
+
+  it('prompts and echoes on a terminal, and detaches on ctrl-p ctrl-q leaving it running', async () => {
+    const id = await createContainer(sim, { Cmd: ['sh'], OpenStdin: true, Tty: true })
+    const input = writableStream()
+    const attached = await open(sim, 'ContainerAttach', id, { query: { stream: '1', stdin: '1', stdout: '1' }, stream: input.stream })
+    await call(sim, 'ContainerStart', id)
+    input.write('echo hi\r')
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    input.write('\x10\x11')
+    const chunks: Buffer[] = []
+    for await (const chunk of attached.stream!) chunks.push(Buffer.from(chunk))
+    expect(Buffer.concat(chunks).toString()).toBe('/ # echo hi\r\nhi\r\n/ # ')
+    expect((await state(id)).Running).toBe(true)
+  })
+
+  it('runs until stopped when its stdin is closed (docker run -d busybox)', async () => {
+    const id = await runContainer(sim, {})
+    expect((await call(sim, 'ContainerInspect', id)).json().Path).toBe('sh')
+    expect((await state(id)).Running).toBe(true)
+  })
+})
