@@ -11,8 +11,15 @@ const CONCURRENCY = 64
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 100_000)
 const STREAM_BYTES = Number(process.env.BENCH_STREAM_BYTES ?? 1024 * 1024 * 1024)
 const CHUNK = Buffer.alloc(64 * 1024, 7)
+const ARGS_NOTE = 'args: 3 short strings (~45 bytes of msgpack)'
 const ARGS = ['container', '3f2a9c', '{"all":true,"size":false}']
 const results = {}
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
+
+function record (name, value) {
+  results[name] = Math.max(results[name] ?? 0, value)
+}
 
 async function rate (name, total, concurrency, call) {
   const perWorker = Math.ceil(total / concurrency)
@@ -21,14 +28,7 @@ async function rate (name, total, concurrency, call) {
   await Promise.all(Array.from({ length: concurrency }, async () => {
     for (let i = 0; i < perWorker; i++) await call()
   }))
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9
-  results[name] = (perWorker * concurrency) / seconds
-  console.log(`${name.padEnd(44)} ${Math.round(results[name]).toLocaleString('en-US').padStart(12)} /s`)
-}
-
-function throughput (name, bytes, seconds) {
-  results[name] = bytes / seconds / 1e6
-  console.log(`${name.padEnd(44)} ${results[name].toFixed(0).padStart(12)} MB/s`)
+  record(name, (perWorker * concurrency) / (Number(process.hrtime.bigint() - started) / 1e9))
 }
 
 async function timed (body) {
@@ -44,50 +44,59 @@ async function * chunks (total) {
 const dir = mkdtempSync(join(tmpdir(), 'libswarm-bench-'))
 const servers = fork(new URL('./servers.js', import.meta.url), [dir], { stdio: 'inherit' })
 await new Promise((resolve) => servers.once('message', resolve))
-console.log(`node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), ${REQUESTS} requests at concurrency ${CONCURRENCY}, ${STREAM_BYTES / 2 ** 20} MiB streams\n`)
+console.log(`${ARGS_NOTE}; node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), ${REQUESTS} requests at concurrency ${CONCURRENCY}, ${STREAM_BYTES / 2 ** 20} MiB streams\n`)
 
+const UNITS = {}
 try {
   const local = createServer({ Get: (m) => message('Ack', m.args) })
-  await rate('in-process request/reply (createServer)', REQUESTS * 5, CONCURRENCY, () => request(local, 'Get', ARGS))
-
-  const connection = await dial(`unix://${dir}/wire.sock`)
-  await rate('wire request/reply, unix socket', REQUESTS, CONCURRENCY, () => request(connection.remote, 'Get', ARGS))
-
-  const grpc = grpcClient(`${dir}/grpc.sock`)
   const payload = { verb: 'Get', args: ARGS }
-  await rate('grpc-js unary echo, unix socket', Math.min(REQUESTS, 20_000), CONCURRENCY, () => grpc.call(payload))
-  grpc.close()
+  const log = message('Log', ARGS)
+  for (let round = 1; round <= ROUNDS; round++) {
+    process.stdout.write(`round ${round}/${ROUNDS}\n`)
+    await rate('in-process request/reply (createServer)', REQUESTS * 5, CONCURRENCY, () => request(local, 'Get', ARGS))
 
-  const raw = await rawRpcClient(`${dir}/rpc.sock`)
-  await rate('raw-socket RPC (msgpackr frames), unix socket', REQUESTS, CONCURRENCY, () => raw.call(payload))
-  raw.close()
+    const connection = await dial(`unix://${dir}/wire.sock`)
+    await rate('wire request/reply, unix socket', REQUESTS, CONCURRENCY, () => request(connection.remote, 'Get', ARGS))
 
-  const [, oneWaySeconds] = await timed(async () => {
-    const log = message('Log', ARGS)
-    for (let i = 0; i < REQUESTS * 3; i++) await connection.remote.send(log)
-    const reply = await request(connection.remote, 'Stop')
-    if (Number(reply.args[0]) !== REQUESTS * 3) throw new Error(`one-way: ${reply.args[0]} of ${REQUESTS * 3} arrived`)
-  })
-  results['wire one-way messages, one channel'] = REQUESTS * 3 / oneWaySeconds
-  console.log(`${'wire one-way messages, one channel'.padEnd(44)} ${Math.round(REQUESTS * 3 / oneWaySeconds).toLocaleString('en-US').padStart(12)} /s`)
+    const grpc = grpcClient(`${dir}/grpc.sock`)
+    await rate('grpc-js unary echo, unix socket', Math.min(REQUESTS, 20_000), CONCURRENCY, () => grpc.call(payload))
+    grpc.close()
 
-  const [up, upSeconds] = await timed(() => request(connection.remote, 'Set', [], { stream: chunks(STREAM_BYTES) }))
-  if (Number(up.args[0]) < STREAM_BYTES) throw new Error(`upload: ${up.args[0]} bytes arrived`)
-  throughput('wire byte stream client->server, unix socket', STREAM_BYTES, upSeconds)
+    const raw = await rawRpcClient(`${dir}/rpc.sock`)
+    await rate('raw-socket RPC (msgpackr frames), unix socket', REQUESTS, CONCURRENCY, () => raw.call(payload))
+    raw.close()
 
-  const [down, downSeconds] = await timed(async () => {
-    const reply = await request(connection.remote, 'File', [String(STREAM_BYTES)])
-    let bytes = 0
-    for await (const chunk of reply.stream) bytes += chunk.length
-    return bytes
-  })
-  if (down < STREAM_BYTES) throw new Error(`download: ${down} bytes arrived`)
-  throughput('wire byte stream server->client, unix socket', STREAM_BYTES, downSeconds)
-  await connection.close()
+    const [, oneWaySeconds] = await timed(async () => {
+      for (let i = 0; i < REQUESTS * 3; i++) await connection.remote.send(log)
+      const reply = await request(connection.remote, 'Stop')
+      if (Number(reply.args[0]) !== REQUESTS * 3) throw new Error(`one-way: ${reply.args[0]} of ${REQUESTS * 3} arrived`)
+    })
+    record('wire one-way messages, one channel', REQUESTS * 3 / oneWaySeconds)
 
-  const [rawBytes, rawSeconds] = await timed(() => rawStream(`${dir}/sink.sock`, STREAM_BYTES, CHUNK))
-  if (rawBytes < STREAM_BYTES) throw new Error(`raw stream: ${rawBytes} bytes arrived`)
-  throughput('raw socket byte stream, unix socket', STREAM_BYTES, rawSeconds)
+    const [up, upSeconds] = await timed(() => request(connection.remote, 'Set', [], { stream: chunks(STREAM_BYTES) }))
+    if (Number(up.args[0]) < STREAM_BYTES) throw new Error(`upload: ${up.args[0]} bytes arrived`)
+    record('wire byte stream client->server, unix socket', STREAM_BYTES / upSeconds / 1e6)
+
+    const [down, downSeconds] = await timed(async () => {
+      const reply = await request(connection.remote, 'File', [String(STREAM_BYTES)])
+      let bytes = 0
+      for await (const chunk of reply.stream) bytes += chunk.length
+      return bytes
+    })
+    if (down < STREAM_BYTES) throw new Error(`download: ${down} bytes arrived`)
+    record('wire byte stream server->client, unix socket', STREAM_BYTES / downSeconds / 1e6)
+    await connection.close()
+
+    const [rawBytes, rawSeconds] = await timed(() => rawStream(`${dir}/sink.sock`, STREAM_BYTES, CHUNK))
+    if (rawBytes < STREAM_BYTES) throw new Error(`raw stream: ${rawBytes} bytes arrived`)
+    record('raw socket byte stream, unix socket', STREAM_BYTES / rawSeconds / 1e6)
+  }
+  for (const name of Object.keys(results)) UNITS[name] = name.includes('byte stream') ? 'MB/s' : '/s'
+  console.log(`\nbest of ${ROUNDS} rounds`)
+  for (const [name, value] of Object.entries(results)) {
+    const shown = UNITS[name] === 'MB/s' ? value.toFixed(0) : Math.round(value).toLocaleString('en-US')
+    console.log(`  ${name.padEnd(46)} ${shown.padStart(12)} ${UNITS[name]}`)
+  }
 
   const wireRate = results['wire request/reply, unix socket']
   const stream = Math.min(results['wire byte stream client->server, unix socket'], results['wire byte stream server->client, unix socket'])

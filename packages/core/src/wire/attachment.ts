@@ -4,6 +4,8 @@ import type { ByteStream } from '../message.js'
 
 const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR } = http2.constants
 
+const WRITE_AHEAD = 1024 * 1024
+
 function noop (): void {}
 
 /** Resolves once `stream` can take more bytes; rejects if it closes first. */
@@ -45,7 +47,10 @@ export async function sendAttachment (source: ByteStream | Iterable<Uint8Array>,
       if (step.done === true) break
       if (stream.destroyed || stream.closed) throw new SwarmError(ErrorCode.ChannelClosed, 'the receiver closed the attachment')
       if (step.value.length === 0) continue
-      if (!stream.write(step.value)) await drained(stream)
+      // Writing ahead past the stream's 16 KiB high-water mark, up to WRITE_AHEAD, saves
+      // a turn of the event loop per chunk; HTTP/2 flow control still bounds what travels.
+      stream.write(step.value)
+      if (stream.writableLength >= WRITE_AHEAD) await drained(stream)
     }
     stream.end()
   } catch {
