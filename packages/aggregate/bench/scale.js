@@ -153,7 +153,7 @@ async function runMode (mode) {
   const engineServers = []
   let front
   try {
-    let frontArgs = ['--mode', mode, '--engines', String(ENGINES), '--aggregate-args', values['aggregate-args']]
+    let frontArgs = ['--mode', mode, '--engines', String(ENGINES), `--aggregate-args=${values['aggregate-args']}`]
     const began = performance.now()
     if (mode === 'tcp') {
       const first = await freeRange(ENGINES)
@@ -169,7 +169,7 @@ async function runMode (mode) {
       }
       engineServers.push(...await Promise.all(starting))
       log(`${ENGINES} engines listening on 127.0.0.1:${first}-${first + ENGINES - 1} in ${engineServers.length} processes after ${Math.round(performance.now() - began)} ms`)
-      frontArgs = ['--mode', 'tcp', '--ports', ranges.join(','), '--aggregate-args', values['aggregate-args']]
+      frontArgs = ['--mode', 'tcp', '--ports', ranges.join(','), `--aggregate-args=${values['aggregate-args']}`]
     }
     const execArgv = values['cpu-prof'] === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', values['cpu-prof'], '--cpu-prof-name', `swarm-front-${mode}-${Date.now()}.cpuprofile`]
     front = await startChild(here('./swarm-front.js'), frontArgs, { execArgv })

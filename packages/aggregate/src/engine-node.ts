@@ -137,11 +137,15 @@ export class EngineNode {
     this.cycle?.abort()
     const cycle = new AbortController()
     this.cycle = cycle
+    let watching: AsyncIterable<Uint8Array> | undefined
     try {
       await this.refreshFacts(cycle.signal)
-      const watching = await this.openEvents(cycle.signal)
+      watching = await this.openEvents(cycle.signal)
       await this.resync(cycle.signal, true)
-      if (cycle.signal.aborted) return
+      if (cycle.signal.aborted) {
+        void watching[Symbol.asyncIterator]().return?.()?.catch(() => {})
+        return
+      }
       this.failures = 0
       this.lastError = undefined
       const rejoined = this.health === 'unhealthy'
@@ -151,6 +155,8 @@ export class EngineNode {
       void this.consumeEvents(watching, cycle)
       this.schedule(cycle, this.timings.pingIntervalMs)
     } catch (error) {
+      // an event stream opened before the failure would otherwise hold its connection
+      if (watching !== undefined) void watching[Symbol.asyncIterator]().return?.()?.catch(() => {})
       if (cycle.signal.aborted) return
       this.fail(cycle, error)
     } finally {
