@@ -51,7 +51,9 @@ describe('one engine seen from the client', () => {
   it('routes every container operation to the node that holds the container', async () => {
     let mine: string[] = []
     await using again = await fakeCluster([{}, {}, {}], {}, (engines) => { mine = engines.map((engine, index) => engine.add(`c${index}`, { running: true })) })
-    for (const operation of ['ContainerTop', 'ContainerChanges', 'ContainerResize', 'ContainerKill', 'ContainerPause', 'ContainerArchiveInfo', 'ContainerUpdate', 'ContainerRename']) {
+    for (const operation of ['ContainerTop', 'ContainerChanges', 'ContainerResize', 'ContainerKill', 'ContainerPause', 'ContainerUnpause', 'ContainerRestart',
+      'ContainerArchiveInfo', 'ContainerArchive', 'PutContainerArchive', 'ContainerUpdate', 'ContainerRename', 'ContainerStats', 'ContainerWait',
+      'ContainerExport', 'ContainerAttach', 'ContainerAttachWebsocket']) {
       const answer = await docker(again.service, operation, 'c2')
       expect(answer.json).toMatchObject({ node: 'node-2', operation, target: mine[2] })
     }
