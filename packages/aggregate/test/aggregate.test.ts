@@ -155,6 +155,15 @@ describe('placement', () => {
     expect([a.node, b.node]).toEqual(['node-0', 'node-0'])
   })
 
+  it('honours the containerslots engine label', async () => {
+    await using cluster = await fakeCluster([{ labels: ['containerslots=1'] }, { labels: ['containerslots=2'] }], { strategy: 'binpack' })
+    const nodes = []
+    for (let index = 0; index < 3; index++) nodes.push((await run(cluster.service, `slot${index}`, {}, false)).node)
+    expect(nodes.sort()).toEqual(['node-0', 'node-1', 'node-1'])
+    const error = await failure(run(cluster.service, 'slot3', {}, false))
+    expect(error.message).toBe('Unable to find a node that satisfies the following conditions [available container slots] (excluded: node-0, node-1)')
+  })
+
   it('random uses the random source among the nodes that fit', async () => {
     let next = 0.99
     await using cluster = await fakeCluster([{}, {}, {}], { strategy: 'random', random: () => next })
