@@ -1,0 +1,150 @@
+import { spawn } from 'node:child_process'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Sender, ServiceInstance } from '@libswarm/core'
+import { createDockerClient } from '@libswarm/dockerclient'
+import { startEngine, type Engine } from '@libswarm/test-engine'
+import { createDockerServer, type DockerServer } from '../../src/index.js'
+import { CLI_20, CLI_28, httpRequest, runCli, type CliResult } from '../harness.js'
+
+/*
+ * dockerserver -> dockerclient -> a private dockerd 20.10: the real CLIs talk to
+ * dockerserver's socket, and every request crosses the chain as libswarm messages.
+ */
+
+let engine: Engine
+let client: ServiceInstance
+let server: DockerServer
+let dir: string
+let socket: string
+const operations: string[] = []
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'dockerserver-e2e-'))
+  socket = join(dir, 'front.sock')
+  engine = await startEngine({ name: 'dockerserver-e2e' })
+  client = createDockerClient({ address: engine.host, env: {} })
+  // records the operation of every message on its way to dockerclient
+  const recorder: Sender = {
+    send: async (message, options) => { operations.push(message.args[0] ?? ''); await client.send(message, options) },
+    close: async () => {}
+  }
+  server = createDockerServer({ addresses: [`unix://${socket}`], next: recorder, closeTimeoutMs: 2000 })
+  await server.start()
+}, 180_000)
+
+afterAll(async () => {
+  await server?.close()
+  await client?.close()
+  await engine?.close()
+  if (dir !== undefined) await rm(dir, { recursive: true, force: true })
+}, 180_000)
+
+const docker = async (args: string[], options: { cli?: string, input?: string, env?: Record<string, string>, host?: string } = {}): Promise<CliResult> =>
+  await runCli(options.cli ?? CLI_28, options.host ?? `unix://${socket}`, args, { configDir: dir, input: options.input, env: options.env, timeoutMs: 120_000 })
+
+describe('docker CLIs through dockerserver and dockerclient to dockerd 20.10', () => {
+  it.each([['28', CLI_28], ['20.10', CLI_20]])('CLI %s: docker run --rm busybox echo hello', async (_name, cli) => {
+    const result = await docker(['run', '--rm', 'busybox', 'echo', 'hello'], { cli })
+    expect(result.stderr).toBe('')
+    expect(result.stdout).toBe('hello\n')
+    expect(result.code).toBe(0)
+  })
+
+  it.each([['28', CLI_28], ['20.10', CLI_20]])('CLI %s: echo hi | docker run -i --rm busybox cat', async (_name, cli) => {
+    const result = await docker(['run', '-i', '--rm', 'busybox', 'cat'], { cli, input: 'hi\n' })
+    expect(result.stdout).toBe('hi\n')
+    expect(result.code).toBe(0)
+  })
+
+  it('docker run -t under script gets the TTY stream', async () => {
+    const result = await runCli('/usr/bin/script', `unix://${socket}`, ['-qec', `${CLI_28} run -t --rm busybox sh -c 'echo tty-ok; tty'`, '/dev/null'], { configDir: dir, timeoutMs: 60_000 })
+    expect(result.stdout.replace(/\r/g, '')).toContain('tty-ok\n/dev/pts/0\n')
+    expect(result.code).toBe(0)
+  })
+
+  it('docker exec -i with piped stdin, and exit codes of exec', async () => {
+    expect((await docker(['run', '-d', '--name', 'e2e-exec', 'busybox', 'sleep', '120'])).code).toBe(0)
+    const echoed = await docker(['exec', '-i', 'e2e-exec', 'sh', '-c', 'cat; echo done'], { input: 'from stdin\n' })
+    expect(echoed.stdout).toBe('from stdin\ndone\n')
+    expect((await docker(['exec', 'e2e-exec', 'sh', '-c', 'exit 3'])).code).toBe(3)
+    expect((await docker(['exec', '-i', 'e2e-exec', 'cat'], { cli: CLI_20, input: 'cli20\n' })).stdout).toBe('cli20\n')
+  })
+
+  it('docker logs -f shows each line as it is written', async () => {
+    expect((await docker(['run', '-d', '--name', 'e2e-logs', 'busybox', 'sh', '-c', 'echo one; sleep 2; echo two'])).code).toBe(0)
+    const seen: Array<{ text: string, at: number }> = []
+    const code = await new Promise<number | null>((resolve) => {
+      const child = spawn(CLI_28, ['logs', '-f', 'e2e-logs'], { env: { PATH: process.env.PATH, HOME: dir, DOCKER_CONFIG: dir, DOCKER_HOST: `unix://${socket}` }, timeout: 60_000 })
+      child.stdout.on('data', (chunk: Buffer) => { seen.push({ text: chunk.toString(), at: Date.now() }) })
+      child.on('close', resolve)
+    })
+    expect(code).toBe(0)
+    expect(seen.map((entry) => entry.text).join('')).toBe('one\ntwo\n')
+    const one = seen.find((entry) => entry.text.includes('one'))
+    const two = seen.find((entry) => entry.text.includes('two'))
+    expect((two?.at ?? 0) - (one?.at ?? 0)).toBeGreaterThan(1000)
+  })
+
+  it('docker cp both ways', async () => {
+    expect((await docker(['run', '-d', '--name', 'e2e-cp', 'busybox', 'sleep', '120'])).code).toBe(0)
+    const local = join(dir, 'to-container.txt')
+    await writeFile(local, 'copied in\n')
+    expect((await docker(['cp', local, 'e2e-cp:/tmp/in.txt'])).code).toBe(0)
+    expect((await docker(['exec', 'e2e-cp', 'cat', '/tmp/in.txt'])).stdout).toBe('copied in\n')
+    expect((await docker(['exec', 'e2e-cp', 'sh', '-c', 'echo copied out > /tmp/out.txt'])).code).toBe(0)
+    const out = join(dir, 'from-container')
+    await mkdir(out)
+    const copied = await docker(['cp', 'e2e-cp:/tmp/out.txt', out], { cli: CLI_20 })
+    expect(copied.stderr).toBe('')
+    expect(await readFile(join(out, 'out.txt'), 'utf8')).toBe('copied out\n')
+  })
+
+  it('docker build with the classic builder (CLI 28)', async () => {
+    const context = join(dir, 'classic')
+    await mkdir(context)
+    await writeFile(join(context, 'Dockerfile'), 'FROM busybox\nCOPY greeting.txt /greeting.txt\nRUN cat /greeting.txt > /built.txt\n')
+    await writeFile(join(context, 'greeting.txt'), 'built classic\n')
+    const build = await docker(['build', '-t', 'e2e-classic', context], { env: { DOCKER_BUILDKIT: '0' } })
+    expect(build.code).toBe(0)
+    expect(build.stdout).toMatch(/Successfully tagged e2e-classic:latest/)
+    expect((await docker(['run', '--rm', 'e2e-classic', 'cat', '/built.txt'])).stdout).toBe('built classic\n')
+  })
+
+  it('docker build with BuildKit (CLI 20.10, its /session hijacked as h2c)', async () => {
+    const context = join(dir, 'buildkit')
+    await mkdir(context)
+    await writeFile(join(context, 'Dockerfile'), 'FROM busybox\nCOPY greeting.txt /greeting.txt\nRUN cat /greeting.txt > /built.txt\n')
+    await writeFile(join(context, 'greeting.txt'), 'built with buildkit\n')
+    operations.length = 0
+    const build = await docker(['build', '--network', 'none', '--progress', 'plain', '-t', 'e2e-buildkit', context], { cli: CLI_20, env: { DOCKER_BUILDKIT: '1' } })
+    expect(operations).toEqual(expect.arrayContaining(['Session', 'ImageBuild']))
+    expect(build.stderr).toMatch(/naming to docker\.io\/library\/e2e-buildkit/)
+    expect(build.code).toBe(0)
+    expect((await docker(['run', '--rm', 'e2e-buildkit', 'cat', '/built.txt'])).stdout).toBe('built with buildkit\n')
+  })
+
+  it('an engine 404 passes through with the same status and text', async () => {
+    const viaChain = await docker(['container', 'inspect', 'e2e-nosuch'])
+    const direct = await docker(['container', 'inspect', 'e2e-nosuch'], { host: engine.host })
+    expect(viaChain.code).toBe(1)
+    expect(viaChain.stderr).toBe(direct.stderr)
+    expect(viaChain.stderr).toContain('No such container: e2e-nosuch')
+    const chainAnswer = await httpRequest({ socket }, 'GET', '/v1.41/containers/e2e-nosuch/json')
+    const engineAnswer = await httpRequest({ socket: engine.socketPath }, 'GET', '/v1.41/containers/e2e-nosuch/json')
+    expect(chainAnswer.status).toBe(404)
+    expect(chainAnswer.status).toBe(engineAnswer.status)
+    expect(chainAnswer.body).toBe(engineAnswer.body)
+    expect(chainAnswer.headers['content-type']).toBe(engineAnswer.headers['content-type'])
+  })
+
+  it('version negotiation: the engine\'s API version caps what clients may ask', async () => {
+    await httpRequest({ socket }, 'GET', '/_ping')
+    const tooNew = await httpRequest({ socket }, 'GET', '/v1.43/info')
+    const direct = await httpRequest({ socket: engine.socketPath }, 'GET', '/v1.43/info')
+    expect(tooNew.status).toBe(400)
+    expect(tooNew.body).toBe(direct.body)
+  })
+})
