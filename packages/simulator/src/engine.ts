@@ -541,7 +541,7 @@ export class Engine {
     if (image === undefined) throw engineErrors.noSuchImage(imageName.includes(':') || imageName.includes('@') ? imageName : `${imageName}:latest`)
     let id = this.random.hex()
     while (this.containers.has(id)) id = this.random.hex()
-    const name = requestedName === undefined || requestedName === '' ? this.generateName() : requestedName.replace(/^\//, '')
+    const name = requestedName === undefined || requestedName === '' ? this.generateName(id) : requestedName.replace(/^\//, '')
     const holder = this.names.get(name)
     if (holder !== undefined) throw engineErrors.nameInUse(name, holder.id)
 
@@ -626,13 +626,15 @@ export class Engine {
     return mounts.length === 0 ? undefined : mounts
   }
 
-  private generateName (): string {
-    for (let attempt = 0; ; attempt++) {
+  /** dockerd's way: a random adjective_surname, with a digit on retries, then the short id. */
+  private generateName (id: string): string {
+    for (let attempt = 0; attempt < 6; attempt++) {
       const left = ADJECTIVES[this.random.nextUint32() % ADJECTIVES.length] as string
       const right = SURNAMES[this.random.nextUint32() % SURNAMES.length] as string
-      const name = attempt < 10 ? `${left}_${right}` : `${left}_${right}${this.random.nextUint32() % 10}`
+      const name = attempt === 0 ? `${left}_${right}` : `${left}_${right}${this.random.nextUint32() % 10}`
       if (!this.names.has(name)) return name
     }
+    return id.slice(0, 12)
   }
 
   setStatus (container: Container, status: ContainerStatus): void {
