@@ -244,7 +244,24 @@ export class Aggregate {
         throw new SwarmError(ErrorCode.Conflict, `Conflict. The container name "/${holder.name}" is already in use by container "${holder.id}" on node ${holder.node.name}. You have to remove (or rename) that container to be able to reuse that name.`)
       }
     }
-    const { request: placement, body } = readCreateBody(request.body)
+    const { request: read, body } = readCreateBody(request.body)
+    let placement = read
+    // `--net node-1/backend` joins backend on node-1: pin the node, and give the engine the plain name
+    for (const network of read.networks ?? []) {
+      const slash = network.indexOf('/')
+      const owner = slash > 0 ? this.cluster.node(network.slice(0, slash)) : undefined
+      if (owner === undefined) continue
+      if (pinned !== undefined && pinned !== owner) throw new SwarmError(ErrorCode.BadRequest, `network ${network} is on node ${owner.name}, but the container is asked on ${pinned.name}`)
+      pinned = this.usableNode(owner.name, `network ${network}`)
+      const plain = network.slice(slash + 1)
+      if (body.HostConfig?.NetworkMode === network) body.HostConfig = { ...body.HostConfig, NetworkMode: plain }
+      const endpoints = body.NetworkingConfig?.EndpointsConfig
+      if (endpoints !== undefined && endpoints !== null && network in endpoints) {
+        const { [network]: endpoint, ...others } = endpoints
+        body.NetworkingConfig = { ...body.NetworkingConfig, EndpointsConfig: { ...others, [plain]: endpoint } }
+      }
+      placement = { ...placement, networks: (placement.networks ?? []).map((name) => name === network ? plain : name) }
+    }
     const filters = pinned === undefined ? placement.filters : [...placement.filters, { kind: 'constraint' as const, key: 'node', negate: false, soft: false, value: pinned.name, text: `node==${pinned.name}` }]
     // choosing and reserving happen in one synchronous step, so concurrent creates see each other's reservations
     const node = place(this.cluster, { ...placement, filters }, { strategy: this.strategy, random: this.random })

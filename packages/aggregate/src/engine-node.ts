@@ -87,6 +87,9 @@ export class EngineNode {
   facts: EngineFacts | undefined
   readonly containers = new Map<string, CachedContainer>()
   private imageRefs = new Set<string>()
+  private networkNames = new Set<string>()
+  private networkRefresh: Promise<void> | undefined
+  private networkRefreshAgain = false
   readonly counts = { running: 0, paused: 0, stopped: 0 }
   readonly reserved: Reservation = { cpus: 0, memory: 0 }
   /** Host ports bound by containers and by creates still in flight, with how many hold each. */
@@ -122,6 +125,11 @@ export class EngineNode {
   /** True when the node holds `ref` (a tag such as `busybox` or an image id). */
   hasImage (ref: string): boolean {
     return this.imageRefs.has(normalizeImageRef(ref)) || (ref.startsWith('sha256:') && this.imageRefs.has(ref))
+  }
+
+  /** True when the node has a network of that name or id. */
+  hasNetwork (ref: string): boolean {
+    return this.networkNames.has(ref)
   }
 
   /** Every image reference the node holds (normalised tags, digests and ids). */
@@ -268,6 +276,8 @@ export class EngineNode {
       else if (STATE_CHANGES.has(action)) void this.refreshContainer(id).catch(() => {})
     } else if (type === 'image' && IMAGE_CHANGES.has(action)) {
       void this.refreshImages().catch(() => {})
+    } else if (type === 'network' && (action === 'create' || action === 'destroy')) {
+      void this.refreshNetworks().catch(() => {})
     }
     this.updatedAt = new Date()
     this.onEvent(this, event)
@@ -298,7 +308,7 @@ export class EngineNode {
       }
     }
     await Promise.all(Array.from({ length: Math.min(INSPECT_CONCURRENCY, stale.length) }, worker))
-    await this.refreshImages()
+    await Promise.all([this.refreshImages(), this.refreshNetworks()])
   }
 
   /** Inspects one container again (coalescing concurrent calls) and updates the cache. */
@@ -425,6 +435,32 @@ export class EngineNode {
       }
     })()
     return this.imageRefresh
+  }
+
+  /** Lists the engine's networks again (coalesced): their names and ids, for placement. */
+  refreshNetworks (): Promise<void> {
+    if (this.networkRefresh !== undefined) {
+      this.networkRefreshAgain = true
+      return this.networkRefresh
+    }
+    this.networkRefresh = (async () => {
+      try {
+        do {
+          this.networkRefreshAgain = false
+          const reply = await callDocker(this.child, { operation: 'NetworkList', target: '' }, { timeoutMs: Math.max(this.timings.healthTimeoutMs, 10_000) })
+          const names = new Set<string>()
+          const listed = bodyJson<Array<{ Id?: string, Name?: string }>>(reply)
+          for (const network of Array.isArray(listed) ? listed : []) {
+            if (network.Name !== undefined) names.add(network.Name)
+            if (network.Id !== undefined) names.add(network.Id)
+          }
+          this.networkNames = names
+        } while (this.networkRefreshAgain)
+      } finally {
+        this.networkRefresh = undefined
+      }
+    })()
+    return this.networkRefresh
   }
 
   /** Marks the node unhealthy now (a request to it failed in a way that says it is gone). */

@@ -310,6 +310,8 @@ async function createEverywhere (aggregate: Aggregate, request: DockerRequest): 
       throw new SwarmError(error.code, nodes.length > 1 ? `${failed?.node.name ?? ''}: ${error.message}` : error.message)
     }
   }
+  // placement reads each node's network names: have them current before the client can ask to use the network
+  if (request.operation === 'NetworkCreate') await Promise.all(done.map(async (answer) => { await answer.node.refreshNetworks().catch(() => {}) }))
   const first = done[0] as NodeAnswer & { reply: DockerReply }
   return encodeDockerReply({ status: first.reply.status, body: first.reply.body, headers: first.reply.headers })
 }
@@ -335,6 +337,7 @@ async function deleteEverywhere (aggregate: Aggregate, request: DockerRequest): 
   const refused = answers.find((answer) => answer.error !== undefined && answer.error.code !== ErrorCode.NotFound)
   if (refused?.error !== undefined) throw new SwarmError(refused.error.code, nodes.length > 1 ? `${refused.node.name}: ${refused.error.message}` : refused.error.message)
   const done = ok(answers)
+  if (request.operation === 'NetworkDelete') await Promise.all(done.map(async (answer) => { await answer.node.refreshNetworks().catch(() => {}) }))
   if (done.length === 0) throw failure(answers, `No such ${request.operation.startsWith('Network') ? 'network' : 'volume'}: ${request.target}`)
   return encodeDockerReply({ status: done[0]?.reply.status ?? 204, body: '' })
 }

@@ -44,7 +44,11 @@ export interface PlacementRequest {
   readonly hostMode: boolean
   readonly filters: readonly PlacementFilter[]
   readonly dependencies: readonly Dependency[]
+  /** User networks the container joins: only nodes that have them all can take it. */
+  readonly networks?: readonly string[]
 }
+
+const BUILTIN_NETWORKS = new Set(['', 'default', 'bridge', 'host', 'none'])
 
 const RULE = /^\s*([A-Za-z0-9_.\-/]+)\s*(==|!=)(~?)\s*(.+?)\s*$/
 
@@ -70,6 +74,7 @@ interface CreateBody {
     IpcMode?: string
     PidMode?: string
   }
+  NetworkingConfig?: { EndpointsConfig?: Record<string, unknown> | null } | null
   [key: string]: unknown
 }
 
@@ -118,8 +123,13 @@ export function readCreateBody (raw: unknown): { request: PlacementRequest, body
   for (const [flag, mode] of [['--net', hostConfig?.NetworkMode], ['--ipc', hostConfig?.IpcMode], ['--pid', hostConfig?.PidMode]] as const) {
     if (mode?.startsWith('container:') === true) dependencies.push({ flag, ref: mode.slice('container:'.length) })
   }
+  const networks = new Set<string>()
+  const mode = hostConfig?.NetworkMode ?? ''
+  if (!BUILTIN_NETWORKS.has(mode) && !mode.startsWith('container:')) networks.add(mode)
+  for (const name of Object.keys(body.NetworkingConfig?.EndpointsConfig ?? {})) if (!BUILTIN_NETWORKS.has(name)) networks.add(name)
   return {
     request: {
+      networks: [...networks],
       image: body.Image ?? '',
       reservation: reservationOf(hostConfig),
       hostPorts: hostPortsOf(hostConfig, body.ExposedPorts),
@@ -209,8 +219,8 @@ export interface PlaceOptions {
 }
 
 /**
- * Chooses a node for a container: the health, constraint, affinity, dependency, port and
- * resource filters in turn (soft rules only while they leave a node), then the strategy
+ * Chooses a node for a container: the health, constraint, affinity, dependency, network,
+ * port and resource filters in turn (soft rules only while they leave a node), then the strategy
  * among those left, preferring nodes that already hold the image. O(nodes) unless a
  * rule names a container by pattern. Throws NO_SUITABLE_NODE saying which filter left
  * no node.
@@ -240,6 +250,11 @@ export function place (cluster: ClusterState, request: PlacementRequest, options
     if (holders.size > 1 || kept.length === 0) {
       throw noSuitableNode(`Unable to find a node fulfilling all dependencies: ${dependencyText(request.dependencies)} (they are on ${[...holders].map((node) => node.name).join(', ')})`)
     }
+    candidates = kept
+  }
+  for (const network of request.networks ?? []) {
+    const kept = candidates.filter((node) => node.hasNetwork(network))
+    if (kept.length === 0) throw unsatisfied(`network ${network}`, candidates)
     candidates = kept
   }
   if (request.hostPorts.length > 0) {

@@ -3,7 +3,7 @@ import type { EngineNode } from './engine-node.js'
 import type { Strategy } from './placement.js'
 
 /** The filters aggregate applies, in order, as `docker info` lists them. */
-export const FILTER_NAMES = ['health', 'constraint', 'affinity', 'dependency', 'port', 'resources']
+export const FILTER_NAMES = ['health', 'constraint', 'affinity', 'dependency', 'network', 'port', 'resources']
 
 /** go-units' BytesSize: `256 MiB`, `7.451 GiB`. */
 export function bytesSize (bytes: number): string {

@@ -170,6 +170,7 @@ export function fakeEngine (options: FakeEngineOptions): FakeEngine {
             if (container === undefined) throw new SwarmError(ErrorCode.NotFound, `No such exec instance: ${request.target}`)
             return jsonReply({ ID: request.target, ContainerID: container, node: options.name })
           }
+          case 'NetworkList': return jsonReply(['bridge', 'host', 'none'].map((name, index) => ({ Name: name, Id: `net${index}-${options.name}`, Scope: 'local' })))
           case 'ImageList': return jsonReply(images.map((image) => ({ ...image, Created: 1, Containers: -1 })))
           case 'ImageCreate': {
             const tag = `${queryValue(request.query, 'fromImage') ?? ''}:${queryValue(request.query, 'tag') ?? 'latest'}`

@@ -110,3 +110,17 @@ describe('listings the cache cannot answer', () => {
     expect(onlyZero.map((row) => row.Names[0])).toEqual(['/node-0/db'])
   })
 })
+
+describe('network-aware placement', () => {
+  it('puts a container on the node that has its network, and NODE/NET pins the node', async () => {
+    await docker(swarm, 'NetworkCreate', '', { body: { Name: 'node-1/backend' } })
+    const created = await docker(swarm, 'ContainerCreate', '', { query: { name: 'api' }, body: { Image: 'busybox', HostConfig: { NetworkMode: 'backend' } } })
+    expect((await docker(swarm, 'ContainerInspect', created.json.Id)).json.Node.Name).toBe('node-1')
+    const pinned = await docker(swarm, 'ContainerCreate', '', { query: { name: 'worker' }, body: { Image: 'busybox', HostConfig: { NetworkMode: 'node-1/backend' }, NetworkingConfig: { EndpointsConfig: { 'node-1/backend': { Aliases: ['w'] } } } } })
+    const inspect = (await docker(swarm, 'ContainerInspect', pinned.json.Id)).json
+    expect(inspect.Node.Name).toBe('node-1')
+    expect(inspect.HostConfig.NetworkMode).toBe('backend')
+    const error = await failure(docker(swarm, 'ContainerCreate', '', { body: { Image: 'busybox', HostConfig: { NetworkMode: 'nowhere' } } }))
+    expect(error.message).toBe('Unable to find a node that satisfies the following conditions [network nowhere] (excluded: node-0, node-1)')
+  })
+})
