@@ -142,6 +142,14 @@ export class Aggregate {
     if (node.health !== 'healthy') throw nodeUnavailable(node, `container ${request.target}`)
     let ret = message.ret
     const id = container.id
+    if (request.operation === 'ContainerRename') {
+      // names are unique across the cluster, not only on the node
+      const wanted = (queryValue(request.query, 'name') ?? '').replace(/^\//, '')
+      const holder = this.cluster.named(wanted).find((other) => other.id !== id)
+      if (holder !== undefined) {
+        throw new SwarmError(ErrorCode.Conflict, `Error when allocating new name: Conflict. The container name "/${wanted}" is already in use by container "${holder.id}" on node ${holder.node.name}. You have to remove (or rename) that container to be able to reuse that name.`)
+      }
+    }
     if (REFRESH_AFTER.has(request.operation)) {
       ret = afterSuccess(ret, async () => { await withTimeout(node.refreshContainer(id), 5000) })
     } else if (request.operation === 'ContainerDelete') {

@@ -257,6 +257,8 @@ describe('placement', () => {
     const error = await failure(run(cluster.service, 'web', {}, false))
     expect(error.code).toBe('CONFLICT')
     expect((await run(cluster.service, 'node-1/pinned', {}, false)).node).toBe('node-1')
+    const renamed = await failure(docker(cluster.service, 'ContainerRename', 'pinned', { query: { name: 'web' } }))
+    expect(renamed.code).toBe('CONFLICT')
   })
 })
 
