@@ -129,6 +129,7 @@ const OPERATIONS: ReadonlyMap<string, Operation> = new Map(Object.entries({
   ...volumeOperations,
   ContainerExport: exportContainer,
   PluginList: () => jsonReply([]),
+  BuildPrune: () => jsonReply({ CachesDeleted: null, SpaceReclaimed: 0 }),
   PluginInspect: (_engine, request) => { throw engineErrors.noSuchPlugin(request.target) }
 }))
 
