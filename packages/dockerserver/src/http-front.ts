@@ -369,12 +369,18 @@ class ResponseResponder implements Responder {
   get signal (): AbortSignal { return this.controller.signal }
 
   head (status: number, headers: Record<string, string>, body?: string): void {
-    this.res.writeHead(status, headers)
-    if (body === undefined) this.res.flushHeaders()
-    else this.res.write(body)
+    if (body === undefined) {
+      this.res.writeHead(status, headers)
+      this.res.flushHeaders()
+      return
+    }
+    // A whole answer goes out with its Content-Length, as dockerd's do, not chunked.
+    const bodyless = status === 204 || status === 304
+    this.res.writeHead(status, bodyless ? headers : { ...headers, 'Content-Length': String(Buffer.byteLength(body)) })
+    this.res.end(bodyless ? undefined : body)
   }
 
-  end (): void { this.res.end() }
+  end (): void { if (!this.res.writableEnded) this.res.end() }
   destroy (): void { this.res.destroy() }
 }
 

@@ -104,6 +104,8 @@ describe('headers and queries', () => {
     expect(answer.headers['x-custom']).toBe('yes')
     expect(answer.headers['content-type']).toBe('application/json')
     expect(answer.body).toBe('{"Id":"x"}')
+    expect(answer.headers['content-length']).toBe('10')
+    expect(answer.headers['transfer-encoding']).toBeUndefined()
   })
 
   it('survives odd query strings and paths', async () => {
