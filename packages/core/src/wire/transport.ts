@@ -101,6 +101,10 @@ export async function dial (address: string, options: WireOptions & AbortOptions
   options.signal?.throwIfAborted()
   const target = parseWireAddress(address)
   const socket = await openSocket(target, address, options)
+  // Over TLS 1.3 a server refuses a client certificate after the client's handshake
+  // completed: the alert arrives as a socket error, which names the real cause.
+  let socketError: Error | undefined
+  socket.on('error', (error) => { socketError ??= error })
   const session = http2.connect(target.kind === 'tls' ? 'https://localhost' : 'http://localhost', {
     ...H2_SESSION_OPTIONS,
     createConnection: () => wrap(socket)
@@ -118,7 +122,12 @@ export async function dial (address: string, options: WireOptions & AbortOptions
     })
   } catch (error) {
     await connection.close(toSwarmError(error))
-    throw isAbort(error) ? toSwarmError(error) : connectionError((error as { cause?: unknown }).cause ?? error, address)
+    if (isAbort(error)) throw toSwarmError(error)
+    if (target.kind === 'tls' && socketError === undefined) {
+      // Node refuses a client certificate by closing the socket without a TLS alert.
+      throw new SwarmError(ErrorCode.Unauthorized, `cannot connect to ${address}: the server closed the connection after the TLS handshake; it probably refused this client's certificate`, { cause: error })
+    }
+    throw connectionError(socketError ?? (error as { cause?: unknown }).cause ?? error, address)
   } finally {
     if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort)
   }
