@@ -15,11 +15,24 @@ const STATUSES = new Set(['created', 'restarting', 'running', 'removing', 'pause
 const NAME_PATTERN = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/
 const encoder = new TextEncoder()
 
+/**
+ * The health of a container with a healthcheck: the simulator's checks always pass, so
+ * it is healthy while it runs (dockerd says unhealthy once it has stopped).
+ */
+export function healthStatus (container: Container): 'healthy' | 'unhealthy' | undefined {
+  const check = container.config.Healthcheck as { Test?: string[] | null } | undefined
+  if (check === undefined || check.Test === null || check.Test === undefined || check.Test.length === 0 || check.Test[0] === 'NONE') return undefined
+  return container.status === 'running' || container.status === 'paused' ? 'healthy' : 'unhealthy'
+}
+
 /** `docker ps`'s Status column. */
 export function statusText (container: Container, at = Date.now()): string {
   switch (container.status) {
     case 'created': return 'Created'
-    case 'running': return `Up ${humanDuration(at - container.startedAt)}`
+    case 'running': {
+      const health = healthStatus(container)
+      return `Up ${humanDuration(at - container.startedAt)}${health === undefined ? '' : ` (${health})`}`
+    }
     case 'paused': return `Up ${humanDuration(at - container.startedAt)} (Paused)`
     case 'restarting': return `Restarting (${container.exitCode}) ${humanDuration(at - container.finishedAt)} ago`
     case 'exited': return container.finishedAt === 0 ? 'Created' : `Exited (${container.exitCode}) ${humanDuration(at - container.finishedAt)} ago`
@@ -124,7 +137,8 @@ export function containerInspect (engine: Engine, container: Container, size = f
       ExitCode: container.exitCode,
       Error: container.error,
       StartedAt: rfc3339(container.startedAt),
-      FinishedAt: rfc3339(container.finishedAt)
+      FinishedAt: rfc3339(container.finishedAt),
+      ...healthState(container)
     },
     Image: container.imageId,
     ResolvConfPath: `/var/lib/docker/containers/${container.id}/resolv.conf`,
@@ -177,6 +191,15 @@ export function containerInspect (engine: Engine, container: Container, size = f
     inspect.SizeRootFs = engine.images.get(container.imageId)?.size ?? 0
   }
   return inspect
+}
+
+function healthState (container: Container): { Health?: unknown } {
+  const status = healthStatus(container)
+  if (status === undefined || !container.hasBeenStarted) return {}
+  const log = status === 'healthy'
+    ? [{ Start: rfc3339(container.startedAt), End: rfc3339(container.startedAt), ExitCode: 0, Output: '' }]
+    : []
+  return { Health: { Status: status, FailingStreak: 0, Log: log } }
 }
 
 function portMap (container: Container): Record<string, unknown> {
@@ -237,10 +260,29 @@ const list: Operation = (engine, request) => {
     if (networks !== undefined && !container.endpoints.some((endpoint) => networks.includes(endpoint.network.name) || networks.some((id) => endpoint.network.id.startsWith(id)))) continue
     if (volumes !== undefined && !(container.mounts ?? []).some((mount) => volumes.includes(mount.source) || volumes.includes(mount.destination))) continue
     if (filters['is-task'] !== undefined && filters['is-task'].includes('true')) continue
+    if (filters.health !== undefined && !filters.health.includes(healthStatus(container) ?? 'none')) continue
+    if (filters.publish !== undefined && !filters.publish.some((port) => portMatches(port, (container.publishedPorts ?? []).map((published) => [published.publicPort, published.type])))) continue
+    if (filters.expose !== undefined && !filters.expose.some((port) => portMatches(port, exposedPorts(container)))) continue
     result.push(containerSummary(engine, container, size, at))
     if (limit > 0 && result.length >= limit) break
   }
   return jsonReply(result)
+}
+
+function exposedPorts (container: Container): Array<[number, string]> {
+  const ports: Array<[number, string]> = Object.keys((container.config.ExposedPorts as Record<string, unknown> | undefined) ?? {}).map((key) => {
+    const [port = '0', type = 'tcp'] = key.split('/')
+    return [Number(port), type]
+  })
+  for (const published of container.publishedPorts ?? []) ports.push([published.privatePort, published.type])
+  return ports
+}
+
+/** `80`, `80/udp` or `8000-8080/tcp` against ports. */
+function portMatches (filter: string, ports: Array<[number, string]>): boolean {
+  const [range = '', type = 'tcp'] = filter.split('/')
+  const [low = 0, high = low] = range.split('-').map(Number)
+  return ports.some(([port, proto]) => proto === type && port >= low && port <= high)
 }
 
 const create: Operation = (engine, request) => {
