@@ -21,6 +21,6 @@ export function ensurePythonModules (): void {
   if (hasModules()) return
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
   execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env, timeout: 300_000 })
-  execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'python3', 'python3-h2', 'python3-msgpack'], { stdio: 'inherit', env, timeout: 300_000 })
+  execFileSync('apt-get', ['install', '-y', '-qq', '-o', 'DPkg::Lock::Timeout=300', '--no-install-recommends', 'python3', 'python3-h2', 'python3-msgpack'], { stdio: 'inherit', env, timeout: 300_000 })
   if (!hasModules()) throw new Error(`${PYTHON} still cannot import h2 and msgpack after apt-get install python3-h2 python3-msgpack`)
 }

@@ -1,10 +1,33 @@
+import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { dial, request } from '@libswarm/core'
 import { runSwarmd, startSwarmdProcess } from './swarmd-process.js'
+
+/** Docker CLI 28 when installed, else Debian's 20.10 (scripts/setup.sh --test-tools installs it). */
+const DOCKER = existsSync('/usr/local/bin/docker') ? '/usr/local/bin/docker' : '/usr/bin/docker'
+
+/** Runs the real docker CLI against `host`, with a config directory of its own. */
+async function docker (host: string, args: string[]): Promise<{ code: number, stdout: string, stderr: string }> {
+  return await new Promise((resolve) => {
+    execFile(DOCKER, ['-H', host, ...args], { timeout: 30_000, env: { ...process.env, DOCKER_CONFIG: join(project, 'docker-config') } }, (error, stdout, stderr) => {
+      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, stdout, stderr })
+    })
+  })
+}
+
+/** Waits until `path` exists (a socket a service listens on). */
+async function waitForFile (path: string, timeout = 15_000): Promise<void> {
+  const deadline = Date.now() + timeout
+  while (!existsSync(path)) {
+    if (Date.now() > deadline) throw new Error(`${path} did not appear within ${timeout} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
 
 const fixture = fileURLToPath(new URL('../fixtures/libswarm-greeter', import.meta.url))
 let project: string
@@ -70,6 +93,54 @@ describe('swarmd (the binary)', () => {
     expect(help.code).toBe(0)
     expect(help.stdout).toMatch(/^usage: swarmd/)
     expect((await runSwarmd(['--version'])).stdout).toMatch(/^swarmd \d+\.\d+\.\d+\n$/)
+  })
+
+  it('serves the Docker API with dockerserver in front of a simulator, for the real docker CLI, and removes its socket on SIGTERM', async () => {
+    const socket = join(project, 'docker.sock')
+    await using swarmd = startSwarmdProcess([`dockerserver unix://${socket}`, 'debug --max-arg-length 60', 'libswarm-greeter', 'simulator --name sim-e2e'], { cwd: project })
+    await swarmd.waitForLog(/swarmd is running/)
+    await waitForFile(socket)
+    const run = await docker(`unix://${socket}`, ['run', '-d', '--name', 'web', 'busybox', 'sleep', '60'])
+    expect(run.stderr).toBe('')
+    expect(run.code).toBe(0)
+    const ps = await docker(`unix://${socket}`, ['ps', '--format', '{{.Names}} {{.Image}}'])
+    expect(ps).toMatchObject({ code: 0, stdout: 'web busybox\n' })
+    const info = await docker(`unix://${socket}`, ['info', '--format', '{{.Name}}'])
+    expect(info.stdout.trim()).toBe('sim-e2e')
+    // debug logged the requests passing through, and the third-party package forwarded them.
+    const logged = swarmd.stderr().split('\n').filter((line) => line.includes('"dir":"in"')).map((line) => JSON.parse(line) as { verb: string, args: string[] })
+    expect(logged.some((line) => line.args[0] === 'ContainerList')).toBe(true)
+    swarmd.child.kill('SIGTERM')
+    expect(await swarmd.exited).toBe(0)
+    expect(existsSync(socket)).toBe(false)
+  })
+
+  it('fails in one line when the address is in use', async () => {
+    const socket = join(project, 'busy.sock')
+    await using first = startSwarmdProcess([`dockerserver unix://${socket}`, 'simulator'], { cwd: project })
+    await first.waitForLog(/swarmd is running/)
+    const second = await runSwarmd([`dockerserver unix://${socket}`, 'simulator'], { cwd: project })
+    expect(second.code).toBe(1)
+    expect(second.stderr).toMatch(/^swarmd: unix:\/\/.*busy\.sock: address already in use.*\n$/)
+    expect(second.stderr.trim().split('\n')).toHaveLength(1)
+    first.child.kill('SIGTERM')
+    expect(await first.exited).toBe(0)
+  })
+
+  it('answers over the wire: serve, debug and a third-party package', async () => {
+    const socket = join(project, 'wire.sock')
+    await using swarmd = startSwarmdProcess([`serve unix://${socket}`, 'debug', 'libswarm-greeter wire'], { cwd: project })
+    await swarmd.waitForLog(/swarmd is running/)
+    await waitForFile(socket)
+    {
+      await using connection = await dial(`unix://${socket}`)
+      expect((await request(connection.remote, 'Get', ['greeting'])).args).toEqual(['hello, wire'])
+      await expect(request(connection.remote, 'Ls')).rejects.toMatchObject({ code: 'NOT_IMPLEMENTED' })
+    }
+    expect(swarmd.stderr()).toMatch(/"msg":"in Get".*"args":\["greeting"\]/)
+    swarmd.child.kill('SIGTERM')
+    expect(await swarmd.exited).toBe(0)
+    expect(existsSync(socket)).toBe(false)
   })
 
   it('has no socket left behind by these tests', () => {
