@@ -75,6 +75,27 @@ describe('exec with a Python service', () => {
     expect(log.lines.find((line) => line.fields.stream === 'stderr')).toMatchObject({ level: 'info', fields: { service: 'exec', program: PYTHON } })
   })
 
+  it('refuses an attachment with NOT_IMPLEMENTED, cancels its stream, and goes on', async () => {
+    await using chain = await spawnChain([`exec ${PYTHON} ${WIRE_SERVICE}`, 'back'], { resolve })
+    let pulled = 0
+    let ended = false
+    const stream = (async function * () {
+      try {
+        for (let n = 0; n < 10_000; n++) {
+          pulled++
+          yield new Uint8Array(64 * 1024)
+        }
+      } finally {
+        ended = true
+      }
+    })()
+    await expect(request(chain.head, 'File', ['upload'], { stream })).rejects.toMatchObject({ code: 'NOT_IMPLEMENTED', message: 'wire_service.py does not take attachments' })
+    await until(() => ended)
+    // Cancelled long before 10,000 chunks (640 MB).
+    expect(pulled).toBeLessThan(2000)
+    expect((await request(chain.head, 'Ls')).args[1]).toBe('python')
+  })
+
   it('keeps flow control working past a channel window: 3 MiB of requests', async () => {
     await using chain = await spawnChain([`exec ${PYTHON} ${WIRE_SERVICE}`, 'back'], { resolve })
     const big = 'x'.repeat(16 * 1024)
