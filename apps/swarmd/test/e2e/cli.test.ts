@@ -115,6 +115,23 @@ describe('swarmd (the binary)', () => {
     expect(existsSync(socket)).toBe(false)
   })
 
+  it('lets a request in flight finish on SIGTERM before it stops', async () => {
+    const socket = join(project, 'slow.sock')
+    await using swarmd = startSwarmdProcess([`dockerserver unix://${socket}`, 'debug', 'simulator --latency 1500'], { cwd: project })
+    await swarmd.waitForLog(/swarmd is running/)
+    await waitForFile(socket)
+    const ps = docker(`unix://${socket}`, ['ps', '-a', '--format', '{{.Names}}'])
+    // debug logs the request as it passes: the simulator then holds it for 1.5 s.
+    await swarmd.waitForLog(/"dir":"in".*"ContainerList"/)
+    swarmd.child.kill('SIGTERM')
+    expect(await ps).toMatchObject({ code: 0 })
+    expect(await swarmd.exited).toBe(0)
+    expect((await ps).stdout).toBe('')
+    const messages = swarmd.stderr().trim().split('\n').map((line) => JSON.parse(line) as { msg: string, inFlight?: number })
+    expect(messages.find((line) => line.msg === 'shutting down')?.inFlight).toBe(1)
+    expect(messages.at(-1)).toMatchObject({ msg: 'stopped', inFlight: 0 })
+  })
+
   it('fails in one line when the address is in use', async () => {
     const socket = join(project, 'busy.sock')
     await using first = startSwarmdProcess([`dockerserver unix://${socket}`, 'simulator'], { cwd: project })
