@@ -10,6 +10,8 @@ import { bodyObject, emptyReply, streamReply, type Operation } from './operation
 import { parseSignal } from './process-model.js'
 
 const RAW_STREAM = 'application/vnd.docker.raw-stream'
+/** How long an attached exec waits before its process starts (see Engine.startExec). */
+const EXEC_START_DELAY_MS = 20
 const LIST_FILTERS = new Set(['ancestor', 'before', 'expose', 'exited', 'health', 'id', 'isolation', 'is-task', 'label', 'name', 'network', 'publish', 'since', 'status', 'volume'])
 const STATUSES = new Set(['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'])
 const NAME_PATTERN = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/
@@ -617,11 +619,11 @@ const execStart: Operation = (engine, request) => {
   const multiplexed = !(body.Tty === true || exec.config.Tty === true)
   const queue = new ByteQueue()
   const reply = hijackReply(request, queue, multiplexed)
-  engine.startExec(exec, queue, multiplexed)
+  engine.startExec(exec, queue, multiplexed, EXEC_START_DELAY_MS)
   const input = request.stream
   if (input !== undefined) {
-    void pump(input, (bytes) => { if (exec.config.AttachStdin === true) exec.process?.stdin(bytes) },
-      () => { if (exec.config.AttachStdin === true) exec.process?.stdinEnd() }, () => !exec.running)
+    void pump(input, (bytes) => { if (exec.config.AttachStdin === true) engine.execStdin(exec, bytes) },
+      () => { if (exec.config.AttachStdin === true) engine.execStdin(exec, undefined) }, () => !exec.running)
   }
   return reply
 }

@@ -191,6 +191,8 @@ export interface SimExec {
   pid: number
   process: SimProcess | undefined
   queue: ByteQueue | undefined
+  /** Stdin that came before the process started; `null` marks EOF. */
+  pendingStdin?: Array<Uint8Array | null> | undefined
 }
 
 const BUSYBOX_SIZE = 4_261_550
@@ -945,7 +947,12 @@ export class Engine {
     return exec
   }
 
-  startExec (exec: SimExec, queue: ByteQueue | undefined, multiplexed: boolean): void {
+  /**
+   * Starts an exec. With `delayMs` its process starts that much later: a client reading
+   * a hijacked stream must have read the response head before the first output arrives
+   * (docker-py loses bytes that come with the head; runc gives dockerd that delay).
+   */
+  startExec (exec: SimExec, queue: ByteQueue | undefined, multiplexed: boolean, delayMs = 0): void {
     const container = exec.container
     exec.running = true
     exec.pid = this.nextPid++
@@ -964,7 +971,32 @@ export class Engine {
       env: (name) => envValue(container, name, exec.config.Env as string[] | undefined)
     })
     exec.process = process
-    process.run()
+    const run = (): void => {
+      if (exec.process !== process || this.closed) return
+      process.run()
+      const pending = exec.pendingStdin
+      exec.pendingStdin = undefined
+      for (const chunk of pending ?? []) {
+        if (chunk === null) process.stdinEnd()
+        else process.stdin(chunk)
+      }
+    }
+    if (delayMs <= 0) {
+      run()
+      return
+    }
+    exec.pendingStdin = []
+    setTimeout(run, delayMs).unref?.()
+  }
+
+  /** Stdin for an exec, held while its process has not started yet; `undefined` is EOF. */
+  execStdin (exec: SimExec, bytes: Uint8Array | undefined): void {
+    if (exec.pendingStdin !== undefined) {
+      if (exec.pendingStdin.length < 256) exec.pendingStdin.push(bytes ?? null)
+      return
+    }
+    if (bytes === undefined) exec.process?.stdinEnd()
+    else exec.process?.stdin(bytes)
   }
 
   execExited (exec: SimExec, code: number): void {

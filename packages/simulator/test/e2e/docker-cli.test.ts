@@ -89,3 +89,29 @@ for (const [version, cli] of CLIS) {
     })
   })
 }
+
+const PYTHON = '/usr/bin/python3'
+const PYTHON_SCRIPT = `
+import docker
+client = docker.from_env()
+print(client.version()['ApiVersion'], client.info()['Name'])
+print(client.containers.run('busybox', 'echo from-python', remove=True).decode().strip())
+container = client.containers.run('busybox', ['sh', '-c', 'sleep 100'], detach=True, name='py-sdk', labels={'k': 'v'})
+print([c.name for c in client.containers.list(filters={'label': 'k=v'})])
+print(container.exec_run('echo execd').output.decode().strip(), container.exec_run(['sh', '-c', 'exit 2']).exit_code)
+container.stop()
+print(container.wait()['StatusCode'])
+container.remove()
+`
+
+describe.skipIf(!existsSync(PYTHON))('Python docker SDK through dockerserver -> simulator', () => {
+  it('runs, lists, execs, stops and waits', async (context) => {
+    const result = await new Promise<Result>((resolve) => {
+      execFile(PYTHON, ['-c', PYTHON_SCRIPT], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', DOCKER_HOST: `unix://${join(dir, 'docker.sock')}` }, timeout: 30_000, killSignal: 'SIGKILL' },
+        (error, stdout, stderr) => { resolve({ code: error === null ? 0 : 1, stdout, stderr }) })
+    })
+    if (result.stderr.includes("No module named 'docker'")) context.skip('python3-docker is not installed')
+    expect(result.stderr).toBe('')
+    expect(result.stdout.trim().split('\n')).toEqual(['1.41 sim-0', 'from-python', "['py-sdk']", 'execd 2', '143'])
+  })
+})
