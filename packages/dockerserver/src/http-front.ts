@@ -186,11 +186,13 @@ export class DockerHttpFront {
   }
 
   /**
-   * Sends the request down the chain and waits for its first reply. The reply channel
-   * is closed once the reply is in (or the client left), which tells the backend to stop.
+   * Sends the request down the chain and waits for its first reply. If the client leaves
+   * first (or anything fails), the reply channel is closed, which tells the backend to stop;
+   * after a reply it is left to the backend to close, as core's `request` does.
    */
   private async exchange (request: DockerRequest, signal: AbortSignal): Promise<DockerReply> {
     const [replies, ret] = pipe({ highWaterMark: 1 })
+    let answered = false
     try {
       try {
         await this.options.next.send(encodeDockerRequest(request, ret), { signal })
@@ -208,9 +210,10 @@ export class DockerHttpFront {
         throw new SwarmError(ErrorCode.Protocol, `the chain's reply to ${request.operation} is malformed`, { cause: error })
       }
       this.learnVersion(request.operation, reply)
+      answered = true
       return reply
     } finally {
-      await replies.close(signal.aborted ? toSwarmError(signal.reason, ErrorCode.Aborted) : undefined)
+      if (!answered) await replies.close(signal.aborted ? toSwarmError(signal.reason, ErrorCode.Aborted) : undefined)
     }
   }
 

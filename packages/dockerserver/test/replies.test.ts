@@ -105,6 +105,27 @@ describe('errors', () => {
     expect(JSON.parse(answer.body).message).toBe('the chain closed the reply channel of SystemInfo without a reply')
   })
 
+  it('closes the reply channel when the client leaves before the reply', async () => {
+    let outcome: string | undefined
+    const slow: Sender = {
+      send: async (message) => {
+        setTimeout(() => {
+          message.ret?.send({ verb: 'Ack', args: ['200', '{}'] }).then(() => { outcome = 'accepted' }, (error: SwarmError) => { outcome = error.code })
+        }, 300)
+      },
+      close: async () => {}
+    }
+    await using server = createDockerServer({ addresses: [`unix://${harness.dir}/slow.sock`], next: slow })
+    await server.start()
+    const socket = net.connect(`${harness.dir}/slow.sock`)
+    socket.on('error', () => {})
+    socket.write('GET /containers/json HTTP/1.1\r\nHost: x\r\n\r\n')
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    socket.destroy()
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    expect(outcome).toBe(ErrorCode.ChannelClosed)
+  })
+
   it('answers 503 when the chain refuses the message', async () => {
     const closed: Sender = { send: async () => { throw new SwarmError(ErrorCode.ChannelClosed, 'service is closed') }, close: async () => {} }
     await using server = createDockerServer({ addresses: [`unix://${harness.dir}/closed.sock`], next: closed })
