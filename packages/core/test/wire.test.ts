@@ -188,13 +188,10 @@ describe('listen and dial (in process)', () => {
     expect(existsSync(path)).toBe(false)
     writeFileSync(join(dir, 'not-a-socket'), '')
     await expect(listen(`unix://${join(dir, 'not-a-socket')}`, { service: createServer({}) })).rejects.toMatchObject({ code: 'CONFLICT' })
-    const net = await import('node:net')
-    const orphan = net.createServer()
-    await new Promise<void>((resolve) => orphan.listen(path, resolve))
-    // A socket file left behind by a dead process: nobody accepts on it any more.
-    const { unref } = orphan
-    void unref
-    await new Promise<void>((resolve) => { (orphan as unknown as { _handle: { close: () => void } })._handle.close(); resolve() })
+    // A socket file left behind by a process that died listening: nobody accepts on it.
+    const { spawnSync } = await import('node:child_process')
+    spawnSync(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(path)}, () => process.kill(process.pid, 'SIGKILL'))`], { timeout: 10_000 })
+    expect(existsSync(path)).toBe(true)
     await using second = await listen(`unix://${path}`, { service: createServer({ Ls: () => message('Ack', ['second']) }) })
     await using connection = await dial(second.address)
     expect((await request(connection.remote, 'Ls')).args).toEqual(['second'])
