@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Sender, ServiceInstance } from '@libswarm/core'
 import { createDockerClient } from '@libswarm/dockerclient'
-import { startEngine, type Engine } from '@libswarm/test-engine'
+import { startEngine, startRegistry, type Engine } from '@libswarm/test-engine'
 import { createDockerServer, type DockerServer } from '../../src/index.js'
 import { CLI_20, CLI_28, httpRequest, runCli, type CliResult } from '../harness.js'
 
@@ -20,6 +20,7 @@ let server: DockerServer
 let dir: string
 let socket: string
 const operations: string[] = []
+const headersOf = new Map<string, Record<string, string>>()
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'dockerserver-e2e-'))
@@ -28,7 +29,11 @@ beforeAll(async () => {
   client = createDockerClient({ address: engine.host, env: {} })
   // records the operation of every message on its way to dockerclient
   const recorder: Sender = {
-    send: async (message, options) => { operations.push(message.args[0] ?? ''); await client.send(message, options) },
+    send: async (message, options) => {
+      operations.push(message.args[0] ?? '')
+      headersOf.set(message.args[0] ?? '', (JSON.parse(message.args[2] ?? '{}') as { headers?: Record<string, string> }).headers ?? {})
+      await client.send(message, options)
+    },
     close: async () => {}
   }
   server = createDockerServer({ addresses: [`unix://${socket}`], next: recorder, closeTimeoutMs: 2000 })
@@ -138,6 +143,40 @@ describe('docker CLIs through dockerserver and dockerclient to dockerd 20.10', (
     expect(chainAnswer.status).toBe(engineAnswer.status)
     expect(chainAnswer.body).toBe(engineAnswer.body)
     expect(chainAnswer.headers['content-type']).toBe(engineAnswer.headers['content-type'])
+  })
+
+  it('push and pull through a registry at host:port (image names with a port, X-Registry-Auth)', async () => {
+    await using registry = await startRegistry()
+    const name = `${registry.address}/team/bb:1.0`
+    expect((await docker(['tag', 'busybox', name])).code).toBe(0)
+    operations.length = 0
+    const push = await docker(['push', name])
+    expect(push.stderr).toBe('')
+    expect(push.code).toBe(0)
+    expect(operations).toContain('ImagePush')
+    expect(headersOf.get('ImagePush')?.['X-Registry-Auth']).toBeDefined()
+    expect((await docker(['rmi', name], { cli: CLI_20 })).stdout).toContain(`Untagged: ${name}`)
+    const pull = await docker(['pull', name], { cli: CLI_20 })
+    expect(pull.code).toBe(0)
+    expect((await docker(['image', 'inspect', '--format', '{{index .RepoTags 0}}', name])).stdout.trim()).toBe(name)
+  })
+
+  it('docker-py (python3-docker over requests) runs, execs, attaches and gets a 404', async () => {
+    const script = [
+      'import docker',
+      `c = docker.DockerClient(base_url='unix://${socket}')`,
+      "print(c.containers.run('busybox', 'echo py-run', remove=True).decode(), end='')",
+      "ct = c.containers.run('busybox', 'sleep 60', detach=True)",
+      "print(ct.exec_run('echo py-exec').output.decode(), end='')",
+      'ct.remove(force=True)',
+      'try:',
+      "  c.containers.get('e2e-nosuch')",
+      'except docker.errors.NotFound as error:',
+      '  print(error.explanation)'
+    ].join('\n')
+    const result = await runCli('/usr/bin/python3', `unix://${socket}`, ['-c', script], { configDir: dir, timeoutMs: 60_000 })
+    expect(result.stderr).toBe('')
+    expect(result.stdout).toBe('py-run\npy-exec\nNo such container: e2e-nosuch\n')
   })
 
   it('version negotiation: the engine\'s API version caps what clients may ask', async () => {
