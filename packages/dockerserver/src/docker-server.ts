@@ -70,7 +70,8 @@ export function createDockerServer (options: DockerServerOptions): DockerServer 
   let closing: Promise<void> | undefined
 
   const makeServer = (address: ListenAddress): http.Server => {
-    const serverOptions: http.ServerOptions = { requestTimeout: 0, keepAliveTimeout: 5_000, noDelay: true }
+    // dockerd (Go) accepts 1 MiB of headers; X-Registry-Config for a build carries every saved login.
+    const serverOptions: http.ServerOptions = { requestTimeout: 0, keepAliveTimeout: 5_000, noDelay: true, maxHeaderSize: 1024 * 1024 }
     const server = address.kind === 'tcp' && options.tls !== undefined
       ? https.createServer({
         ...serverOptions,

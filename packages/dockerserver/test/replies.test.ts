@@ -153,7 +153,9 @@ describe('errors', () => {
     const random = Buffer.alloc(4096)
     for (let index = 0; index < random.length; index++) random[index] = (index * 7919 + 13) % 256
     expect(await raw(random)).toMatch(/^(HTTP\/1\.1 400|$)/)
-    expect(await raw(`GET /info HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(100_000)}\r\n\r\n`)).toMatch(/^HTTP\/1\.1 431/)
+    expect(await raw(`GET /info HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Registry-Config: ${'a'.repeat(200_000)}\r\n\r\n`)).toMatch(/^HTTP\/1\.1 200/)
+    expect(harness.backend.requests.at(-1)?.headers?.['X-Registry-Config']).toHaveLength(200_000)
+    expect(await raw(`GET /info HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(1_100_000)}\r\n\r\n`)).toMatch(/^HTTP\/1\.1 431/)
     expect(await raw('GET /info HTTP/1.1\r\nContent-Length: abc\r\n\r\n')).toMatch(/^HTTP\/1\.1 400/)
     expect(await raw('POST /containers/create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a"')).toBeDefined()
     expect(await raw('GET /_ping HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n')).toMatch(/^HTTP\/1\.1 200 OK[\s\S]*\r\n\r\nOK$/)
