@@ -149,6 +149,9 @@ describe('TLS', () => {
     const docker = await runCli(CLI_28, `tcp://127.0.0.1:${port}`, ['--tlsverify', '--tlscacert', join(tls, 'ca.pem'), '--tlscert', join(tls, 'client-cert.pem'), '--tlskey', join(tls, 'key.pem'), 'version', '--format', '{{.Server.APIVersion}}'], { configDir: tls })
     expect(docker.stderr).toBe('')
     expect(docker.stdout.trim()).toBe('1.41')
+    const attached = await runCli(CLI_28, `tcp://127.0.0.1:${port}`, ['--tlsverify', '--tlscacert', join(tls, 'ca.pem'), '--tlscert', join(tls, 'client-cert.pem'), '--tlskey', join(tls, 'key.pem'), 'run', '-i', 'busybox', 'cat'], { configDir: tls, input: 'over tls\n' })
+    expect(attached.stdout).toBe('over tls\n')
+    expect(attached.code).toBe(0)
   })
 })
 
