@@ -154,6 +154,28 @@ describe('wire connection (in process)', () => {
     await expect(pair.client.remote.send(message('Ls'))).rejects.toMatchObject({ code: 'UNAVAILABLE' })
   })
 
+  it('ends the receiver of an attachment with an error when the sender\'s source fails', async () => {
+    const received = new Promise<string>((resolve) => {
+      const pair = connectedPair(createServer({
+        Set: async (m) => {
+          try {
+            for await (const chunk of m.stream!) expect(chunk.length).toBeGreaterThan(0)
+            resolve('ended cleanly')
+          } catch (error) {
+            resolve((error as { code?: string }).code ?? 'no code')
+          }
+          return message('Ack')
+        }
+      }))
+      const source = (async function * () {
+        yield Buffer.alloc(1024)
+        throw new Error('disk on fire')
+      })()
+      void request(pair.client.remote, 'Set', [], { stream: source }).finally(async () => { await pair.close() })
+    })
+    expect(await received).toBe('UNAVAILABLE')
+  })
+
   it('stops the sender of an attachment when the receiver leaves the loop early', async () => {
     let pulled = 0
     let finished = false
