@@ -36,6 +36,8 @@ beforeAll(async () => {
   project = await mkdtemp(join(tmpdir(), 'swarmd-e2e-'))
   await mkdir(join(project, 'node_modules'))
   await symlink(fixture, join(project, 'node_modules', 'libswarm-greeter'))
+  await mkdir(join(project, 'node_modules', '@libswarm'))
+  await symlink(fileURLToPath(new URL('../../node_modules/@libswarm/core', import.meta.url)), join(project, 'node_modules', '@libswarm', 'core'))
 })
 afterAll(async () => { await rm(project, { recursive: true, force: true }) })
 
@@ -66,6 +68,17 @@ describe('swarmd (the binary)', () => {
     expect(own.stderr).toBe('swarmd: invalid log level "loud": use debug, info, warn, error, silent\n')
     const config = await runSwarmd(['--config', join(project, 'missing.yaml')], { cwd: project })
     expect(config).toMatchObject({ code: 1, stderr: `swarmd: cannot read config ${join(project, 'missing.yaml')}: no such file\n` })
+  })
+
+  it('fails in one line when a service cannot reach what it fronts (a SwarmError thrown at spawn)', async () => {
+    // What a service that checks its engine at spawn throws; swarmd prints any SwarmError the same way.
+    await writeFile(join(project, 'unreachable.js'), [
+      "import { ErrorCode, SwarmError, defineService } from '@libswarm/core'",
+      "export const service = defineService({ name: 'unreachable', usage: 'unreachable', spawn: () => { throw new SwarmError(ErrorCode.Unavailable, 'cannot reach the engine at unix:///nonexistent.sock: connect ENOENT') } })",
+      ''
+    ].join('\n'))
+    const { code, stdout, stderr } = await runSwarmd(['debug', './unreachable.js'], { cwd: project })
+    expect({ code, stdout, stderr }).toEqual({ code: 1, stdout: '', stderr: 'swarmd: cannot reach the engine at unix:///nonexistent.sock: connect ENOENT\n' })
   })
 
   it('runs a chain with a third-party package until SIGTERM, logging JSON on stderr', async () => {
