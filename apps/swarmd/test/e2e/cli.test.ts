@@ -173,6 +173,24 @@ describe('swarmd (the binary)', () => {
     expect(existsSync(socket)).toBe(false)
   })
 
+  it('runs a service written in Python inside the chain: serve, exec wire_service.py, a third-party package', async () => {
+    // The Python service of @libswarm/exec's tests: answers Ls itself, sends the rest back into the chain.
+    const python = fileURLToPath(new URL('../../../../packages/exec/test/fixtures/wire_service.py', import.meta.url))
+    const socket = join(project, 'python.sock')
+    await using swarmd = startSwarmdProcess([`serve unix://${socket}`, `exec /usr/bin/python3 ${python} snake`, 'libswarm-greeter py'], { cwd: project })
+    await swarmd.waitForLog(/swarmd is running/)
+    await waitForFile(socket)
+    {
+      await using connection = await dial(`unix://${socket}`)
+      expect((await request(connection.remote, 'Ls')).args).toEqual(['snake', 'python'])
+      expect((await request(connection.remote, 'Get', ['greeting'])).args).toEqual(['hello, py'])
+      await expect(request(connection.remote, 'Stop')).rejects.toMatchObject({ code: 'NOT_IMPLEMENTED' })
+    }
+    await swarmd.waitForLog(/"msg":"wire_service: forwarded Get to the chain".*"service":"exec"/)
+    swarmd.child.kill('SIGTERM')
+    expect(await swarmd.exited).toBe(0)
+  })
+
   it('has no socket left behind by these tests', () => {
     expect(existsSync(join(project, 'swarm.sock'))).toBe(false)
   })
