@@ -3,6 +3,7 @@ import { encodeDockerReply, jsonReply, parseFilters, queryValue, type DockerQuer
 import type { Aggregate, NodeAnswer } from './aggregate.js'
 import { bodyJson, callDocker, jsonObjects, utf8 } from './child-call.js'
 import type { EngineNode } from './engine-node.js'
+import { teeStream } from './byte-tee.js'
 import { place } from './placement.js'
 
 const IMAGE_READS = new Set(['ImageInspect', 'ImageHistory', 'ImageGet', 'ImagePush', 'DistributionInspect'])
@@ -58,7 +59,6 @@ export async function routeObject (aggregate: Aggregate, message: Message, reque
       return undefined
     }
     case 'ImagePrune':
-    case 'ContainerPrune':
     case 'NetworkPrune':
     case 'VolumePrune':
     case 'BuildPrune': return await prune(aggregate, request)
@@ -208,18 +208,20 @@ async function changeImage (aggregate: Aggregate, request: DockerRequest): Promi
 }
 
 async function loadImage (aggregate: Aggregate, request: DockerRequest): Promise<Message> {
-  // a tar can be read once: keep it, then load it on every healthy node
-  const chunks: Uint8Array[] = []
-  for await (const chunk of request.stream ?? []) chunks.push(chunk)
+  // one tar, read once, fed to every healthy node at the pace of the slowest
   const nodes = aggregate.healthy()
-  const answers = await Promise.all(nodes.map(async (node): Promise<NodeAnswer & { text?: string }> => {
+  if (nodes.length === 0) throw new SwarmError(ErrorCode.Unavailable, 'no healthy node in the cluster')
+  const copies = request.stream === undefined ? [] : teeStream(request.stream, nodes.length)
+  const answers = await Promise.all(nodes.map(async (node, index): Promise<NodeAnswer & { text?: string }> => {
     try {
-      const reply = await callDocker(node.child, { ...request, stream: (async function * () { yield * chunks })() }, { timeoutMs: 600_000 })
+      const reply = await callDocker(node.child, { ...request, stream: copies[index] }, { timeoutMs: 600_000 })
       let text = ''
       if (reply.stream !== undefined) for await (const value of jsonObjects(reply.stream)) text += JSON.stringify(value) + '\n'
       void node.refreshImages().catch(() => {})
       return { node, reply, text: text || reply.body }
     } catch (error) {
+      // a node that failed must not hold the others back
+      void copies[index]?.[Symbol.asyncIterator]().return?.(undefined)
       return { node, error: error as SwarmError }
     }
   }))

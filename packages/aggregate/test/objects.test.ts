@@ -1,4 +1,5 @@
-import type { Sender } from '@libswarm/core'
+import { request, type Sender } from '@libswarm/core'
+import { encodeDockerRequest } from '@libswarm/docker-api'
 import { createSimulator, type Simulator } from '@libswarm/simulator'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createAggregate } from '../src/index.js'
@@ -122,5 +123,20 @@ describe('network-aware placement', () => {
     expect(inspect.HostConfig.NetworkMode).toBe('backend')
     const error = await failure(docker(swarm, 'ContainerCreate', '', { body: { Image: 'busybox', HostConfig: { NetworkMode: 'nowhere' } } }))
     expect(error.message).toBe('Unable to find a node that satisfies the following conditions [network nowhere] (excluded: node-0, node-1)')
+  })
+})
+
+describe('image load', () => {
+  it('loads one tar on every node, reading it once', async () => {
+    await docker(swarm, 'ImageCreate', '', { query: { fromImage: 'node-1/alpine', tag: '3' } })
+    const save = encodeDockerRequest({ operation: 'ImageGet', target: 'node-1/alpine:3' })
+    const saved = await request(swarm, save.verb, save.args)
+    const chunks: Uint8Array[] = []
+    for await (const chunk of saved.stream ?? []) chunks.push(chunk)
+    await docker(swarm, 'ImageDelete', 'node-1/alpine:3')
+    expect(engines.map((engine) => engine.snapshot().images)).toEqual([1, 1])
+    const loaded = await docker(swarm, 'ImageLoad', '', { query: { quiet: '1' }, stream: (async function * () { yield * chunks })() })
+    expect(loaded.text).toMatch(/Loaded image: alpine:3/)
+    expect(engines.map((engine) => engine.snapshot().images)).toEqual([2, 2])
   })
 })
