@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { ByteQueue } from './byte-queue.js'
 import { now } from './clock.js'
+import { randomName } from './container-names.js'
 import { engineErrors } from './errors.js'
 import { EventLog, type EngineEvent } from './event-log.js'
 import { IdPrefixIndex } from './id-index.js'
@@ -198,7 +199,6 @@ export interface SimExec {
 const BUSYBOX_SIZE = 4_261_550
 const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 const NAME_PATTERN = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/
-const encoder = new TextEncoder()
 
 function sha256 (text: string): string {
   return createHash('sha256').update(text).digest('hex')
@@ -631,9 +631,7 @@ export class Engine {
   /** dockerd's way: a random adjective_surname, with a digit on retries, then the short id. */
   private generateName (id: string): string {
     for (let attempt = 0; attempt < 6; attempt++) {
-      const left = ADJECTIVES[this.random.nextUint32() % ADJECTIVES.length] as string
-      const right = SURNAMES[this.random.nextUint32() % SURNAMES.length] as string
-      const name = attempt === 0 ? `${left}_${right}` : `${left}_${right}${this.random.nextUint32() % 10}`
+      const name = randomName(this.random, attempt)
       if (!this.names.has(name)) return name
     }
     return id.slice(0, 12)
@@ -1034,11 +1032,6 @@ export class Engine {
   }
 
   get isClosed (): boolean { return this.closed }
-
-  /** Bytes of output as one chunk: for tests and replies built from text. */
-  static text (text: string): Uint8Array {
-    return encoder.encode(text)
-  }
 }
 
 const BRIDGE_OPTIONS: Record<string, string> = {
@@ -1073,20 +1066,3 @@ function envValue (container: Container, name: string, extra?: string[]): string
   if (name === 'HOME') return '/root'
   return undefined
 }
-
-const ADJECTIVES = ['admiring', 'adoring', 'affectionate', 'amazing', 'awesome', 'blissful', 'bold', 'brave', 'busy', 'charming', 'clever', 'cool',
-  'compassionate', 'competent', 'confident', 'cranky', 'crazy', 'dazzling', 'determined', 'dreamy', 'eager', 'ecstatic', 'elastic', 'elated',
-  'elegant', 'eloquent', 'epic', 'fervent', 'festive', 'flamboyant', 'focused', 'friendly', 'frosty', 'funny', 'gallant', 'gifted', 'goofy',
-  'gracious', 'happy', 'hardcore', 'heuristic', 'hopeful', 'hungry', 'infallible', 'inspiring', 'jolly', 'jovial', 'keen', 'kind', 'laughing',
-  'loving', 'lucid', 'magical', 'modest', 'musing', 'mystifying', 'naughty', 'nervous', 'nice', 'nifty', 'nostalgic', 'objective', 'optimistic',
-  'peaceful', 'pedantic', 'pensive', 'practical', 'priceless', 'quirky', 'quizzical', 'relaxed', 'reverent', 'romantic', 'sad', 'serene',
-  'sharp', 'silly', 'sleepy', 'stoic', 'strange', 'stupefied', 'suspicious', 'sweet', 'tender', 'thirsty', 'trusting', 'upbeat', 'vibrant',
-  'vigilant', 'vigorous', 'wizardly', 'wonderful', 'xenodochial', 'youthful', 'zealous', 'zen']
-const SURNAMES = ['albattani', 'allen', 'archimedes', 'babbage', 'banach', 'bardeen', 'bell', 'bhabha', 'bohr', 'booth', 'bose', 'brahmagupta',
-  'burnell', 'carson', 'cerf', 'chandrasekhar', 'curie', 'darwin', 'dijkstra', 'dubinsky', 'einstein', 'elion', 'engelbart', 'euclid', 'euler',
-  'faraday', 'feynman', 'fermat', 'franklin', 'galileo', 'gauss', 'goldberg', 'goodall', 'hamilton', 'hawking', 'heisenberg', 'hertz', 'hodgkin',
-  'hoover', 'hopper', 'hypatia', 'jackson', 'jennings', 'johnson', 'kapitsa', 'keller', 'kepler', 'knuth', 'lalande', 'lamarr', 'leakey',
-  'lovelace', 'lumiere', 'mayer', 'mccarthy', 'mclean', 'meitner', 'mendel', 'mirzakhani', 'morse', 'newton', 'nobel', 'noether', 'pascal',
-  'pasteur', 'perlman', 'pike', 'poincare', 'ptolemy', 'raman', 'ritchie', 'rosalind', 'sammet', 'shannon', 'shockley', 'sinoussi', 'stonebraker',
-  'swanson', 'tesla', 'thompson', 'torvalds', 'turing', 'varahamihira', 'visvesvaraya', 'wescoff', 'williams', 'wilson', 'wing', 'wozniak', 'wright',
-  'yalow', 'yonath']
