@@ -45,7 +45,17 @@ async function main (argv: readonly string[]): Promise<number> {
   const log = jsonLogger({ level })
   debugStacks = level === 'debug'
 
+  // A signal while the chain starts: stop right after it started (a second one exits at once).
+  let early: NodeJS.Signals | undefined
+  const onEarlySignal = (signal: NodeJS.Signals): void => {
+    if (early !== undefined) process.exit(130)
+    early = signal
+  }
+  process.on('SIGINT', onEarlySignal)
+  process.on('SIGTERM', onEarlySignal)
   const swarmd = await startSwarmd({ links, resolve: createResolver(), log })
+  process.off('SIGINT', onEarlySignal)
+  process.off('SIGTERM', onEarlySignal)
   // A daemon runs until it is told to stop, even when no service holds the event loop open.
   const keepAlive = setInterval(() => {}, 1 << 30)
   return await new Promise<number>((resolve) => {
@@ -67,6 +77,7 @@ async function main (argv: readonly string[]): Promise<number> {
     process.on('SIGINT', onSignal)
     process.on('SIGTERM', onSignal)
     log.info('swarmd is running', { chain: links.map((link) => link.name), pid: process.pid })
+    if (early !== undefined) onSignal(early)
   })
 }
 

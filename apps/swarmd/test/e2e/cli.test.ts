@@ -91,6 +91,24 @@ describe('swarmd (the binary)', () => {
     expect(lines.map((line) => line.msg)).toEqual(['swarmd is running', 'shutting down', 'stopped'])
   })
 
+  it('stops cleanly after starting when SIGTERM comes while the chain starts', async () => {
+    await writeFile(join(project, 'slow-start.js'), [
+      "import { createServer, defineService } from '@libswarm/core'",
+      "export const service = defineService({ name: 'slow-start', usage: 'slow-start', spawn: async (_args, context) => {",
+      "  context.log.info('starting slowly')",
+      '  await new Promise((resolve) => setTimeout(resolve, 1000))',
+      "  return createServer({}, { onClose: () => { context.log.info('slow-start closed') } })",
+      '} })',
+      ''
+    ].join('\n'))
+    await using swarmd = startSwarmdProcess(['./slow-start.js'], { cwd: project })
+    await swarmd.waitForLog(/starting slowly/)
+    swarmd.child.kill('SIGTERM')
+    expect(await swarmd.exited).toBe(0)
+    const messages = swarmd.stderr().trim().split('\n').map((line) => (JSON.parse(line) as { msg: string }).msg)
+    expect(messages).toEqual(['starting slowly', 'swarmd is running', 'shutting down', 'slow-start closed', 'stopped'])
+  })
+
   it('reads the chain from --config', async () => {
     const config = join(project, 'swarmd.yaml')
     await writeFile(config, 'chain:\n  - debug\n  - service: libswarm-greeter\n    args: [config]\nlogLevel: warn\n')
