@@ -63,7 +63,8 @@ export class DockerHttpFront {
 
   /** node:http's `request` listener. */
   readonly onRequest = (req: IncomingMessage, res: ServerResponse): void => {
-    this.track(this.handle(req, new ResponseResponder(res)), () => new ResponseResponder(res))
+    const responder = new ResponseResponder(res)
+    this.track(this.handle(req, responder), responder)
   }
 
   /** node:http's `upgrade` listener: the connection is ours from here on. */
@@ -75,15 +76,19 @@ export class DockerHttpFront {
     if (head.length > 0) socket.unshift(head)
     this.adopt(socket)
     const responder = new SocketResponder(socket)
-    this.track(this.handle(req, responder, socket), () => responder)
+    this.track(this.handle(req, responder, socket), responder)
   }
 
-  private track (work: Promise<void>, responder: () => Responder): void {
+  /** Keeps `work` in flight for close(); a failure nobody answered is answered as a 500 (or the connection cut). */
+  private track (work: Promise<void>, responder: Responder): void {
     const guarded = work.catch((error: unknown) => {
       this.options.log.error('request failed', { error: error instanceof Error ? error.message : String(error) })
-      const answer = responder()
-      if (answer.headersSent) answer.destroy()
-      else this.answerError(answer, toSwarmError(error))
+      try {
+        if (responder.headersSent) responder.destroy()
+        else this.answerError(responder, toSwarmError(error))
+      } catch {
+        responder.destroy()
+      }
     })
     this.inFlight.add(guarded)
     void guarded.finally(() => this.inFlight.delete(guarded))
