@@ -75,7 +75,7 @@ export class DockerHttpFront {
     socket.pause()
     if (head.length > 0) socket.unshift(head)
     this.adopt(socket)
-    const responder = new SocketResponder(socket)
+    const responder = new SocketResponder(socket, req.method === 'HEAD')
     this.track(this.handle(req, responder, socket), responder)
   }
 
@@ -396,7 +396,7 @@ class ResponseResponder implements Responder {
 class SocketResponder implements Responder {
   private readonly controller = new AbortController()
   private sent = false
-  constructor (private readonly socket: Socket) {
+  constructor (private readonly socket: Socket, private readonly bodiless = false) {
     socket.once('close', () => this.controller.abort(new SwarmError(ErrorCode.Aborted, 'the client went away')))
   }
 
@@ -408,7 +408,7 @@ class SocketResponder implements Responder {
     this.sent = true
     const all: Record<string, string> = { ...headers, Connection: 'close' }
     if (body !== undefined) all['Content-Length'] = String(Buffer.byteLength(body))
-    this.socket.write(rawResponseHead(status, all) + (body ?? ''))
+    this.socket.write(rawResponseHead(status, all) + (this.bodiless || status === 204 || status === 304 ? '' : body ?? ''))
   }
 
   end (): void {

@@ -159,6 +159,7 @@ describe('errors', () => {
     expect(await raw('GET /info HTTP/1.1\r\nContent-Length: abc\r\n\r\n')).toMatch(/^HTTP\/1\.1 400/)
     expect(await raw('POST /containers/create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a"')).toBeDefined()
     expect(await raw('GET /_ping HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n')).toMatch(/^HTTP\/1\.1 200 OK[\s\S]*\r\n\r\nOK$/)
+    expect(await raw('HEAD /info HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n')).toMatch(/^HTTP\/1\.1 404 Not Found\r\n[\s\S]*Content-Length: 29\r\n\r\n$/)
     expect(await raw('\x00\x01\x02\r\n\r\n')).toMatch(/^(HTTP\/1\.1 400|$)/)
     expect((await send('GET', '/_ping')).status).toBe(200)
   })

@@ -78,6 +78,15 @@ describe('docker CLIs through dockerserver and dockerclient to dockerd 20.10', (
     expect((await docker(['exec', '-i', 'e2e-exec', 'cat'], { cli: CLI_20, input: 'cli20\n' })).stdout).toBe('cli20\n')
   })
 
+  it('start of a running and stop of a stopped container pass the engine\'s 304 through', async () => {
+    expect((await docker(['run', '-d', '--name', 'e2e-304', 'busybox', 'sleep', '120'])).code).toBe(0)
+    const started = await httpRequest({ socket }, 'POST', '/v1.41/containers/e2e-304/start')
+    expect(started.status).toBe(304)
+    expect(await docker(['start', 'e2e-304'])).toMatchObject({ code: 0, stdout: 'e2e-304\n' })
+    expect((await docker(['stop', '-t', '0', 'e2e-304'])).code).toBe(0)
+    expect(await docker(['stop', 'e2e-304'], { cli: CLI_20 })).toMatchObject({ code: 0, stdout: 'e2e-304\n' })
+  })
+
   it('docker logs -f shows each line as it is written', async () => {
     expect((await docker(['run', '-d', '--name', 'e2e-logs', 'busybox', 'sh', '-c', 'echo one; sleep 2; echo two'])).code).toBe(0)
     const seen: Array<{ text: string, at: number }> = []
