@@ -71,9 +71,18 @@ function networkSummary (engine: Engine, container: Container): Record<string, u
   return networks
 }
 
+const HEX_BYTES = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'))
+
 /** dockerd 20.10 derives a container's MAC from its IPv4 address. */
-function macFor (address: string): string {
-  return '02:42:' + address.split('.').map((part) => Number(part).toString(16).padStart(2, '0')).join(':')
+export function macFor (address: string): string {
+  let mac = '02:42'
+  let start = 0
+  for (let part = 0; part < 4; part++) {
+    const end = part === 3 ? address.length : address.indexOf('.', start)
+    mac += ':' + (HEX_BYTES[Number(address.slice(start, end))] as string)
+    start = end + 1
+  }
+  return mac
 }
 
 function portsSummary (container: Container): Array<Record<string, unknown>> {

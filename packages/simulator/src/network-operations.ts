@@ -1,5 +1,6 @@
 import { jsonReply, parseFilters } from '@libswarm/docker-api'
 import { now, parseClientTime, rfc3339 } from './clock.js'
+import { macFor } from './container-operations.js'
 import { ipText, type Engine, type SimNetwork } from './engine.js'
 import { engineErrors } from './errors.js'
 import { labelMatches } from './event-log.js'
@@ -19,7 +20,7 @@ export function networkInspect (engine: Engine, network: SimNetwork, containers:
       endpoints[id] = {
         Name: container.name,
         EndpointID: endpoint.endpointId,
-        MacAddress: address === '' ? '' : '02:42:' + address.split('.').map((part) => Number(part).toString(16).padStart(2, '0')).join(':'),
+        MacAddress: address === '' ? '' : macFor(address),
         IPv4Address: address === '' ? '' : `${address}/${network.subnet?.prefix ?? 0}`,
         IPv6Address: ''
       }
