@@ -73,7 +73,7 @@ export class Aggregate {
   async fanOut (nodes: readonly EngineNode[], request: DockerRequest, timeoutMs = LIST_TIMEOUT_MS): Promise<NodeAnswer[]> {
     return await Promise.all(nodes.map(async (node): Promise<NodeAnswer> => {
       try {
-        return { node, reply: await callDocker(node.child, request, { timeoutMs }) }
+        return { node, reply: await callDocker(node.child, request, { timeoutMs, signal: node.signal }) }
       } catch (error) {
         return { node, error: toSwarmError(error) }
       }

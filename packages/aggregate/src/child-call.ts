@@ -13,21 +13,32 @@ export interface CallOptions {
  * Ack whose status is 400 or more, throws a {@link SwarmError} with the engine's text.
  */
 export async function callDocker (child: Sender, dockerRequest: DockerRequest, options: CallOptions = {}): Promise<DockerReply> {
-  const signals: AbortSignal[] = []
-  if (options.signal !== undefined) signals.push(options.signal)
-  if (options.timeoutMs !== undefined) signals.push(AbortSignal.timeout(options.timeoutMs))
-  const signal = signals.length === 0 ? undefined : signals.length === 1 ? signals[0] : AbortSignal.any(signals)
+  // one controller per call, cleaned up after: AbortSignal.any over a long-lived signal
+  // keeps every composite alive on some Node versions, and a daemon pings all day
+  const controller = new AbortController()
+  const parent = options.signal
+  const onAbort = (): void => { controller.abort(parent?.reason) }
+  if (parent?.aborted === true) controller.abort(parent.reason)
+  else parent?.addEventListener('abort', onAbort, { once: true })
+  let timedOut = false
+  const timer = options.timeoutMs === undefined
+    ? undefined
+    : setTimeout(() => {
+      timedOut = true
+      controller.abort(new SwarmError(ErrorCode.Timeout, `${dockerRequest.operation} timed out after ${options.timeoutMs ?? 0} ms`))
+    }, options.timeoutMs)
   const message = encodeDockerRequest(dockerRequest)
   let reply: DockerReply
   try {
-    reply = decodeDockerReply(await request(child, message.verb, message.args, { signal, stream: message.stream }))
+    reply = decodeDockerReply(await request(child, message.verb, message.args, { signal: controller.signal, stream: message.stream }))
   } catch (error) {
+    if (timedOut) throw controller.signal.reason as SwarmError
     if (isSwarmError(error)) throw error
-    if (error instanceof Error && error.name === 'TimeoutError') {
-      throw new SwarmError(ErrorCode.Timeout, `${dockerRequest.operation} timed out after ${options.timeoutMs ?? 0} ms`, { cause: error })
-    }
     if (error instanceof Error && error.name === 'AbortError') throw new SwarmError(ErrorCode.Aborted, error.message, { cause: error })
     throw new SwarmError(ErrorCode.Internal, error instanceof Error ? error.message : String(error), { cause: error })
+  } finally {
+    clearTimeout(timer)
+    parent?.removeEventListener('abort', onAbort)
   }
   if (reply.status >= 400) throw engineError(reply.status, errorText(reply.body))
   return reply

@@ -119,6 +119,11 @@ export class EngineNode {
     this.name = configuredName ?? addr
   }
 
+  /** Aborted when the node turns unhealthy or closes: requests to it pass this so they stop waiting then. */
+  get signal (): AbortSignal | undefined {
+    return this.cycle?.signal
+  }
+
   /** Total containers, with creates in flight. */
   get load (): number { return this.containers.size + this.pending.containers }
 
