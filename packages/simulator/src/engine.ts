@@ -550,14 +550,18 @@ export class Engine {
     const { HostConfig: rawHostConfig, NetworkingConfig: networking, ...rawConfig } = body
     const config = compactAgainst(rawConfig, CONFIG_DEFAULTS)
     const imageConfig = image.config
-    const entrypointGiven = Array.isArray(config.Entrypoint) || typeof config.Entrypoint === 'string'
     if (typeof config.Entrypoint === 'string') config.Entrypoint = [config.Entrypoint]
     if (typeof config.Cmd === 'string') config.Cmd = [config.Cmd]
-    if (!Array.isArray(config.Cmd) || config.Cmd.length === 0) {
-      if (entrypointGiven) delete config.Cmd
-      else if (imageConfig.Cmd !== undefined) config.Cmd = imageConfig.Cmd
+    // dockerd's merge: without an entrypoint of its own, a container takes the image's
+    // Cmd (when it has none) and the image's Entrypoint (when it named none at all).
+    const entrypoint = config.Entrypoint as string[] | undefined
+    if (entrypoint === undefined || entrypoint.length === 0) {
+      if (!Array.isArray(config.Cmd) || config.Cmd.length === 0) {
+        if (imageConfig.Cmd !== undefined && imageConfig.Cmd !== null) config.Cmd = imageConfig.Cmd
+        else delete config.Cmd
+      }
+      if (entrypoint === undefined && imageConfig.Entrypoint !== undefined && imageConfig.Entrypoint !== null) config.Entrypoint = imageConfig.Entrypoint
     }
-    if (!entrypointGiven && imageConfig.Entrypoint !== undefined && imageConfig.Entrypoint !== null) config.Entrypoint = imageConfig.Entrypoint
     if ((config.Cmd === undefined || (config.Cmd as unknown[]).length === 0) && (config.Entrypoint === undefined || (config.Entrypoint as unknown[]).length === 0)) {
       throw engineErrors.badRequest('No command specified')
     }
@@ -675,6 +679,7 @@ export class Engine {
     this.setStatus(container, 'running')
     this.containerEvent(container, 'start')
     const argv = [...((container.config.Entrypoint as string[] | undefined) ?? []), ...((container.config.Cmd as string[] | undefined) ?? [])]
+    while (argv[0] === '') argv.shift()
     const process = new SimProcess(compileCommand(argv), container)
     container.process = process
     process.run()

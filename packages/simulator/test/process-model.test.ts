@@ -190,3 +190,16 @@ describe('interactive shell', () => {
     expect((await state(id)).Running).toBe(true)
   })
 })
+
+describe('command line', () => {
+  it('merges Entrypoint and Cmd with the image as dockerd does', async () => {
+    const cmdOnly = (await call(sim, 'ContainerInspect', await createContainer(sim, { Cmd: ['echo', 'x'] }))).json()
+    expect([cmdOnly.Path, cmdOnly.Args]).toEqual(['echo', ['x']])
+    const entrypoint = await runContainer(sim, { Entrypoint: ['echo'], Cmd: ['from', 'cmd'] })
+    expect(demux(await logs(entrypoint))).toEqual([[1, 'from cmd\n']])
+    const entrypointOnly = (await call(sim, 'ContainerInspect', await createContainer(sim, { Entrypoint: 'true' }))).json()
+    expect([entrypointOnly.Path, entrypointOnly.Args, entrypointOnly.Config.Cmd]).toEqual(['true', [], null])
+    const reset = await runContainer(sim, { Entrypoint: [''], Cmd: ['echo', 'reset'] })
+    expect(demux(await logs(reset))).toEqual([[1, 'reset\n']])
+  })
+})
