@@ -7,6 +7,7 @@
 //
 //   node bench/scale.js [--engines 1000] [--containers 30000] [--mode in-process|tcp|both]
 //                       [--servers 4] [--concurrency 1] [--info-samples 300] [--ps-samples 5]
+//                       [--aggregate-args '--strategy binpack'] [--aggregate-module FILE]
 //                       [--cpu-prof DIR] [--json FILE] [--check]
 //
 // in-process: `aggregate "simulator --name sim-0" ... "simulator --name sim-999"`, the engines
@@ -15,10 +16,12 @@
 //   `dockerserver tcp://127.0.0.1:PORT` -> `simulator` chains; swarmd reaches each through
 //   `dockerclient tcp://127.0.0.1:PORT`.
 // --check exits non-zero when a target is missed (the targets are ten times classic Swarm's).
+// --aggregate-module measures another build of aggregate (a candidate fix) in place of ../dist.
 import { spawn } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { Agent, request as httpRequest } from 'node:http'
 import { createServer } from 'node:net'
+import { cpus, loadavg } from 'node:os'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -33,6 +36,7 @@ const { values } = parseArgs({
     'info-samples': { type: 'string', default: '300' },
     'ps-samples': { type: 'string', default: '5' },
     'aggregate-args': { type: 'string', default: '' },
+    'aggregate-module': { type: 'string' },
     'cpu-prof': { type: 'string' },
     json: { type: 'string' },
     check: { type: 'boolean', default: false }
@@ -171,10 +175,11 @@ async function runMode (mode) {
       log(`${ENGINES} engines listening on 127.0.0.1:${first}-${first + ENGINES - 1} in ${engineServers.length} processes after ${Math.round(performance.now() - began)} ms`)
       frontArgs = ['--mode', 'tcp', '--ports', ranges.join(','), `--aggregate-args=${values['aggregate-args']}`]
     }
+    if (values['aggregate-module'] !== undefined) frontArgs.push(`--aggregate-module=${values['aggregate-module']}`)
     const execArgv = values['cpu-prof'] === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', values['cpu-prof'], '--cpu-prof-name', `swarm-front-${mode}-${Date.now()}.cpuprofile`]
     front = await startChild(here('./swarm-front.js'), frontArgs, { execArgv })
-    const { port, startupMs, healthy, pid } = front.ready
-    log(`${mode}: swarmd (pid ${pid}) on 127.0.0.1:${port}, ${healthy}/${ENGINES} nodes healthy after ${Math.round(startupMs)} ms`)
+    const { port, startupMs, healthyMs, healthy, pid } = front.ready
+    log(`${mode}: swarmd (pid ${pid}) on 127.0.0.1:${port} after ${Math.round(startupMs)} ms, ${healthy}/${ENGINES} nodes healthy after ${Math.round(healthyMs)} ms`)
     if (healthy !== ENGINES) throw new Error(`only ${healthy} of ${ENGINES} nodes are healthy`)
     const rssIdle = (await front.ask('stats')).rss
 
@@ -184,6 +189,8 @@ async function runMode (mode) {
     let nextIndex = 0
     let failures = 0
     const fillBegan = performance.now()
+    const loads = [loadavg()[0]]
+    const sampler = setInterval(() => { loads.push(loadavg()[0]) }, 5000)
     const worker = async () => {
       while (nextIndex < CONTAINERS) {
         const index = nextIndex++
@@ -227,6 +234,7 @@ async function runMode (mode) {
       if (sample === 0) psRows = JSON.parse(reply.body).length
     }
     const end = await front.ask('stats')
+    clearInterval(sampler)
     client.close()
     const done = createStart.filter((value) => value !== undefined)
     const head = createStart.slice(0, Math.min(1000, Math.floor(CONTAINERS / 2))).filter((value) => value !== undefined)
@@ -237,6 +245,7 @@ async function runMode (mode) {
       containers: CONTAINERS,
       concurrency: CONCURRENCY,
       startupMs,
+      healthyMs,
       fillMs,
       fillRate: done.length / (fillMs / 1000),
       failures,
@@ -246,6 +255,7 @@ async function runMode (mode) {
       lastThousand: stats(tail),
       info: { ...stats(infoMs), bytes: infoBytes, containers: infoContainers },
       ps: { ...stats(psMs), rows: psRows, bytes: psBytes },
+      load: loads.reduce((sum, value) => sum + value, 0) / loads.length,
       rss: { idle: rssIdle, afterFill: afterFill.rss, end: end.rss, heapUsed: end.heapUsed, cpuUserMs: end.cpuUserMs, cpuSystemMs: end.cpuSystemMs }
     }
   } finally {
@@ -261,7 +271,7 @@ function table (results) {
   const rows = [['', ...results.map((result) => result.mode), 'target', 'classic Swarm 1.0']]
   const add = (label, pick, target = '', classic = '') => rows.push([label, ...results.map(pick), target, classic])
   add('engines / containers', (r) => `${r.engines} / ${r.containers}`, '', '1,000 / 30,000')
-  add('swarmd start-up (first sync)', (r) => `${ms(r.startupMs)} ms`)
+  add('swarmd serving / all nodes healthy', (r) => `${ms(r.startupMs)} / ${ms(r.healthyMs)} ms`)
   add('docker info p50 / p90 / p99', (r) => `${ms(r.info.p50)} / ${ms(r.info.p90)} / ${ms(r.info.p99)} ms`, `p99 <= ${TARGETS.infoP99} ms`, `${CLASSIC.infoP50} / - / ${CLASSIC.infoP99} ms`)
   add('create+start p50 / p90 / p99', (r) => `${ms(r.createStart.p50)} / ${ms(r.createStart.p90)} / ${ms(r.createStart.p99)} ms`, `p99 <= ${TARGETS.createP99} ms`, `${CLASSIC.runP50} / - / ${CLASSIC.runP99} ms (run -d)`)
   add('  create alone p50 / p99', (r) => `${ms(r.create.p50)} / ${ms(r.create.p99)} ms`)
@@ -271,6 +281,7 @@ function table (results) {
   add('docker ps -a p50 / max', (r) => `${ms(r.ps.p50)} / ${ms(r.ps.max)} ms (${r.ps.rows} rows, ${mib(r.ps.bytes)})`, `<= ${TARGETS.psAllMs} ms`)
   add('swarmd RSS idle / filled / end', (r) => `${mib(r.rss.idle)} / ${mib(r.rss.afterFill)} / ${mib(r.rss.end)}`, `<= ${mib(TARGETS.rssBytes)}`)
   add('swarmd CPU user + sys', (r) => `${((r.rss.cpuUserMs + r.rss.cpuSystemMs) / 1000).toFixed(0)} s`)
+  add('machine load average (mean)', (r) => `${r.load.toFixed(1)} on ${cpus().length} CPUs`)
   const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => String(row[column]).length)))
   return rows.map((row) => row.map((cell, column) => String(cell).padEnd(widths[column])).join('  ')).join('\n')
 }
@@ -290,7 +301,7 @@ for (const mode of MODES) {
   log(`${mode}: ${ENGINES} engines, ${CONTAINERS} containers, concurrency ${CONCURRENCY}`)
   results.push(await runMode(mode))
 }
-console.log(`\naggregate at scale: node ${process.version}, ${(await import('node:os')).cpus().length} CPUs; latencies seen by a node:http keep-alive client at swarmd's dockerserver`)
+console.log(`\naggregate at scale: node ${process.version}, ${cpus().length} CPUs; latencies seen by a node:http keep-alive client at swarmd's dockerserver`)
 console.log(table(results))
 console.log('classic Swarm 1.0 (Docker, 2015) measured real engines on their own hosts with a 4-CPU manager; ours are simulated engines (no engine time), all on this machine.')
 if (values.json !== undefined) writeFileSync(values.json, JSON.stringify(results, null, 2))

@@ -6,26 +6,32 @@
 //   node bench/swarm-front.js --mode in-process --engines 1000 [--aggregate-args "--strategy spread"]
 //   node bench/swarm-front.js --mode tcp --ports 41000-41249,41250-41499 [--aggregate-args ...]
 //
-// Prints {"ready":true,"port":P,"startupMs":MS,"healthy":N} once listening. On stdin, the
+// Prints {"ready":true,"port":P,"startupMs":MS,"healthyMs":MS,"healthy":N} once listening and
+// every node is healthy (or --healthy-timeout seconds passed). On stdin, the
 // line `stats` prints {"rss":...,"heapUsed":...,"cpuUserMs":...}; closing stdin (or SIGTERM)
 // closes the chain and exits.
+import { resolve as resolvePath } from 'node:path'
 import { createInterface } from 'node:readline'
+import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { request, spawnChain } from '@libswarm/core'
 import { decodeDockerReply, encodeDockerRequest } from '@libswarm/docker-api'
 import { dockerclient } from '@libswarm/dockerclient'
 import { createDockerServer } from '@libswarm/dockerserver'
 import { simulator } from '@libswarm/simulator'
-import { aggregate } from '../dist/index.js'
 
 const { values } = parseArgs({
   options: {
     mode: { type: 'string', default: 'in-process' },
     engines: { type: 'string', default: '1000' },
     ports: { type: 'string', default: '' },
-    'aggregate-args': { type: 'string', default: '' }
+    'aggregate-args': { type: 'string', default: '' },
+    'healthy-timeout': { type: 'string', default: '600' },
+    'aggregate-module': { type: 'string' }
   }
 })
+// another build of aggregate (a candidate fix) can be measured against dist with --aggregate-module
+const { aggregate } = await import(values['aggregate-module'] === undefined ? '../dist/index.js' : pathToFileURL(resolvePath(values['aggregate-module'])).href)
 
 function portsOf (text) {
   const ports = []
@@ -45,10 +51,20 @@ const chain = await spawnChain([`aggregate ${values['aggregate-args']} ${specs.j
 const server = createDockerServer({ addresses: ['tcp://127.0.0.1:0'], next: chain.head, closeTimeoutMs: 2000 })
 await server.start()
 const startupMs = performance.now() - began
-const info = JSON.parse(decodeDockerReply(await request(chain.head, ...messageOf({ operation: 'SystemInfo', target: '' }))).body)
-const healthy = (info.SystemStatus ?? []).filter(([key, value]) => key === '  └ Status' && value === 'Healthy').length
+// aggregate serves once its first syncs end or time out; nodes that timed out join later
+let healthy = await healthyNodes()
+while (healthy < specs.length && performance.now() - began < Number(values['healthy-timeout']) * 1000) {
+  await new Promise((resolve) => setTimeout(resolve, 250))
+  healthy = await healthyNodes()
+}
+const healthyMs = performance.now() - began
 const port = Number(new URL(server.addresses[0].replace(/^tcp:/, 'http:')).port)
-process.stdout.write(JSON.stringify({ ready: true, port, startupMs, healthy, nodes: specs.length, pid: process.pid }) + '\n')
+process.stdout.write(JSON.stringify({ ready: true, port, startupMs, healthyMs, healthy, nodes: specs.length, pid: process.pid }) + '\n')
+
+async function healthyNodes () {
+  const info = JSON.parse(decodeDockerReply(await request(chain.head, ...messageOf({ operation: 'SystemInfo', target: '' }))).body)
+  return (info.SystemStatus ?? []).filter(([key, value]) => key === '  └ Status' && value === 'Healthy').length
+}
 
 function messageOf (dockerRequest) {
   const message = encodeDockerRequest(dockerRequest)
