@@ -17,6 +17,7 @@ import { EventHub, eventPredicate, ipOf, tagEvent, type NodeEvent } from './even
 import { routeObject } from './object-routes.js'
 import { place, readCreateBody, type Strategy } from './placement.js'
 import { clusterApiVersion, clusterInfo, clusterVersion } from './system-info.js'
+import { spawnDeferrable } from './deferred-child.js'
 
 /** aggregate's own version, as `docker version` shows it. */
 export const AGGREGATE_VERSION = '0.1.0'
@@ -458,7 +459,7 @@ export async function createAggregate (options: AggregateOptions, context: Aggre
   const nodes: EngineNode[] = []
   try {
     for (const [index, child] of options.children.entries()) {
-      const service = child.service ?? await context.spawn(child.spec ?? '')
+      const service = child.service ?? await spawnDeferrable(async () => await context.spawn(child.spec ?? ''))
       const addr = child.addr ?? addressOf(child.spec ?? `child-${index}`)
       const node = new EngineNode(index, child.spec ?? addr, service, addr, child.name, timings, state.cluster,
         (from, event) => { state.hub.publish(from, event) },

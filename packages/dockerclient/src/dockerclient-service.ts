@@ -1,4 +1,4 @@
-import { ErrorCode, SwarmError, createServer, defineService, errorMessage, type Message, type Sender, type Service, type ServiceInstance } from '@libswarm/core'
+import { ErrorCode, SwarmError, createServer, defineService, errorMessage, isSwarmError, request, type Message, type Sender, type Service, type ServiceInstance } from '@libswarm/core'
 import { decodeDockerRequest, encodeDockerReply, isDockerRequest, type DockerReply } from '@libswarm/docker-api'
 import { parseDockerClientArgs, resolveEngineEndpoint, type DockerClientOptions } from './engine-address.js'
 import { EngineForwarder } from './engine-forwarder.js'
@@ -63,13 +63,38 @@ async function abandon (reply: DockerReply): Promise<void> {
   await reply.stream[Symbol.asyncIterator]().return?.()
 }
 
+const STARTUP_PING_TIMEOUT_MS = 5000
+
+/**
+ * Pings the engine once, so that a chain in front of an engine that is not there fails at
+ * start with one clear line ("cannot reach engine at unix:///x.sock: ECONNREFUSED") instead
+ * of at the first request. An engine that answers with an HTTP error is there: that passes.
+ */
+async function pingAtStartup (client: ServiceInstance, address: string): Promise<void> {
+  try {
+    await request(client, 'Get', ['SystemPing', '', '{}'], { signal: AbortSignal.timeout(STARTUP_PING_TIMEOUT_MS) })
+  } catch (error) {
+    if (isSwarmError(error) && error.code !== ErrorCode.Unavailable && error.code !== ErrorCode.Aborted) return
+    await client.close()
+    if (isSwarmError(error) && error.code === ErrorCode.Unavailable) throw error
+    throw new SwarmError(ErrorCode.Unavailable, `engine at ${address} did not answer within ${STARTUP_PING_TIMEOUT_MS / 1000} s`, { cause: error })
+  }
+}
+
 /**
  * The dockerclient service: `dockerclient [ADDRESS] [--tlscacert F --tlscert F --tlskey F] [--tlsverify]`.
  * ADDRESS is `unix:///path` or `tcp://host:port`; defaults and TLS follow the docker CLI
  * (DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH, then `unix:///var/run/docker.sock`).
+ * Spawning it pings the engine and fails with UNAVAILABLE when the engine cannot be reached;
+ * once running, it reconnects by itself after an engine restart.
  */
 export const dockerclient: Service = defineService({
   name: 'dockerclient',
   usage: DOCKERCLIENT_USAGE,
-  spawn: (args, context) => createDockerClient(parseDockerClientArgs(args), context.next)
+  spawn: async (args, context) => {
+    const options = parseDockerClientArgs(args)
+    const client = createDockerClient(options, context.next)
+    await pingAtStartup(client, resolveEngineEndpoint(options).address)
+    return client
+  }
 })
