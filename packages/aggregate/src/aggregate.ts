@@ -4,7 +4,7 @@ import {
   type ByteStream, type Logger, type Message, type Sender, type ServiceContext, type ServiceInstance
 } from '@libswarm/core'
 import {
-  DOCKER_OPERATIONS, UNMAPPED_OPERATION, decodeDockerRequest, encodeDockerReply, encodeDockerRequest, isDockerRequest, jsonReply, parseFilters, queryFlag, queryValue,
+  decodeDockerRequest, encodeDockerReply, isDockerRequest, jsonReply, parseFilters, queryFlag, queryValue,
   type DockerQuery, type DockerReply, type DockerRequest
 } from '@libswarm/docker-api'
 import { AGGREGATE_USAGE, addressOf, parseAggregateArgs, type AggregateOptions } from './aggregate-options.js'
@@ -98,14 +98,7 @@ export class Aggregate {
   /** Handles one message. */
   async handle (message: Message): Promise<Message | undefined> {
     if (!isDockerRequest(message)) throw new SwarmError(ErrorCode.NotImplemented, `aggregate answers Docker requests only, not ${message.verb} ${message.args.slice(0, 1).join(' ')}`.trim())
-    let request = decodeDockerRequest(message)
-    if (request.operation === UNMAPPED_OPERATION) {
-      const mapped = mapNodePath(request)
-      if (mapped !== undefined) {
-        request = mapped
-        message = encodeDockerRequest(mapped, message.ret)
-      }
-    }
+    const request = decodeDockerRequest(message)
     const operation = request.operation
     if (CONTAINER_OPERATIONS.has(operation)) return await this.routeContainer(message, request)
     switch (operation) {
@@ -368,28 +361,6 @@ async function * mergedEvents (streams: Array<AsyncGenerator<NodeEvent>>, accept
   } finally {
     for (const stream of streams) void stream.return(undefined).catch(() => {})
   }
-}
-
-/** Operations whose path has one `{id}` segment, as prefix and suffix, longest suffix first. */
-const SINGLE_SEGMENT = [...DOCKER_OPERATIONS.values()].flatMap((spec) => {
-  const match = /^(\/[a-z]+)\/\{\w+\}(.*)$/.exec(spec.path)
-  return match === null ? [] : [{ spec, prefix: `${match[1] as string}/`, suffix: match[2] as string }]
-}).sort((a, b) => b.suffix.length - a.suffix.length)
-
-/**
- * A request for `/containers/node-0/web/json` reaches aggregate as Unmapped when the front
- * routes `{id}` as one path segment (dockerd matches `{name:.*}`): map it back to its
- * operation, with `node-0/web` as the target.
- */
-function mapNodePath (request: DockerRequest): DockerRequest | undefined {
-  const url = (request.url ?? '').split('?')[0] ?? ''
-  for (const { spec, prefix, suffix } of SINGLE_SEGMENT) {
-    if (spec.method !== (request.method ?? 'GET').toUpperCase() || !url.startsWith(prefix) || !url.endsWith(suffix)) continue
-    const target = url.slice(prefix.length, url.length - suffix.length)
-    if (!target.includes('/') || target.startsWith('/') || target.endsWith('/')) continue
-    return { ...request, operation: spec.operation, target: decodeURIComponent(target), method: undefined, url: undefined }
-  }
-  return undefined
 }
 
 /** The `Node` object classic Swarm added to a container's inspect JSON. */

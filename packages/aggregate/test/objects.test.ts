@@ -50,8 +50,6 @@ describe('images, networks and volumes across nodes', () => {
     expect(names).toContain('node-1/appnet')
     expect(names).toContain('node-1/bridge')
     expect((await docker(swarm, 'NetworkInspect', 'node-1/appnet')).json.Name).toBe('appnet')
-    // a front that routes {id} as one segment sends node-1/appnet as Unmapped
-    expect((await docker(swarm, 'Unmapped', '', { method: 'GET', url: '/networks/node-1/appnet' })).json.Name).toBe('appnet')
     const web = await docker(swarm, 'ContainerCreate', '', { query: { name: 'web' }, body: { Image: 'busybox', Cmd: ['sleep', '100'] } })
     await docker(swarm, 'NetworkConnect', 'appnet', { body: { Container: 'web' } })
     const networks = (await docker(swarm, 'ContainerInspect', 'web')).json.NetworkSettings.Networks
@@ -73,11 +71,11 @@ describe('images, networks and volumes across nodes', () => {
     expect(error.code).toBe('NOT_FOUND')
   })
 
-  it('maps NODE/NAME container paths that arrive unmapped, and prunes every node', async () => {
+  it('finds a NODE/NAME container on that node only, and prunes every node', async () => {
     const created = await docker(swarm, 'ContainerCreate', '', { query: { name: 'web' }, body: { Image: 'busybox', Cmd: ['true'], Env: ['constraint:node==node-1'] } })
-    const inspect = await docker(swarm, 'Unmapped', '', { method: 'GET', url: '/containers/node-1/web/json' })
+    const inspect = await docker(swarm, 'ContainerInspect', 'node-1/web')
     expect(inspect.json.Id).toBe(created.json.Id)
-    await expect(docker(swarm, 'Unmapped', '', { method: 'GET', url: '/containers/node-0/web/json' })).rejects.toMatchObject({ code: 'NOT_FOUND' })
+    await expect(docker(swarm, 'ContainerInspect', 'node-0/web')).rejects.toMatchObject({ code: 'NOT_FOUND' })
     await docker(swarm, 'ContainerCreate', '', { query: { name: 'other' }, body: { Image: 'busybox', Cmd: ['true'], Env: ['constraint:node==node-0'] } })
     const pruned = await docker(swarm, 'ContainerPrune')
     expect(pruned.json.ContainersDeleted.length).toBe(2)

@@ -22,9 +22,8 @@ afterAll(() => { rmSync(dir, { recursive: true, force: true }) })
 describe('a child whose engine is not there at start', () => {
   it('starts unhealthy, keeps the others serving, and joins once its engine answers', async () => {
     const socket = join(dir, 'late.sock')
-    await using cluster = Object.assign(
-      await spawnService(parseServiceSpec(`aggregate --health-interval 200ms --health-timeout 500ms "simulator --name early" "dockerclient unix://${socket}"`), endOfChain, resolve),
-      { async [Symbol.asyncDispose] () { await this.close() } })
+    const instance = await spawnService(parseServiceSpec(`aggregate --health-interval 200ms --health-timeout 500ms "simulator --name early" "dockerclient unix://${socket}"`), endOfChain, resolve)
+    await using cluster = Object.assign(instance, { [Symbol.asyncDispose]: async () => { await instance.close() } })
 
     const info = await docker(cluster, 'SystemInfo')
     expect(JSON.stringify(info.json)).toContain('early')

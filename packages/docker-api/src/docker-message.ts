@@ -19,8 +19,12 @@ export interface DockerRequest {
   readonly query?: DockerQuery | undefined
   /** The parsed JSON body, for operations whose body is JSON. */
   readonly body?: unknown
-  /** Request headers that carry meaning: X-Registry-Auth, X-Registry-Config, Content-Type, Upgrade. */
-  readonly headers?: Record<string, string> | undefined
+  /**
+   * Request headers that carry meaning: X-Registry-Auth, X-Registry-Config, Content-Type,
+   * Upgrade. A header the client repeated is a list (BuildKit's session names one gRPC method
+   * per `X-Docker-Expose-Session-Grpc-Method`).
+   */
+  readonly headers?: Record<string, string | string[]> | undefined
   /** The API version the client asked for (the `/vX.Y` prefix), when it gave one. */
   readonly version?: string | undefined
   /** For `Unmapped` only: the method and the path below the version prefix. */
@@ -47,7 +51,7 @@ interface Params {
   path?: Record<string, string>
   query?: DockerQuery
   body?: unknown
-  headers?: Record<string, string>
+  headers?: Record<string, string | string[]>
   version?: string
   method?: string
   url?: string
@@ -225,6 +229,16 @@ export function parseFilters (query: DockerQuery | undefined): Record<string, st
 export function queryValue (query: DockerQuery | undefined, key: string): string | undefined {
   const value = query?.[key]
   return Array.isArray(value) ? value[0] : value
+}
+
+/** A request header by name, any case; a repeated header's first value. */
+export function headerValue (headers: DockerRequest['headers'], name: string): string | undefined {
+  if (headers === undefined) return undefined
+  const wanted = name.toLowerCase()
+  for (const [key, value] of Object.entries(headers)) {
+    if (key.toLowerCase() === wanted) return Array.isArray(value) ? value[0] : value
+  }
+  return undefined
 }
 
 /** A query flag as Docker reads booleans: `1`, `true`, `True` are true. */

@@ -8,7 +8,7 @@
 export { DOCKER_OPERATIONS, UNMAPPED_OPERATION, verbForMethod } from './operations.js'
 export type { DockerOperationSpec, RequestBodyKind, ResponseKind } from './operations.js'
 export {
-  codeForStatus, decodeDockerReply, decodeDockerRequest, encodeDockerReply, encodeDockerRequest, engineError,
+  codeForStatus, decodeDockerReply, decodeDockerRequest, encodeDockerReply, encodeDockerRequest, engineError, headerValue,
   isDockerRequest, jsonReply, operationSpec, operationUrl, parseFilters, queryFlag, queryValue, replyJson, statusForCode
 } from './docker-message.js'
 export type { DockerQuery, DockerReply, DockerRequest } from './docker-message.js'

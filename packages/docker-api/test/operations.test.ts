@@ -19,7 +19,7 @@ describe('the operation table', () => {
       expect(['GET', 'HEAD', 'POST', 'PUT', 'DELETE']).toContain(spec.method)
       expect(spec.path.startsWith('/'), spec.operation).toBe(true)
       expect((spec.path.match(/\{/g) ?? []).length, spec.operation).toBeLessThanOrEqual(1)
-      expect(spec.path, spec.operation).toMatch(/^(\/[a-z_]+|\/\{(id|name\*?)\})+$/)
+      expect(spec.path, spec.operation).toMatch(/^(\/[a-z_]+|\/\{(id|name)\*?\})+$/)
     }
   })
 
@@ -54,7 +54,8 @@ describe('the operation table', () => {
 describe('operationUrl', () => {
   it('fills one-segment and many-segment parameters', () => {
     expect(operationUrl(operationSpec('ContainerInspect')!, 'abc')).toBe('/containers/abc/json')
-    expect(operationUrl(operationSpec('ContainerInspect')!, 'a b/c')).toBe('/containers/a%20b%2Fc/json')
+    expect(operationUrl(operationSpec('ContainerInspect')!, 'a b/c')).toBe('/containers/a%20b/c/json')
+    expect(operationUrl(operationSpec('NodeInspect')!, 'a/b')).toBe('/nodes/a%2Fb')
     expect(operationUrl(operationSpec('ImageInspect')!, 'localhost:5000/a/b:tag')).toBe('/images/localhost%3A5000/a/b%3Atag/json')
     expect(operationUrl(operationSpec('ImageDelete')!, 'busybox')).toBe('/images/busybox')
     expect(operationUrl(operationSpec('ContainerList')!, '')).toBe('/containers/json')

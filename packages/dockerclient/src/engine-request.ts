@@ -15,13 +15,6 @@ export interface EngineHttpRequest {
   readonly response: ResponseKind | 'unknown'
 }
 
-/**
- * Headers the engine reads as a list of repeated values. A front that joined the repetitions
- * into one `a, b` value (as Node's `req.headers` does) would otherwise hide all but one: BuildKit's
- * session announces one gRPC method per `X-Docker-Expose-Session-Grpc-Method` header.
- */
-const REPEATED_HEADERS = new Set(['x-docker-expose-session-grpc-method'])
-
 /** Request headers never forwarded: hop-by-hop ones, and those Node computes itself. */
 const DROPPED_HEADERS = new Set(['connection', 'upgrade', 'transfer-encoding', 'content-length', 'host', 'keep-alive', 'te', 'trailer', 'proxy-connection'])
 
@@ -47,9 +40,8 @@ export function buildEngineRequest (request: DockerRequest): EngineHttpRequest {
   let requestedUpgrade: string | undefined
   for (const [name, value] of Object.entries(request.headers ?? {})) {
     const lower = name.toLowerCase()
-    if (lower === 'upgrade') requestedUpgrade = value
-    if (REPEATED_HEADERS.has(lower)) headers[name] = value.split(/,\s*/).filter((item) => item !== '')
-    else if (!DROPPED_HEADERS.has(lower)) headers[name] = value
+    if (lower === 'upgrade') requestedUpgrade = Array.isArray(value) ? value[0] : value
+    if (!DROPPED_HEADERS.has(lower)) headers[name] = value
   }
   const prefix = request.version !== undefined && request.version !== '' ? `/v${request.version}` : ''
 

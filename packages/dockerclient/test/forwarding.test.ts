@@ -272,7 +272,7 @@ describe('hijack', () => {
     }
     const reply = await call(client, {
       operation: 'Session', target: '',
-      headers: { Upgrade: 'h2c', 'X-Docker-Expose-Session-Uuid': 'u1', 'X-Docker-Expose-Session-Grpc-Method': '/moby.filesync.v1.FileSync/DiffCopy, /moby.filesync.v1.FileSync/TarStream, /grpc.health.v1.Health/Check' }
+      headers: { Upgrade: 'h2c', 'X-Docker-Expose-Session-Uuid': 'u1', 'X-Docker-Expose-Session-Grpc-Method': ['/moby.filesync.v1.FileSync/DiffCopy', '/moby.filesync.v1.FileSync/TarStream', '/grpc.health.v1.Health/Check'] }
     })
     await collect(reply.stream)
     expect(methods).toEqual(['/moby.filesync.v1.FileSync/DiffCopy', '/moby.filesync.v1.FileSync/TarStream', '/grpc.health.v1.Health/Check'])

@@ -452,11 +452,11 @@ function canonicalHeaderName (name: string): string {
 }
 
 /** The request's headers minus hop-by-hop ones, with canonical names; repeated headers joined by ", " as node:http does. */
-function requestHeaders (req: IncomingMessage): Record<string, string> {
-  const headers: Record<string, string> = {}
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value === undefined || HOP_REQUEST_HEADERS.has(name)) continue
-    headers[canonicalHeaderName(name)] = Array.isArray(value) ? value.join(', ') : value
+function requestHeaders (req: IncomingMessage): Record<string, string | string[]> {
+  const headers: Record<string, string | string[]> = {}
+  for (const [name, values] of Object.entries(req.headersDistinct)) {
+    if (values === undefined || HOP_REQUEST_HEADERS.has(name)) continue
+    headers[canonicalHeaderName(name)] = values.length === 1 ? values[0] as string : values
   }
   return headers
 }

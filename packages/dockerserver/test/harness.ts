@@ -35,7 +35,7 @@ export interface HttpAnswer {
 }
 
 /** One HTTP request over a unix socket (or TCP with `port`). */
-export async function httpRequest (target: { socket?: string, port?: number }, method: string, path: string, options: { body?: string | Buffer, headers?: Record<string, string> } = {}): Promise<HttpAnswer> {
+export async function httpRequest (target: { socket?: string, port?: number }, method: string, path: string, options: { body?: string | Buffer, headers?: Record<string, string | string[]> } = {}): Promise<HttpAnswer> {
   return await new Promise((resolve, reject) => {
     // The answer counts once the request is also written out: node:http may deliver a
     // response before its own write of a large body completed.

@@ -128,7 +128,7 @@ describe('hijacked connections', () => {
     client.socket.end('frames')
     expect(await client.closed).toMatch(/\r\n\r\nframes\|got:frames$/)
     expect(harness.backend.requests[0]).toMatchObject({ operation: 'Session', verb: 'Connect' })
-    expect(harness.backend.requests[0]?.headers).toMatchObject({ 'X-Docker-Expose-Session-Uuid': 'u1', 'X-Docker-Expose-Session-Grpc-Method': '/a/A, /b/B', Upgrade: 'h2c' })
+    expect(harness.backend.requests[0]?.headers).toMatchObject({ 'X-Docker-Expose-Session-Uuid': 'u1', 'X-Docker-Expose-Session-Grpc-Method': ['/a/A', '/b/B'], Upgrade: 'h2c' })
   })
 
   it('stops the backend\'s output when the client disconnects', async () => {

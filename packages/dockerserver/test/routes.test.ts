@@ -12,7 +12,7 @@ beforeEach(() => {
   harness.backend.override = () => ({ status: 200, body: '{"ok":true}', headers: { 'Content-Type': 'application/json' } })
 })
 
-const send = async (method: string, path: string, options: { body?: string, headers?: Record<string, string> } = {}) =>
+const send = async (method: string, path: string, options: { body?: string, headers?: Record<string, string | string[]> } = {}) =>
   await httpRequest({ socket: harness.socket }, method, path, options)
 
 describe('routing every operation of the table', () => {
@@ -57,12 +57,35 @@ describe('image and plugin names', () => {
   })
 })
 
+describe('request headers', () => {
+  it('keeps a repeated header as a list, as BuildKit repeats its session methods', async () => {
+    harness.backend.override = () => ({ status: 200, body: '{}' })
+    await send('GET', '/v1.41/info', { headers: { 'X-Docker-Expose-Session-Grpc-Method': ['/a.A/One', '/a.A/Two'], 'X-Registry-Auth': 'e30=' } })
+    expect(harness.backend.requests[0]?.headers).toMatchObject({ 'X-Docker-Expose-Session-Grpc-Method': ['/a.A/One', '/a.A/Two'], 'X-Registry-Auth': 'e30=' })
+  })
+})
+
+describe('references that name their node, as aggregate shows them', () => {
+  it.each([
+    ['GET', '/containers/node-0/web/json', 'ContainerInspect', 'node-0/web'],
+    ['POST', '/containers/node-0/web/attach', 'ContainerAttach', 'node-0/web'],
+    ['DELETE', '/containers/node-0/web', 'ContainerDelete', 'node-0/web'],
+    ['GET', '/networks/node-1/appnet', 'NetworkInspect', 'node-1/appnet'],
+    ['POST', '/networks/node-1/appnet/connect', 'NetworkConnect', 'node-1/appnet'],
+    ['DELETE', '/volumes/node-1/data', 'VolumeDelete', 'node-1/data']
+  ])('%s %s is %s of %s', async (method, path, operation, target) => {
+    harness.backend.override = () => ({ status: 200, body: '{}' })
+    await send(method, `/v1.41${path}`)
+    expect(harness.backend.requests[0]).toMatchObject({ operation, target })
+  })
+})
+
 describe('requests the table does not name', () => {
   it.each([['GET', 'Get'], ['HEAD', 'Get'], ['POST', 'Set'], ['PUT', 'Set'], ['DELETE', 'Stop']])('%s travels as Unmapped with verb %s', async (method, verb) => {
     harness.backend.override = () => ({ status: 418, body: method === 'HEAD' ? '' : '{"teapot":true}' })
-    const answer = await send(method, '/v1.44/containers/abc/checkpoints/x?dir=%2Ftmp')
+    const answer = await send(method, '/v1.44/teapots/abc/x?dir=%2Ftmp')
     expect(answer.status).toBe(418)
-    expect(harness.backend.requests[0]).toMatchObject({ operation: 'Unmapped', verb, method, url: '/containers/abc/checkpoints/x', query: { dir: '/tmp' }, version: '1.44', target: '' })
+    expect(harness.backend.requests[0]).toMatchObject({ operation: 'Unmapped', verb, method, url: '/teapots/abc/x', query: { dir: '/tmp' }, version: '1.44', target: '' })
   })
 
   it('carries a JSON body as body and anything else as a stream', async () => {

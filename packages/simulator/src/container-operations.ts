@@ -1,5 +1,5 @@
 import type { Message } from '@libswarm/core'
-import { jsonReply, parseFilters, queryFlag, queryValue, type DockerRequest } from '@libswarm/docker-api'
+import { headerValue, jsonReply, parseFilters, queryFlag, queryValue, type DockerRequest } from '@libswarm/docker-api'
 import { ByteQueue } from './byte-queue.js'
 import { humanDuration, now, parseClientTime, rfc3339 } from './clock.js'
 import type { Container, Engine, SimExec, WaitCondition } from './engine.js'
@@ -451,7 +451,7 @@ const logs: Operation = (engine, request) => {
 
 /** The reply of a hijacked operation: 101 when the client asked to upgrade, as dockerd answers. */
 function hijackReply (request: DockerRequest, queue: ByteQueue, multiplexed: boolean): Message {
-  const upgrade = request.headers?.Upgrade ?? request.headers?.upgrade
+  const upgrade = headerValue(request.headers, 'Upgrade')
   const contentType = multiplexed && request.version !== undefined && Number(request.version) >= 1.42 ? 'application/vnd.docker.multiplexed-stream' : RAW_STREAM
   return upgrade === undefined
     ? streamReply(queue, contentType)

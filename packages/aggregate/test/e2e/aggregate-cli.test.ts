@@ -98,6 +98,11 @@ describe.skipIf(!canRun)('aggregate over three private dockerd, driven by the do
     expect(names.map((name) => name.split('/')[1]).sort()).toEqual(['s1', 's2', 's3'])
     const onNode1 = await ok(spread.host, ['ps', '--format', '{{.Names}}', '--filter', 'node=node-1'])
     expect(onNode1.split('\n').every((name) => name.startsWith('node-1/'))).toBe(true)
+    const qualified = names.find((name) => name.endsWith('/s1')) as string
+    expect(await ok(spread.host, ['inspect', '--format', '{{.Name}} {{.State.Running}}', qualified])).toBe('/s1 true')
+    expect(await ok(spread.host, ['stop', '-t', '0', qualified])).toBe(qualified)
+    expect(await ok(spread.host, ['inspect', '--format', '{{.State.Running}}', qualified])).toBe('false')
+    await ok(spread.host, ['start', qualified])
     for (const name of ['b1', 'b2']) await ok(binpack.host, ['create', '--name', name, 'busybox', 'true'])
     expect(await nodeOf('b1')).toBe(await nodeOf('b2'))
     const events = await ok(spread.host, ['events', '--since', since, '--until', String(Math.floor(Date.now() / 1000) + 1), '--filter', 'event=start'])
