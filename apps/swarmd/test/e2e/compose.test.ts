@@ -1,7 +1,8 @@
 /**
  * docker-compose 1.29 against the real swarmd binary: a two-service project with a named
- * network and a named volume goes up, is listed, logs and goes down, once straight to
- * the engine and once through `dockerserver | dockerclient`, with the same results.
+ * network and a named volume goes up, is listed, logs and goes down, straight to the
+ * engine, through `dockerserver | dockerclient` and through two swarmd processes joined by
+ * `serve`/`remote`, with the same results.
  */
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -13,22 +14,31 @@ const PROJECT_FILE = join(FIXTURES, 'compose', 'docker-compose.yml')
 
 describe('docker-compose through swarmd', () => {
   let engine: Engine
-  let swarmd: SwarmdProcess
+  const swarmds: SwarmdProcess[] = []
   let work: { path: string, close: () => void }
-  let socket: string
+  let socketA: string
+  let socketC: string
 
   beforeAll(async () => {
     work = tempDir('swarmd-e2e-compose-')
     engine = await startEngine()
-    socket = join(work.path, 'swarmd.sock')
-    swarmd = await startSwarmd([`dockerserver unix://${socket}`, `dockerclient ${engine.host}`], { ready: { kind: 'docker', socket } })
+    socketA = join(work.path, 'a.sock')
+    swarmds.push(await startSwarmd([`dockerserver unix://${socketA}`, `dockerclient ${engine.host}`], { ready: { kind: 'docker', socket: socketA } }))
+    const wire = join(work.path, 'wire.sock')
+    socketC = join(work.path, 'c.sock')
+    swarmds.push(await startSwarmd([`serve unix://${wire}`, `dockerclient ${engine.host}`], { ready: { kind: 'socket', socket: wire } }))
+    swarmds.push(await startSwarmd([`dockerserver unix://${socketC}`, `remote unix://${wire}`], { ready: { kind: 'docker', socket: socketC } }))
   }, 120_000)
 
   afterAll(async () => {
-    const exit = await swarmd?.close()
+    const exits: string[] = []
+    for (const swarmd of swarmds.reverse()) {
+      const exit = await swarmd.close()
+      if (exit.code !== 0) exits.push(`pid ${swarmd.pid}: ${exit.code ?? exit.signal}\n${swarmd.output().slice(-2000)}`)
+    }
     await engine?.close()
     work?.close()
-    expect(exit?.code, `swarmd exits cleanly on SIGTERM:\n${swarmd?.output().slice(-2000)}`).toBe(0)
+    expect(exits, 'swarmd exits cleanly on SIGTERM').toEqual([])
   }, 120_000)
 
   /** One project, named so that both sides' names have the same length. */
@@ -39,8 +49,8 @@ describe('docker-compose through swarmd', () => {
   const lines = (text: string, project: string): string[] =>
     normaliseOutput(text.replaceAll(project, 'PROJECT')).split('\n').map((line) => line.replace(/ +/g, ' ').trim()).filter((line) => line !== '').sort()
 
-  it('up -d, ps, logs, down -v give the same results as straight to the engine', async () => {
-    const sides = [{ host: engine.host, project: 'e2ecd' }, { host: `unix://${socket}`, project: 'e2ecs' }]
+  it('up -d, ps, logs, down -v give the same results through swarmd as straight to the engine', async () => {
+    const sides = [{ host: engine.host, project: 'e2ecd' }, { host: `unix://${socketA}`, project: 'e2eca' }, { host: `unix://${socketC}`, project: 'e2ecc' }]
     const seen: Array<Record<string, unknown>> = []
     for (const { host, project } of sides) {
       const up = await compose(host, project, ['up', '-d'])
@@ -65,7 +75,7 @@ describe('docker-compose through swarmd', () => {
         leftovers: [left.stdout, volumes.stdout]
       })
     }
-    const [direct, through] = seen
+    const [direct, ...through] = seen
     // What compose did straight to the engine, so that the comparison means something.
     expect(direct).toMatchObject({
       up: expect.arrayContaining(['Creating network "PROJECT_backend" with the default driver', 'Creating volume "PROJECT_data" with default driver', 'Creating PROJECT_web_1 ... done', 'Creating PROJECT_worker_1 ... done']),
@@ -74,6 +84,7 @@ describe('docker-compose through swarmd', () => {
       down: expect.arrayContaining(['Removing network PROJECT_backend', 'Removing volume PROJECT_data']),
       leftovers: ['', '']
     })
-    expect(through).toEqual(direct)
+    expect(through[0], 'through dockerserver | dockerclient').toEqual(direct)
+    expect(through[1], 'through dockerserver | remote ~ serve | dockerclient').toEqual(direct)
   }, 240_000)
 })

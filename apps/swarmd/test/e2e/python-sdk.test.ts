@@ -1,7 +1,8 @@
 /**
  * The Python docker SDK (Debian's python3-docker, through /usr/bin/python3) against the
- * real swarmd binary: the same session of calls straight to the engine and through
- * `dockerserver | dockerclient` must report the same things.
+ * real swarmd binary: the same session of calls straight to the engine, through
+ * `dockerserver | dockerclient` and through `dockerserver | remote ~ serve | dockerclient`
+ * (two swarmd processes) must report the same things.
  */
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -13,22 +14,31 @@ const SESSION = join(FIXTURES, 'python', 'sdk_session.py')
 
 describe('python docker SDK through swarmd', () => {
   let engine: Engine
-  let swarmd: SwarmdProcess
+  const swarmds: SwarmdProcess[] = []
   let work: { path: string, close: () => void }
-  let socket: string
+  let socketA: string
+  let socketC: string
 
   beforeAll(async () => {
     work = tempDir('swarmd-e2e-py-')
     engine = await startEngine()
-    socket = join(work.path, 'swarmd.sock')
-    swarmd = await startSwarmd([`dockerserver unix://${socket}`, `dockerclient ${engine.host}`], { ready: { kind: 'docker', socket } })
+    socketA = join(work.path, 'a.sock')
+    swarmds.push(await startSwarmd([`dockerserver unix://${socketA}`, `dockerclient ${engine.host}`], { ready: { kind: 'docker', socket: socketA } }))
+    const wire = join(work.path, 'wire.sock')
+    socketC = join(work.path, 'c.sock')
+    swarmds.push(await startSwarmd([`serve unix://${wire}`, `dockerclient ${engine.host}`], { ready: { kind: 'socket', socket: wire } }))
+    swarmds.push(await startSwarmd([`dockerserver unix://${socketC}`, `remote unix://${wire}`], { ready: { kind: 'docker', socket: socketC } }))
   }, 120_000)
 
   afterAll(async () => {
-    const exit = await swarmd?.close()
+    const exits: string[] = []
+    for (const swarmd of swarmds.reverse()) {
+      const exit = await swarmd.close()
+      if (exit.code !== 0) exits.push(`pid ${swarmd.pid}: ${exit.code ?? exit.signal}\n${swarmd.output().slice(-2000)}`)
+    }
     await engine?.close()
     work?.close()
-    expect(exit?.code, `swarmd exits cleanly on SIGTERM:\n${swarmd?.output().slice(-2000)}`).toBe(0)
+    expect(exits, 'swarmd exits cleanly on SIGTERM').toEqual([])
   }, 120_000)
 
   it('runs, lists and reads logs the same as straight to the engine', async () => {
@@ -51,7 +61,7 @@ describe('python docker SDK through swarmd', () => {
       after_remove: [],
       get_removed: { status: 404 }
     })
-    const through = await session(`unix://${socket}`, 'py-swarmd')
-    expect(through).toEqual(direct)
+    expect(await session(`unix://${socketA}`, 'py-chainA'), 'through dockerserver | dockerclient').toEqual(direct)
+    expect(await session(`unix://${socketC}`, 'py-chainC'), 'through dockerserver | remote ~ serve | dockerclient').toEqual(direct)
   }, 180_000)
 })
