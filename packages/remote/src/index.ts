@@ -6,4 +6,4 @@
  */
 export { remote, createRemote, parseRemoteArgs } from './remote.js'
 export type { RemoteOptions } from './remote.js'
-export type { WireEndpointOptions } from './wire-arguments.js'
+export type { WireEndpointOptions } from '@libswarm/core'

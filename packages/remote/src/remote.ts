@@ -1,6 +1,5 @@
-import { ErrorCode, SwarmError, defineService, dial, errorMessage, replyAndClose, silentLogger } from '@libswarm/core'
-import type { AbortOptions, Logger, Message, ServiceInstance, WireConnection } from '@libswarm/core'
-import { parseEndpointArgs, type WireEndpointOptions } from './wire-arguments.js'
+import { ErrorCode, SwarmError, defineService, dial, errorMessage, replyAndClose, parseWireEndpointArgs, silentLogger } from '@libswarm/core'
+import type { AbortOptions, Logger, Message, ServiceInstance, WireConnection, WireEndpointOptions } from '@libswarm/core'
 
 /** Options of the remote service. */
 export interface RemoteOptions extends WireEndpointOptions {
@@ -18,7 +17,7 @@ const USAGE = 'remote ADDRESS [--tlscacert FILE --tlscert FILE --tlskey FILE]'
 
 /** Parses remote's arguments. */
 export function parseRemoteArgs (args: readonly string[]): RemoteOptions {
-  return parseEndpointArgs('remote', USAGE, args)
+  return parseWireEndpointArgs('remote', USAGE, args)
 }
 
 /**

@@ -7,4 +7,4 @@
  */
 export { serve, createServe, parseServeArgs } from './serve.js'
 export type { ServeInstance, ServeOptions } from './serve.js'
-export type { WireEndpointOptions } from './wire-arguments.js'
+export type { WireEndpointOptions } from '@libswarm/core'

@@ -1,6 +1,5 @@
-import { ErrorCode, SwarmError, defineService, listen, silentLogger } from '@libswarm/core'
-import type { Logger, Sender, ServiceInstance, WireListener } from '@libswarm/core'
-import { parseEndpointArgs, type WireEndpointOptions } from './wire-arguments.js'
+import { ErrorCode, SwarmError, defineService, listen, parseWireEndpointArgs, silentLogger } from '@libswarm/core'
+import type { Logger, Sender, ServiceInstance, WireEndpointOptions, WireListener } from '@libswarm/core'
 
 /** Options of the serve service. */
 export interface ServeOptions extends WireEndpointOptions {
@@ -12,7 +11,7 @@ const USAGE = 'serve ADDRESS [--tlscacert FILE --tlscert FILE --tlskey FILE]'
 
 /** Parses serve's arguments. */
 export function parseServeArgs (args: readonly string[]): ServeOptions {
-  return parseEndpointArgs('serve', USAGE, args)
+  return parseWireEndpointArgs('serve', USAGE, args)
 }
 
 /** A running serve instance: a Sender (what it receives goes to `next`) with the address it listens on. */

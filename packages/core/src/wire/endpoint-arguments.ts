@@ -1,5 +1,7 @@
 import { parseArgs } from 'node:util'
-import { ErrorCode, SwarmError, parseWireAddress, type TlsOptions } from '@libswarm/core'
+import { ErrorCode, SwarmError } from '../errors.js'
+import { parseWireAddress } from './address.js'
+import type { TlsOptions } from './connection.js'
 
 /** An address and, for `tls://`, the certificate files. */
 export interface WireEndpointOptions {
@@ -9,8 +11,11 @@ export interface WireEndpointOptions {
   tls?: TlsOptions | undefined
 }
 
-/** Parses `ADDRESS [--tlscacert F --tlscert F --tlskey F]`. */
-export function parseEndpointArgs (service: string, usage: string, args: readonly string[]): WireEndpointOptions {
+/**
+ * Parses the arguments of a service that listens on or dials one wire address:
+ * `ADDRESS [--tlscacert F --tlscert F --tlskey F]`, the TLS files required for `tls://`.
+ */
+export function parseWireEndpointArgs (service: string, usage: string, args: readonly string[]): WireEndpointOptions {
   let parsed
   try {
     parsed = parseArgs({
