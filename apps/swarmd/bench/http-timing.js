@@ -2,6 +2,7 @@
 import { spawn } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { Agent, request } from 'node:http'
+import { connect } from 'node:net'
 
 /** A keep-alive agent per socket, so connection set-up is not what gets measured (the CLI keeps its connection too). */
 export function agentFor () {
@@ -57,8 +58,11 @@ export function residentKb (pid) {
   return Number(match[1])
 }
 
-/** Starts `node <cli> <specs…>` and resolves once `GET /_ping` on `socketPath` answers 200. */
-export async function startSwarmd (cli, specs, socketPath, { nodeArgs = [], timeoutMs = 20_000 } = {}) {
+/**
+ * Starts `node <cli> <specs…>` and resolves once `GET /_ping` on `socketPath` answers 200
+ * (or, with `ready: 'socket'`, once the socket accepts connections).
+ */
+export async function startSwarmd (cli, specs, socketPath, { nodeArgs = [], timeoutMs = 20_000, ready = 'docker' } = {}) {
   const child = spawn(process.execPath, [...nodeArgs, cli, ...specs], { stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''
   child.stderr.on('data', (chunk) => { stderr = (stderr + chunk.toString()).slice(-20_000) })
@@ -78,6 +82,13 @@ export async function startSwarmd (cli, specs, socketPath, { nodeArgs = [], time
     if (exited !== null) throw new Error(`swarmd exited (${exited.code ?? exited.signal}) before it was ready:\n${stderr}`)
     if (existsSync(socketPath)) {
       try {
+        if (ready === 'socket') {
+          await new Promise((resolve, reject) => {
+            const probe = connect(socketPath, () => { probe.destroy(); resolve() })
+            probe.on('error', reject)
+          })
+          return { pid: child.pid, close, stderr: () => stderr }
+        }
         const ping = await call(socketPath, agent, 'GET', '/_ping', { timeoutMs: 2_000 })
         if (ping.status === 200) return { pid: child.pid, close, stderr: () => stderr }
       } catch {}
