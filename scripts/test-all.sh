@@ -6,4 +6,18 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh --test-tools
 export COREPACK_INTEGRITY_KEYS=0
 pnpm typecheck
-pnpm test
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+pnpm test 2>&1 | tee "$log" || status=$?
+# One closing line over all packages: vitest prints "Tests  N failed | M passed (T)" per package.
+sed 's/\x1b\[[0-9;]*m//g' "$log" | awk '
+  /Tests +[0-9]/ {
+    for (i = 1; i <= NF; i++) {
+      if ($(i) ~ /^passed/) passed += $(i - 1)
+      if ($(i) ~ /^failed/) failed += $(i - 1)
+      if ($(i) ~ /^skipped/) skipped += $(i - 1)
+    }
+  }
+  END { printf "%d passed, %d failed, %d skipped\n", passed, failed, skipped }'
+exit "$status"
