@@ -6,7 +6,7 @@
 // (GET /info), `docker ps -a` (GET /containers/json?all=1) and swarmd's memory.
 //
 //   node bench/scale.js [--engines 1000] [--containers 30000] [--mode in-process|tcp|both]
-//                       [--servers 4] [--concurrency 1] [--info-samples 300] [--ps-samples 5]
+//                       [--servers 4] [--concurrency 1] [--info-samples 300] [--ps-samples 5] [--idle 35]
 //                       [--aggregate-args '--strategy binpack'] [--aggregate-module FILE]
 //                       [--cpu-prof DIR] [--json FILE] [--check]
 //
@@ -17,7 +17,7 @@
 //   `dockerclient tcp://127.0.0.1:PORT`.
 // --check exits non-zero when a target is missed (the targets are ten times classic Swarm's).
 // --aggregate-module measures another build of aggregate (a candidate fix) in place of ../dist.
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { Agent, request as httpRequest } from 'node:http'
 import { createServer } from 'node:net'
@@ -35,6 +35,7 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '1' },
     'info-samples': { type: 'string', default: '300' },
     'ps-samples': { type: 'string', default: '5' },
+    idle: { type: 'string', default: '35' },
     'aggregate-args': { type: 'string', default: '' },
     'aggregate-module': { type: 'string' },
     'cpu-prof': { type: 'string' },
@@ -48,6 +49,7 @@ const SERVERS = Math.min(Number(values.servers), ENGINES)
 const CONCURRENCY = Number(values.concurrency)
 const INFO_SAMPLES = Number(values['info-samples'])
 const PS_SAMPLES = Number(values['ps-samples'])
+const IDLE_SECONDS = Number(values.idle)
 const MODES = values.mode === 'both' ? ['in-process', 'tcp'] : [values.mode]
 for (const mode of MODES) if (mode !== 'in-process' && mode !== 'tcp') throw new Error(`--mode is in-process, tcp or both, not ${mode}`)
 
@@ -169,7 +171,8 @@ async function runMode (mode) {
         const count = Math.min(per, ENGINES - offset)
         if (count <= 0) break
         ranges.push(`${first + offset}-${first + offset + count - 1}`)
-        starting.push(startChild(here('../../simulator/bench/serve-many.js'), ['--first-port', String(first + offset), '--count', String(count), '--first-index', String(offset)], { cwd: here('../../simulator') }))
+        const execArgv = values['cpu-prof'] === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', values['cpu-prof'], '--cpu-prof-name', `serve-many-${server}-${Date.now()}.cpuprofile`]
+        starting.push(startChild(here('../../simulator/bench/serve-many.js'), ['--first-port', String(first + offset), '--count', String(count), '--first-index', String(offset)], { cwd: here('../../simulator'), execArgv }))
       }
       engineServers.push(...await Promise.all(starting))
       log(`${ENGINES} engines listening on 127.0.0.1:${first}-${first + ENGINES - 1} in ${engineServers.length} processes after ${Math.round(performance.now() - began)} ms`)
@@ -181,7 +184,12 @@ async function runMode (mode) {
     const { port, startupMs, healthyMs, healthy, pid } = front.ready
     log(`${mode}: swarmd (pid ${pid}) on 127.0.0.1:${port} after ${Math.round(startupMs)} ms, ${healthy}/${ENGINES} nodes healthy after ${Math.round(healthyMs)} ms`)
     if (healthy !== ENGINES) throw new Error(`only ${healthy} of ${ENGINES} nodes are healthy`)
-    const rssIdle = (await front.ask('stats')).rss
+    // swarmd's own upkeep (health pings, refreshes, event streams) while nobody calls it
+    const idleBefore = await front.ask('stats')
+    await new Promise((resolve) => setTimeout(resolve, IDLE_SECONDS * 1000))
+    const idleAfter = await front.ask('stats')
+    const rssIdle = idleAfter.rss
+    const idleCpu = IDLE_SECONDS === 0 ? Number.NaN : (idleAfter.cpuUserMs + idleAfter.cpuSystemMs - idleBefore.cpuUserMs - idleBefore.cpuSystemMs) / (IDLE_SECONDS * 1000)
 
     const client = httpClient(port, Math.max(1, CONCURRENCY))
     const createStart = new Array(CONTAINERS)
@@ -255,6 +263,7 @@ async function runMode (mode) {
       lastThousand: stats(tail),
       info: { ...stats(infoMs), bytes: infoBytes, containers: infoContainers },
       ps: { ...stats(psMs), rows: psRows, bytes: psBytes },
+      idleCpu,
       load: loads.reduce((sum, value) => sum + value, 0) / loads.length,
       rss: { idle: rssIdle, afterFill: afterFill.rss, end: end.rss, heapUsed: end.heapUsed, cpuUserMs: end.cpuUserMs, cpuSystemMs: end.cpuSystemMs }
     }
@@ -281,6 +290,7 @@ function table (results) {
   add('docker ps -a p50 / max', (r) => `${ms(r.ps.p50)} / ${ms(r.ps.max)} ms (${r.ps.rows} rows, ${mib(r.ps.bytes)})`, `<= ${TARGETS.psAllMs} ms`)
   add('swarmd RSS idle / filled / end', (r) => `${mib(r.rss.idle)} / ${mib(r.rss.afterFill)} / ${mib(r.rss.end)}`, `<= ${mib(TARGETS.rssBytes)}`)
   add('swarmd CPU user + sys', (r) => `${((r.rss.cpuUserMs + r.rss.cpuSystemMs) / 1000).toFixed(0)} s`)
+  add(`swarmd CPU when idle (${IDLE_SECONDS} s)`, (r) => Number.isNaN(r.idleCpu) ? '-' : `${(r.idleCpu * 100).toFixed(0)} % of a CPU`)
   add('machine load average (mean)', (r) => `${r.load.toFixed(1)} on ${cpus().length} CPUs`)
   const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => String(row[column]).length)))
   return rows.map((row) => row.map((cell, column) => String(cell).padEnd(widths[column])).join('  ')).join('\n')
@@ -301,7 +311,9 @@ for (const mode of MODES) {
   log(`${mode}: ${ENGINES} engines, ${CONTAINERS} containers, concurrency ${CONCURRENCY}`)
   results.push(await runMode(mode))
 }
-console.log(`\naggregate at scale: node ${process.version}, ${cpus().length} CPUs; latencies seen by a node:http keep-alive client at swarmd's dockerserver`)
+let commit = 'unknown'
+try { commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: here('.'), encoding: 'utf8' }).trim() } catch {}
+console.log(`\naggregate at scale (${values['aggregate-module'] ?? 'dist'} at ${commit}): node ${process.version}, ${cpus().length} CPUs; latencies seen by a node:http keep-alive client at swarmd's dockerserver`)
 console.log(table(results))
 console.log('classic Swarm 1.0 (Docker, 2015) measured real engines on their own hosts with a 4-CPU manager; ours are simulated engines (no engine time), all on this machine.')
 if (values.json !== undefined) writeFileSync(values.json, JSON.stringify(results, null, 2))
