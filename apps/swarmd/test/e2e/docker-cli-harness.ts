@@ -4,7 +4,7 @@
  * under a pseudo-terminal), normalising outputs and diffing JSON field by field.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -227,14 +227,6 @@ async function connectOnce (socketPath: string): Promise<void> {
     })
     socket.on('error', reject)
   })
-}
-
-/** Resident memory of a process in kB, from /proc/<pid>/status. */
-export function residentKb (pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-  const match = /^VmRSS:\s+(\d+) kB/m.exec(status)
-  if (match === null) throw new Error(`no VmRSS in /proc/${pid}/status`)
-  return Number(match[1])
 }
 
 /** A temporary directory removed by `close()`. */
