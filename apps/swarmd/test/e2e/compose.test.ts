@@ -6,39 +6,26 @@
  */
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startEngine, type Engine } from '@libswarm/test-engine'
-import { dockerEnv, FIXTURES, normaliseOutput, runProcess, startSwarmd, tempDir, type ProcessResult, type SwarmdProcess } from './docker-cli-harness.js'
+import type { Engine } from '@libswarm/test-engine'
+import { dockerEnv, type EngineRoutes, FIXTURES, normaliseOutput, type ProcessResult, runProcess, startEngineRoutes } from './docker-cli-harness.js'
 
 const COMPOSE = '/usr/bin/docker-compose'
 const PROJECT_FILE = join(FIXTURES, 'compose', 'docker-compose.yml')
 
 describe('docker-compose through swarmd', () => {
+  let routes: EngineRoutes
   let engine: Engine
-  const swarmds: SwarmdProcess[] = []
-  let work: { path: string, close: () => void }
+  let work: EngineRoutes['work']
   let socketA: string
   let socketC: string
 
   beforeAll(async () => {
-    work = tempDir('swarmd-e2e-compose-')
-    engine = await startEngine()
-    socketA = join(work.path, 'a.sock')
-    swarmds.push(await startSwarmd([`dockerserver unix://${socketA}`, `dockerclient ${engine.host}`], { ready: { kind: 'docker', socket: socketA } }))
-    const wire = join(work.path, 'wire.sock')
-    socketC = join(work.path, 'c.sock')
-    swarmds.push(await startSwarmd([`serve unix://${wire}`, `dockerclient ${engine.host}`], { ready: { kind: 'socket', socket: wire } }))
-    swarmds.push(await startSwarmd([`dockerserver unix://${socketC}`, `remote unix://${wire}`], { ready: { kind: 'docker', socket: socketC } }))
+    routes = await startEngineRoutes('swarmd-e2e-compose-')
+    ;({ engine, work, socketA, socketC } = routes)
   }, 120_000)
 
   afterAll(async () => {
-    const exits: string[] = []
-    for (const swarmd of swarmds.reverse()) {
-      const exit = await swarmd.close()
-      if (exit.code !== 0) exits.push(`pid ${swarmd.pid}: ${exit.code ?? exit.signal}\n${swarmd.output().slice(-2000)}`)
-    }
-    await engine?.close()
-    work?.close()
-    expect(exits, 'swarmd exits cleanly on SIGTERM').toEqual([])
+    expect(await routes?.close(), 'swarmd exits cleanly on SIGTERM').toEqual([])
   }, 120_000)
 
   /** One project, named so that both sides' names have the same length. */

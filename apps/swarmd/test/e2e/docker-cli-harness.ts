@@ -9,6 +9,7 @@ import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { startEngine, type Engine } from '@libswarm/test-engine'
 
 /** apps/swarmd */
 export const SWARMD_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
@@ -316,4 +317,46 @@ export function jsonDiff (a: unknown, b: unknown, path = '$', out: string[] = []
     else jsonDiff(ra[key], rb[key], `${path}.${key}`, out)
   }
   return out
+}
+
+/**
+ * A private engine and two swarmd routes to it: A is `dockerserver | dockerclient`, C is
+ * `dockerserver | remote`, joined over the wire to a second swarmd's `serve | dockerclient`.
+ */
+export interface EngineRoutes {
+  readonly engine: Engine
+  readonly work: { path: string, close: () => void }
+  readonly socketA: string
+  readonly socketC: string
+  /** Stops the swarmds (back to front) and the engine; returns each swarmd that did not exit 0 on SIGTERM, with its output. */
+  close (): Promise<string[]>
+}
+
+/** Starts the engine and the routes of {@link EngineRoutes}, each swarmd a real child process. */
+export async function startEngineRoutes (prefix: string): Promise<EngineRoutes> {
+  const work = tempDir(prefix)
+  const engine = await startEngine()
+  const swarmds: SwarmdProcess[] = []
+  const socketA = join(work.path, 'a.sock')
+  const wire = join(work.path, 'wire.sock')
+  const socketC = join(work.path, 'c.sock')
+  swarmds.push(await startSwarmd([`dockerserver unix://${socketA}`, `dockerclient ${engine.host}`], { ready: { kind: 'docker', socket: socketA } }))
+  swarmds.push(await startSwarmd([`serve unix://${wire}`, `dockerclient ${engine.host}`], { ready: { kind: 'socket', socket: wire } }))
+  swarmds.push(await startSwarmd([`dockerserver unix://${socketC}`, `remote unix://${wire}`], { ready: { kind: 'docker', socket: socketC } }))
+  return {
+    engine,
+    work,
+    socketA,
+    socketC,
+    close: async () => {
+      const unclean: string[] = []
+      for (const swarmd of swarmds.reverse()) {
+        const exit = await swarmd.close()
+        if (exit.code !== 0) unclean.push(`pid ${swarmd.pid}: ${exit.code ?? exit.signal}\n${swarmd.output().slice(-2000)}`)
+      }
+      await engine.close()
+      work.close()
+      return unclean
+    }
+  }
 }

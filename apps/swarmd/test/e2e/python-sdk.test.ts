@@ -6,39 +6,25 @@
  */
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startEngine, type Engine } from '@libswarm/test-engine'
-import { FIXTURES, runProcess, startSwarmd, tempDir, type SwarmdProcess } from './docker-cli-harness.js'
+import type { Engine } from '@libswarm/test-engine'
+import { type EngineRoutes, FIXTURES, runProcess, startEngineRoutes } from './docker-cli-harness.js'
 
 const PYTHON = '/usr/bin/python3'
 const SESSION = join(FIXTURES, 'python', 'sdk_session.py')
 
 describe('python docker SDK through swarmd', () => {
+  let routes: EngineRoutes
   let engine: Engine
-  const swarmds: SwarmdProcess[] = []
-  let work: { path: string, close: () => void }
   let socketA: string
   let socketC: string
 
   beforeAll(async () => {
-    work = tempDir('swarmd-e2e-py-')
-    engine = await startEngine()
-    socketA = join(work.path, 'a.sock')
-    swarmds.push(await startSwarmd([`dockerserver unix://${socketA}`, `dockerclient ${engine.host}`], { ready: { kind: 'docker', socket: socketA } }))
-    const wire = join(work.path, 'wire.sock')
-    socketC = join(work.path, 'c.sock')
-    swarmds.push(await startSwarmd([`serve unix://${wire}`, `dockerclient ${engine.host}`], { ready: { kind: 'socket', socket: wire } }))
-    swarmds.push(await startSwarmd([`dockerserver unix://${socketC}`, `remote unix://${wire}`], { ready: { kind: 'docker', socket: socketC } }))
+    routes = await startEngineRoutes('swarmd-e2e-py-')
+    ;({ engine, socketA, socketC } = routes)
   }, 120_000)
 
   afterAll(async () => {
-    const exits: string[] = []
-    for (const swarmd of swarmds.reverse()) {
-      const exit = await swarmd.close()
-      if (exit.code !== 0) exits.push(`pid ${swarmd.pid}: ${exit.code ?? exit.signal}\n${swarmd.output().slice(-2000)}`)
-    }
-    await engine?.close()
-    work?.close()
-    expect(exits, 'swarmd exits cleanly on SIGTERM').toEqual([])
+    expect(await routes?.close(), 'swarmd exits cleanly on SIGTERM').toEqual([])
   }, 120_000)
 
   it('runs, lists and reads logs the same as straight to the engine', async () => {
