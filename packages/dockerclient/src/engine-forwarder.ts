@@ -1,11 +1,11 @@
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
 import type { Socket } from 'node:net'
-import type { Readable } from 'node:stream'
 import { ErrorCode, SwarmError, type ByteStream } from '@libswarm/core'
 import type { DockerReply, DockerRequest } from '@libswarm/docker-api'
 import { buildEngineRequest, replyHeaders, type EngineHttpRequest } from './engine-request.js'
 import type { EngineEndpoint } from './engine-address.js'
+import { engineStream } from './engine-stream.js'
 import { engineConnectionLost, engineHttpError, engineUnreachable } from './errors.js'
 
 /** Largest error or JSON body read into memory (bigger JSON answers still pass, error texts are cut). */
@@ -47,9 +47,8 @@ export class EngineForwarder {
       options.signal?.removeEventListener('abort', onAbort)
     }
     try {
-      const reply = await this.#exchange(http, request, controller)
+      const reply = await this.#exchange(http, request, controller, release)
       if (reply.stream === undefined) release()
-      else return { ...reply, stream: onFinish(reply.stream, release) }
       return reply
     } catch (error) {
       release()
@@ -80,21 +79,21 @@ export class EngineForwarder {
     return { ...base, ...tls, host: modem.host, port: Number(modem.port) }
   }
 
-  async #exchange (http: EngineHttpRequest, request: DockerRequest, controller: AbortController): Promise<DockerReply> {
+  async #exchange (http: EngineHttpRequest, request: DockerRequest, controller: AbortController, release: () => void): Promise<DockerReply> {
     const pooled = !http.streamBody && http.response !== 'hijack'
     try {
-      return await this.#send(http, request, controller, pooled)
+      return await this.#send(http, request, controller, pooled, release)
     } catch (error) {
       // The engine may have closed a kept-alive connection (a restart, an idle timeout) just
       // as we reused it: nothing reached it, so one retry on a fresh connection is safe.
       if (pooled && (error as { reusedSocket?: boolean }).reusedSocket === true && !controller.signal.aborted) {
-        return await this.#send(http, request, controller, false)
+        return await this.#send(http, request, controller, false, release)
       }
       throw error
     }
   }
 
-  async #send (http: EngineHttpRequest, request: DockerRequest, controller: AbortController, pooled: boolean): Promise<DockerReply> {
+  async #send (http: EngineHttpRequest, request: DockerRequest, controller: AbortController, pooled: boolean, release: () => void): Promise<DockerReply> {
     const options = this.#requestOptions(http, pooled)
     const send = this.#endpoint.modem.protocol === 'https' ? httpsRequest : httpRequest
     return await new Promise<DockerReply>((resolve, reject) => {
@@ -124,11 +123,11 @@ export class EngineForwarder {
         if (settled) { socket.destroy(); return }
         settled = true
         if (head.length > 0) socket.unshift(head)
-        resolve(this.#hijacked(res, socket, request, controller))
+        resolve(this.#hijacked(res, socket, request, controller, release))
       })
       req.on('response', (res: IncomingMessage) => {
         if (settled) { res.destroy(); return }
-        void this.#answer(res, http, controller).then((reply) => {
+        void this.#answer(res, http, controller, release).then((reply) => {
           settled = true
           resolve(reply)
         }, fail)
@@ -147,7 +146,7 @@ export class EngineForwarder {
     })
   }
 
-  async #answer (res: IncomingMessage, http: EngineHttpRequest, controller: AbortController): Promise<DockerReply> {
+  async #answer (res: IncomingMessage, http: EngineHttpRequest, controller: AbortController, release: () => void): Promise<DockerReply> {
     const status = res.statusCode ?? 500
     const headers = replyHeaders(res.headers)
     if (status >= 400) {
@@ -160,16 +159,16 @@ export class EngineForwarder {
       const body = await readBody(res, Number.POSITIVE_INFINITY, this.address)
       return { status, body, headers }
     }
-    return { status, headers, stream: pullStream(res, this.address, () => { controller.abort() }) }
+    return { status, headers, stream: engineStream(res, this.address, { abandon: () => { controller.abort() }, finish: release }) }
   }
 
-  #hijacked (res: IncomingMessage, socket: Socket, request: DockerRequest, controller: AbortController): DockerReply {
+  #hijacked (res: IncomingMessage, socket: Socket, request: DockerRequest, controller: AbortController, release: () => void): DockerReply {
     const headers = replyHeaders(res.headers)
     const onAbort = (): void => { socket.destroy() }
     controller.signal.addEventListener('abort', onAbort, { once: true })
     socket.once('close', () => { controller.signal.removeEventListener('abort', onAbort) })
     if (request.stream !== undefined) void pumpStdin(request.stream, socket)
-    return { status: res.statusCode ?? 101, headers, stream: pullStream(socket, this.address, () => { socket.destroy() }) }
+    return { status: res.statusCode ?? 101, headers, stream: engineStream(socket, this.address, { abandon: () => { socket.destroy() }, finish: release }) }
   }
 }
 
@@ -190,73 +189,6 @@ async function readBody (res: IncomingMessage, limit: number, address: string): 
     throw engineConnectionLost(address, error)
   }
   return Buffer.concat(chunks).toString('utf8')
-}
-
-/**
- * A ByteStream over a readable, pulled: the next chunk is read only when the consumer asks
- * (Node's iterator keeps at most one highWaterMark buffered, then TCP pushes back on the
- * engine). Breaking out early destroys the readable, which aborts the engine request.
- */
-function pullStream (readable: Readable, address: string, onAbandon: () => void): ByteStream {
-  let used = false
-  return {
-    [Symbol.asyncIterator]: () => {
-      if (used) throw new SwarmError(ErrorCode.Protocol, 'an engine reply stream can be read once')
-      used = true
-      const inner = readable[Symbol.asyncIterator]() as AsyncIterator<Buffer>
-      let done = false
-      return {
-        next: async () => {
-          if (done) return { done: true, value: undefined }
-          try {
-            const result = await inner.next()
-            if (result.done === true) done = true
-            return result.done === true ? { done: true, value: undefined } : { done: false, value: result.value }
-          } catch (error) {
-            // abandoned while a read was pending: the reader asked to stop, this is its end
-            if (done) return { done: true, value: undefined }
-            done = true
-            throw engineConnectionLost(address, error)
-          }
-        },
-        return: async () => {
-          if (!done) {
-            done = true
-            onAbandon()
-            await inner.return?.()
-          }
-          return { done: true, value: undefined }
-        }
-      }
-    }
-  }
-}
-
-/** Runs `release` once the stream ends, fails or is abandoned. */
-function onFinish (stream: ByteStream, release: () => void): ByteStream {
-  return {
-    [Symbol.asyncIterator]: () => {
-      const inner = stream[Symbol.asyncIterator]()
-      let released = false
-      const finish = (): void => { if (!released) { released = true; release() } }
-      return {
-        next: async () => {
-          try {
-            const result = await inner.next()
-            if (result.done === true) finish()
-            return result
-          } catch (error) {
-            finish()
-            throw error
-          }
-        },
-        return: async () => {
-          finish()
-          return await (inner.return?.() ?? Promise.resolve({ done: true as const, value: undefined }))
-        }
-      }
-    }
-  }
 }
 
 /** Writes a request body with backpressure, then ends the request; a failing source aborts it. */
