@@ -105,11 +105,15 @@ export class EngineForwarder {
       }
       let req: ClientRequest
       try {
-        req = send({ ...options, signal: controller.signal })
+        req = send(options)
       } catch (error) {
         fail(engineUnreachable(this.address, error))
         return
       }
+      // by hand rather than http.request's `signal`, which also watches the request's end (eos) on every request
+      const signal = controller.signal
+      if (signal.aborted) req.destroy(abortError(signal))
+      else signal.addEventListener('abort', () => { req.destroy(abortError(signal)) }, { once: true })
       req.on('error', (error) => {
         if (controller.signal.aborted) {
           fail(new SwarmError(ErrorCode.Aborted, `request to engine at ${this.address} aborted`, { cause: error }))
@@ -177,18 +181,50 @@ function isResetLike (error: unknown): boolean {
   return code === 'ECONNRESET' || code === 'EPIPE' || code === 'ECONNREFUSED'
 }
 
+/** The reply's body as text; at most `limit` bytes of it are kept. */
 async function readBody (res: IncomingMessage, limit: number, address: string): Promise<string> {
-  const chunks: Buffer[] = []
-  let size = 0
-  try {
-    for await (const chunk of res as AsyncIterable<Buffer>) {
-      if (size < limit) chunks.push(chunk)
+  return await new Promise<string>((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    let kept = 0
+    const cleanup = (): void => {
+      res.off('data', onData)
+      res.off('end', onEnd)
+      res.off('error', onError)
+      res.off('close', onClose)
+    }
+    const onData = (chunk: Buffer): void => {
+      if (size < limit) {
+        chunks.push(chunk)
+        kept += chunk.length
+      }
       size += chunk.length
     }
-  } catch (error) {
-    throw engineConnectionLost(address, error)
-  }
-  return Buffer.concat(chunks).toString('utf8')
+    const onEnd = (): void => {
+      cleanup()
+      resolve(chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks, kept).toString('utf8'))
+    }
+    const onError = (error: Error): void => {
+      cleanup()
+      reject(engineConnectionLost(address, error))
+    }
+    const onClose = (): void => {
+      if (res.complete) return
+      const error = new Error('premature close') as NodeJS.ErrnoException
+      error.code = 'ERR_STREAM_PREMATURE_CLOSE'
+      onError(error)
+    }
+    res.on('data', onData)
+    res.on('end', onEnd)
+    res.on('error', onError)
+    res.on('close', onClose)
+  })
+}
+
+function abortError (signal: AbortSignal): Error {
+  const error = new Error('the request was aborted', { cause: signal.reason })
+  error.name = 'AbortError'
+  return error
 }
 
 /** Writes a request body with backpressure, then ends the request; a failing source aborts it. */
