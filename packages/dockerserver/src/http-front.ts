@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Writable } from 'node:stream'
-import { ErrorCode, SwarmError, pipe, toSwarmError, type Logger, type Sender } from '@libswarm/core'
+import { ErrorCode, SwarmError, toSwarmError, type Logger, type Sender } from '@libswarm/core'
 import {
   UNMAPPED_OPERATION, decodeDockerReply, encodeDockerRequest, statusForCode,
   type DockerOperationSpec, type DockerQuery, type DockerReply, type DockerRequest
@@ -9,6 +9,7 @@ import {
 import { DEFAULT_MAX_API_VERSION, MIN_API_VERSION, isApiVersion, splitVersionPrefix, unsupportedVersionMessage } from './api-version.js'
 import { pumpToWritable, readAll, readExactly, readableByteStream } from './byte-streams.js'
 import { errorBody, headerValue, isFinalStatus, rawResponseHead, responseHeaders } from './http-reply.js'
+import { ReplySlot } from './reply-slot.js'
 import { createRouteLookup, type RouteLookup } from './route-table.js'
 
 /** Options of {@link DockerHttpFront}. */
@@ -39,6 +40,8 @@ interface Responder {
   readonly writable: Writable
   /** Aborted when the client goes away before the answer is complete. */
   readonly signal: AbortSignal
+  /** Called (once, before `signal` aborts) when the client goes away; `undefined` stops it. */
+  onGone: ((reason: SwarmError) => void) | undefined
   head (status: number, headers: Record<string, string>, body?: string): void
   end (): void
   destroy (): void
@@ -51,6 +54,8 @@ interface Responder {
 export class DockerHttpFront {
   private readonly lookup: RouteLookup = createRouteLookup()
   private learnedMaxVersion: string | undefined
+  private readonly verdicts = new Map<string, string | undefined>()
+  private verdictsFor: string | undefined
   /** Requests still being answered, for a graceful close. */
   readonly inFlight = new Set<Promise<void>>()
   /** Connections taken over from node:http (attach, exec, BuildKit sessions). */
@@ -107,7 +112,7 @@ export class DockerHttpFront {
       return
     }
     if (target.version !== undefined) {
-      const refusal = unsupportedVersionMessage(target.version, MIN_API_VERSION, this.maxVersion)
+      const refusal = this.versionRefusal(target.version)
       if (refusal !== undefined) {
         this.answerError(responder, new SwarmError(ErrorCode.BadRequest, refusal))
         return
@@ -135,7 +140,7 @@ export class DockerHttpFront {
     if (request === undefined) return
     let reply: DockerReply
     try {
-      reply = await this.exchange(request, responder.signal)
+      reply = await this.exchange(request, responder)
     } catch (error) {
       this.answerError(responder, toSwarmError(error))
       return
@@ -195,16 +200,19 @@ export class DockerHttpFront {
    * first (or anything fails), the reply channel is closed, which tells the backend to stop;
    * after a reply it is left to the backend to close, as core's `request` does.
    */
-  private async exchange (request: DockerRequest, signal: AbortSignal): Promise<DockerReply> {
-    const [replies, ret] = pipe({ highWaterMark: 1 })
+  private async exchange (request: DockerRequest, responder: Responder): Promise<DockerReply> {
+    const signal = responder.signal
+    const slot = new ReplySlot()
     let answered = false
+    if (signal.aborted) throw toSwarmError(signal.reason, ErrorCode.Aborted)
+    responder.onGone = (reason) => { slot.shut(reason) }
     try {
       try {
-        await this.options.next.send(encodeDockerRequest(request, ret), { signal })
+        await this.options.next.send(encodeDockerRequest(request, slot), { signal })
       } catch (error) {
         throw toSwarmError(error, ErrorCode.Unavailable)
       }
-      const message = await replies.receive({ signal })
+      const message = await slot.receive()
       if (message === undefined) throw new SwarmError(ErrorCode.Protocol, `the chain closed the reply channel of ${request.operation} without a reply`)
       if (message.verb === 'Error') throw new SwarmError(message.args[0] ?? ErrorCode.Internal, message.args[1] ?? 'unknown error')
       if (message.verb !== 'Ack') throw new SwarmError(ErrorCode.Protocol, `the chain answered ${request.operation} with ${message.verb}, not Ack`)
@@ -218,8 +226,22 @@ export class DockerHttpFront {
       answered = true
       return reply
     } finally {
-      if (!answered) await replies.close(signal.aborted ? toSwarmError(signal.reason, ErrorCode.Aborted) : undefined)
+      responder.onGone = undefined
+      if (!answered) slot.shut(signal.aborted ? toSwarmError(signal.reason, ErrorCode.Aborted) : new SwarmError(ErrorCode.ChannelClosed, 'receiver closed the channel'))
     }
+  }
+
+  /** dockerd's refusal of an API version outside the range, remembered per version (clients send the same one every time). */
+  private versionRefusal (version: string): string | undefined {
+    const max = this.maxVersion
+    if (this.verdictsFor !== max) {
+      this.verdicts.clear()
+      this.verdictsFor = max
+    }
+    if (this.verdicts.has(version)) return this.verdicts.get(version)
+    const refusal = unsupportedVersionMessage(version, MIN_API_VERSION, max)
+    if (this.verdicts.size < 64) this.verdicts.set(version, refusal)
+    return refusal
   }
 
   private learnVersion (operation: string, reply: DockerReply): void {
@@ -320,7 +342,7 @@ export class DockerHttpFront {
     const stdin = readableByteStream(socket)
     let reply: DockerReply
     try {
-      reply = await this.exchange({ ...request, body, stream: stdin }, responder.signal)
+      reply = await this.exchange({ ...request, body, stream: stdin }, responder)
     } catch (error) {
       stdin.release()
       this.answerError(responder, toSwarmError(error))
@@ -366,9 +388,13 @@ export class DockerHttpFront {
 /** An answer through node:http's own response. */
 class ResponseResponder implements Responder {
   private readonly controller = new AbortController()
+  onGone: ((reason: SwarmError) => void) | undefined
   constructor (private readonly res: ServerResponse) {
     res.once('close', () => {
-      if (!res.writableFinished) this.controller.abort(new SwarmError(ErrorCode.Aborted, 'the client went away'))
+      if (res.writableFinished) return
+      const reason = new SwarmError(ErrorCode.Aborted, 'the client went away')
+      this.onGone?.(reason)
+      this.controller.abort(reason)
     })
   }
 
@@ -396,8 +422,13 @@ class ResponseResponder implements Responder {
 class SocketResponder implements Responder {
   private readonly controller = new AbortController()
   private sent = false
+  onGone: ((reason: SwarmError) => void) | undefined
   constructor (private readonly socket: Socket, private readonly bodiless = false) {
-    socket.once('close', () => this.controller.abort(new SwarmError(ErrorCode.Aborted, 'the client went away')))
+    socket.once('close', () => {
+      const reason = new SwarmError(ErrorCode.Aborted, 'the client went away')
+      this.onGone?.(reason)
+      this.controller.abort(reason)
+    })
   }
 
   get headersSent (): boolean { return this.sent }
@@ -437,6 +468,7 @@ export function parseRequestTarget (url: string): RequestTarget | undefined {
   const search = mark < 0 ? '' : text.slice(mark + 1)
   const { version, path } = splitVersionPrefix(rawPath)
   const query: Record<string, string | string[]> = {}
+  if (search === '') return { path, query, version }
   for (const [key, value] of new URLSearchParams(search)) {
     const existing = query[key]
     if (existing === undefined) query[key] = value
@@ -446,17 +478,33 @@ export function parseRequestTarget (url: string): RequestTarget | undefined {
   return { path, query, version }
 }
 
-/** Go's canonical header names (`X-Registry-Auth`), as dockerd's handlers see them. */
-function canonicalHeaderName (name: string): string {
-  return name.toLowerCase().replace(/(^|-)([a-z])/g, (_whole, dash: string, letter: string) => dash + letter.toUpperCase())
+/** Canonical names already computed: clients send the same few headers again and again. */
+const canonicalNames = new Map<string, string>()
+const CANONICAL_CACHE_LIMIT = 512
+
+/** Go's canonical header names (`X-Registry-Auth`), as dockerd's handlers see them, from a lower-case name. */
+function canonicalHeaderName (lower: string): string {
+  let name = canonicalNames.get(lower)
+  if (name === undefined) {
+    name = lower.replace(/(^|-)([a-z])/g, (_whole, dash: string, letter: string) => dash + letter.toUpperCase())
+    if (canonicalNames.size < CANONICAL_CACHE_LIMIT) canonicalNames.set(lower, name)
+  }
+  return name
 }
 
-/** The request's headers minus hop-by-hop ones, with canonical names; repeated headers joined by ", " as node:http does. */
+/** The request's headers minus hop-by-hop ones, with canonical names; a repeated header is a list. */
 function requestHeaders (req: IncomingMessage): Record<string, string | string[]> {
   const headers: Record<string, string | string[]> = {}
-  for (const [name, values] of Object.entries(req.headersDistinct)) {
-    if (values === undefined || HOP_REQUEST_HEADERS.has(name)) continue
-    headers[canonicalHeaderName(name)] = values.length === 1 ? values[0] as string : values
+  const raw = req.rawHeaders
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const lower = (raw[i] as string).toLowerCase()
+    if (HOP_REQUEST_HEADERS.has(lower)) continue
+    const name = canonicalHeaderName(lower)
+    const value = raw[i + 1] as string
+    const existing = headers[name]
+    if (existing === undefined) headers[name] = value
+    else if (Array.isArray(existing)) existing.push(value)
+    else headers[name] = [existing, value]
   }
   return headers
 }

@@ -13,25 +13,50 @@ export function headerValue (headers: Readonly<Record<string, string>> | undefin
   return undefined
 }
 
+/** Header names already checked: a backend sends the same few again and again. */
+const validNames = new Set<string>()
+/** What node:http refuses in a header value (as its own check). */
+const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/
+
+function isSendable (name: string, value: string): boolean {
+  if (!validNames.has(name)) {
+    try {
+      validateHeaderName(name)
+    } catch {
+      return false
+    }
+    if (validNames.size < 512) validNames.add(name)
+  }
+  if (!INVALID_VALUE.test(value)) return true
+  try {
+    validateHeaderValue(name, value)
+    return true
+  } catch {
+    return false
+  }
+}
+
 /**
  * The headers to send: `defaults` (dockerd's Api-Version, Ostype, ...) overridden by the
  * backend's, without hop-by-hop headers or any name or value node:http would refuse.
  */
 export function responseHeaders (defaults: Readonly<Record<string, string>>, backend: Readonly<Record<string, string>> | undefined): Record<string, string> {
-  const merged = new Map<string, [string, string]>()
-  for (const source of [defaults, backend ?? {}]) {
-    for (const [name, value] of Object.entries(source)) {
-      if (typeof value !== 'string' || HOP_BY_HOP.has(name.toLowerCase())) continue
-      try {
-        validateHeaderName(name)
-        validateHeaderValue(name, value)
-      } catch {
-        continue
-      }
-      merged.set(name.toLowerCase(), [name, value])
+  const merged: Record<string, string> = {}
+  /** lower-case name -> the spelling it is stored under */
+  const spelled = new Map<string, string>()
+  for (const source of backend === undefined ? [defaults] : [defaults, backend]) {
+    for (const name in source) {
+      const value = source[name]
+      if (typeof value !== 'string') continue
+      const lower = name.toLowerCase()
+      if (HOP_BY_HOP.has(lower) || !isSendable(name, value)) continue
+      const previous = spelled.get(lower)
+      if (previous !== undefined && previous !== name) delete merged[previous]
+      spelled.set(lower, name)
+      merged[name] = value
     }
   }
-  return Object.fromEntries(merged.values())
+  return merged
 }
 
 /** dockerd's error body: `{"message":"..."}` and a newline, as Go's JSON encoder writes it. */
