@@ -265,6 +265,7 @@ async function runMode (mode) {
       ps: { ...stats(psMs), rows: psRows, bytes: psBytes },
       idleCpu,
       load: loads.reduce((sum, value) => sum + value, 0) / loads.length,
+      gc: { fillCount: afterFill.gc.count - idleAfter.gc.count, fillTotalMs: afterFill.gc.totalMs - idleAfter.gc.totalMs, maxMs: end.gc.maxMs, major: end.gc.major, majorMaxMs: end.gc.majorMaxMs },
       rss: { idle: rssIdle, afterFill: afterFill.rss, end: end.rss, heapUsed: end.heapUsed, cpuUserMs: end.cpuUserMs, cpuSystemMs: end.cpuSystemMs }
     }
   } finally {
@@ -291,6 +292,8 @@ function table (results) {
   add('swarmd RSS idle / filled / end', (r) => `${mib(r.rss.idle)} / ${mib(r.rss.afterFill)} / ${mib(r.rss.end)}`, `<= ${mib(TARGETS.rssBytes)}`)
   add('swarmd CPU user + sys', (r) => `${((r.rss.cpuUserMs + r.rss.cpuSystemMs) / 1000).toFixed(0)} s`)
   add(`swarmd CPU when idle (${IDLE_SECONDS} s)`, (r) => Number.isNaN(r.idleCpu) ? '-' : `${(r.idleCpu * 100).toFixed(0)} % of a CPU`)
+  add('GC pauses: longest / major GCs', (r) => `${ms(r.gc.maxMs)} ms / ${r.gc.major} (longest ${ms(r.gc.majorMaxMs)} ms)`)
+  add('GC time during the fill', (r) => `${(r.gc.fillTotalMs / 1000).toFixed(1)} s in ${r.gc.fillCount} pauses`)
   add('machine load average (mean)', (r) => `${r.load.toFixed(1)} on ${cpus().length} CPUs`)
   const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => String(row[column]).length)))
   return rows.map((row) => row.map((cell, column) => String(cell).padEnd(widths[column])).join('  ')).join('\n')

@@ -11,6 +11,7 @@
 // line `stats` prints {"rss":...,"heapUsed":...,"cpuUserMs":...}; closing stdin (or SIGTERM)
 // closes the chain and exits.
 import { resolve as resolvePath } from 'node:path'
+import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks'
 import { createInterface } from 'node:readline'
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -46,6 +47,19 @@ const specs = values.mode === 'tcp'
   ? portsOf(values.ports).map((port) => `"dockerclient tcp://127.0.0.1:${port}"`)
   : Array.from({ length: Number(values.engines) }, (_, index) => `"simulator --name sim-${index}"`)
 const services = { aggregate, simulator, dockerclient }
+// garbage-collection pauses, which make most of a latency tail once the cache is large
+const gc = { count: 0, totalMs: 0, maxMs: 0, major: 0, majorMaxMs: 0 }
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    gc.count++
+    gc.totalMs += entry.duration
+    gc.maxMs = Math.max(gc.maxMs, entry.duration)
+    if ((entry.detail?.kind ?? entry.kind) === perfConstants.NODE_PERFORMANCE_GC_MAJOR) {
+      gc.major++
+      gc.majorMaxMs = Math.max(gc.majorMaxMs, entry.duration)
+    }
+  }
+}).observe({ entryTypes: ['gc'] })
 const began = performance.now()
 const chain = await spawnChain([`aggregate ${values['aggregate-args']} ${specs.join(' ')}`], { resolve: (name) => services[name] })
 const server = createDockerServer({ addresses: ['tcp://127.0.0.1:0'], next: chain.head, closeTimeoutMs: 2000 })
@@ -86,6 +100,6 @@ createInterface({ input: process.stdin })
     if (line.trim() !== 'stats') return
     const memory = process.memoryUsage()
     const usage = process.resourceUsage()
-    process.stdout.write(JSON.stringify({ rss: memory.rss, heapUsed: memory.heapUsed, external: memory.external, cpuUserMs: usage.userCPUTime / 1000, cpuSystemMs: usage.systemCPUTime / 1000 }) + '\n')
+    process.stdout.write(JSON.stringify({ rss: memory.rss, heapUsed: memory.heapUsed, external: memory.external, cpuUserMs: usage.userCPUTime / 1000, cpuSystemMs: usage.systemCPUTime / 1000, gc: { ...gc } }) + '\n')
   })
   .on('close', () => { void close() })
