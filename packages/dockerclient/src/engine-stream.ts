@@ -4,8 +4,10 @@ import { engineConnectionLost } from './errors.js'
 
 /** Bytes taken from the engine ahead of the reader before the connection is paused. */
 const HIGH_WATER_MARK = 128 * 1024
-/** Chunks waiting together are handed on as one when they add up to no more than this. */
+/** Small chunks waiting together are handed on as one when they add up to no more than this. */
 const COALESCE_LIMIT = 64 * 1024
+/** Only chunks below this size are run together: copying bigger ones costs more than handing them on one by one. */
+const SMALL_CHUNK = 8 * 1024
 
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined })
 
@@ -21,8 +23,8 @@ export interface EngineStreamHooks {
  * A ByteStream over an engine reply (or a hijacked connection). The readable flows into a
  * small queue and is paused once {@link HIGH_WATER_MARK} bytes wait, so the engine is read
  * only a little ahead of the reader and TCP pushes back on it beyond that. The chunks are
- * the engine's own buffers; small ones that waited together (log lines) go on as one, which
- * saves the reader a pull per line. Breaking out early calls `abandon`.
+ * the engine's own buffers; small ones that waited together (log lines) go on as one, up to
+ * 64 KiB, which saves the reader a pull per line. Breaking out early calls `abandon`.
  */
 export function engineStream (readable: Readable, address: string, hooks: EngineStreamHooks): ByteStream {
   let used = false
@@ -143,9 +145,13 @@ class EngineStreamIterator implements AsyncIterator<Uint8Array> {
     let first = queue[0] as Buffer
     let count = 1
     let size = first.length
-    while (count < queue.length && size + (queue[count] as Buffer).length <= COALESCE_LIMIT) {
-      size += (queue[count] as Buffer).length
-      count++
+    if (size < SMALL_CHUNK) {
+      while (count < queue.length) {
+        const length = (queue[count] as Buffer).length
+        if (length >= SMALL_CHUNK || size + length > COALESCE_LIMIT) break
+        size += length
+        count++
+      }
     }
     if (count === 1) queue.shift()
     else first = Buffer.concat(queue.splice(0, count), size)
