@@ -16,7 +16,7 @@ export class EngineForwarder {
   readonly address: string
   readonly #endpoint: EngineEndpoint
   readonly #agent: HttpAgent
-  readonly #inflight = new Set<AbortController>()
+  readonly #inflight = new Set<RequestCancel>()
   #closed = false
 
   constructor (endpoint: EngineEndpoint) {
@@ -38,7 +38,7 @@ export class EngineForwarder {
     options.signal?.throwIfAborted()
     if (this.#closed) throw new SwarmError(ErrorCode.Unavailable, `dockerclient for ${this.address} is closed`)
     const http = buildEngineRequest(request)
-    const controller = new AbortController()
+    const controller = new RequestCancel()
     const onAbort = (): void => { controller.abort(options.signal?.reason) }
     options.signal?.addEventListener('abort', onAbort, { once: true })
     this.#inflight.add(controller)
@@ -79,21 +79,21 @@ export class EngineForwarder {
     return { ...base, ...tls, host: modem.host, port: Number(modem.port) }
   }
 
-  async #exchange (http: EngineHttpRequest, request: DockerRequest, controller: AbortController, release: () => void): Promise<DockerReply> {
+  async #exchange (http: EngineHttpRequest, request: DockerRequest, controller: RequestCancel, release: () => void): Promise<DockerReply> {
     const pooled = !http.streamBody && http.response !== 'hijack'
     try {
       return await this.#send(http, request, controller, pooled, release)
     } catch (error) {
       // The engine may have closed a kept-alive connection (a restart, an idle timeout) just
       // as we reused it: nothing reached it, so one retry on a fresh connection is safe.
-      if (pooled && (error as { reusedSocket?: boolean }).reusedSocket === true && !controller.signal.aborted) {
+      if (pooled && (error as { reusedSocket?: boolean }).reusedSocket === true && !controller.aborted) {
         return await this.#send(http, request, controller, false, release)
       }
       throw error
     }
   }
 
-  async #send (http: EngineHttpRequest, request: DockerRequest, controller: AbortController, pooled: boolean, release: () => void): Promise<DockerReply> {
+  async #send (http: EngineHttpRequest, request: DockerRequest, controller: RequestCancel, pooled: boolean, release: () => void): Promise<DockerReply> {
     const options = this.#requestOptions(http, pooled)
     const send = this.#endpoint.modem.protocol === 'https' ? httpsRequest : httpRequest
     return await new Promise<DockerReply>((resolve, reject) => {
@@ -111,11 +111,9 @@ export class EngineForwarder {
         return
       }
       // by hand rather than http.request's `signal`, which also watches the request's end (eos) on every request
-      const signal = controller.signal
-      if (signal.aborted) req.destroy(abortError(signal))
-      else signal.addEventListener('abort', () => { req.destroy(abortError(signal)) }, { once: true })
+      controller.onAbort(() => { req.destroy(abortError(controller.reason)) })
       req.on('error', (error) => {
-        if (controller.signal.aborted) {
+        if (controller.aborted) {
           fail(new SwarmError(ErrorCode.Aborted, `request to engine at ${this.address} aborted`, { cause: error }))
           return
         }
@@ -150,7 +148,7 @@ export class EngineForwarder {
     })
   }
 
-  async #answer (res: IncomingMessage, http: EngineHttpRequest, controller: AbortController, release: () => void): Promise<DockerReply> {
+  async #answer (res: IncomingMessage, http: EngineHttpRequest, controller: RequestCancel, release: () => void): Promise<DockerReply> {
     const status = res.statusCode ?? 500
     const headers = replyHeaders(res.headers)
     if (status >= 400) {
@@ -166,11 +164,11 @@ export class EngineForwarder {
     return { status, headers, stream: engineStream(res, this.address, { abandon: () => { controller.abort() }, finish: release }) }
   }
 
-  #hijacked (res: IncomingMessage, socket: Socket, request: DockerRequest, controller: AbortController, release: () => void): DockerReply {
+  #hijacked (res: IncomingMessage, socket: Socket, request: DockerRequest, controller: RequestCancel, release: () => void): DockerReply {
     const headers = replyHeaders(res.headers)
     const onAbort = (): void => { socket.destroy() }
-    controller.signal.addEventListener('abort', onAbort, { once: true })
-    socket.once('close', () => { controller.signal.removeEventListener('abort', onAbort) })
+    const forget = controller.onAbort(onAbort)
+    socket.once('close', forget)
     if (request.stream !== undefined) void pumpStdin(request.stream, socket)
     return { status: res.statusCode ?? 101, headers, stream: engineStream(socket, this.address, { abandon: () => { socket.destroy() }, finish: release }) }
   }
@@ -179,6 +177,39 @@ export class EngineForwarder {
 function isResetLike (error: unknown): boolean {
   const code = (error as NodeJS.ErrnoException).code
   return code === 'ECONNRESET' || code === 'EPIPE' || code === 'ECONNREFUSED'
+}
+
+/**
+ * Cancels one engine request: what an AbortController does here, without an EventTarget and
+ * an AbortSignal per request (both cost more than the rest of a small request's bookkeeping).
+ */
+class RequestCancel {
+  aborted = false
+  reason: unknown
+  #listeners: Array<() => void> | undefined
+
+  abort (reason?: unknown): void {
+    if (this.aborted) return
+    this.aborted = true
+    this.reason = reason
+    const listeners = this.#listeners
+    this.#listeners = undefined
+    if (listeners !== undefined) for (const listener of listeners) listener()
+  }
+
+  /** Runs `listener` on abort (at once if already aborted); the returned function forgets it. */
+  onAbort (listener: () => void): () => void {
+    if (this.aborted) {
+      listener()
+      return () => {}
+    }
+    const listeners = this.#listeners ??= []
+    listeners.push(listener)
+    return () => {
+      const index = this.#listeners?.indexOf(listener) ?? -1
+      if (index >= 0) this.#listeners?.splice(index, 1)
+    }
+  }
 }
 
 /** The reply's body as text; at most `limit` bytes of it are kept. */
@@ -221,8 +252,8 @@ async function readBody (res: IncomingMessage, limit: number, address: string): 
   })
 }
 
-function abortError (signal: AbortSignal): Error {
-  const error = new Error('the request was aborted', { cause: signal.reason })
+function abortError (reason: unknown): Error {
+  const error = new Error('the request was aborted', { cause: reason })
   error.name = 'AbortError'
   return error
 }
