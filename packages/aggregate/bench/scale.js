@@ -7,7 +7,8 @@
 //
 //   node bench/scale.js [--engines 1000] [--containers 30000] [--mode in-process|tcp|both]
 //                       [--servers 4] [--concurrency 1] [--info-samples 300] [--ps-samples 5] [--idle 35]
-//                       [--aggregate-args '--strategy binpack'] [--aggregate-module FILE]
+//                       [--aggregate-args='--strategy binpack'] [--aggregate-module FILE]
+//                       [--swarmd-node-options='--max-semi-space-size=64']
 //                       [--cpu-prof DIR] [--json FILE] [--check]
 //
 // in-process: `aggregate "simulator --name sim-0" ... "simulator --name sim-999"`, the engines
@@ -38,6 +39,7 @@ const { values } = parseArgs({
     idle: { type: 'string', default: '35' },
     'aggregate-args': { type: 'string', default: '' },
     'aggregate-module': { type: 'string' },
+    'swarmd-node-options': { type: 'string', default: '' },
     'cpu-prof': { type: 'string' },
     json: { type: 'string' },
     check: { type: 'boolean', default: false }
@@ -179,7 +181,8 @@ async function runMode (mode) {
       frontArgs = ['--mode', 'tcp', '--ports', ranges.join(','), `--aggregate-args=${values['aggregate-args']}`]
     }
     if (values['aggregate-module'] !== undefined) frontArgs.push(`--aggregate-module=${values['aggregate-module']}`)
-    const execArgv = values['cpu-prof'] === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', values['cpu-prof'], '--cpu-prof-name', `swarm-front-${mode}-${Date.now()}.cpuprofile`]
+    const execArgv = values['swarmd-node-options'].split(' ').filter((arg) => arg !== '')
+    if (values['cpu-prof'] !== undefined) execArgv.push('--cpu-prof', '--cpu-prof-dir', values['cpu-prof'], '--cpu-prof-name', `swarm-front-${mode}-${Date.now()}.cpuprofile`)
     front = await startChild(here('./swarm-front.js'), frontArgs, { execArgv })
     const { port, startupMs, healthyMs, healthy, pid } = front.ready
     log(`${mode}: swarmd (pid ${pid}) on 127.0.0.1:${port} after ${Math.round(startupMs)} ms, ${healthy}/${ENGINES} nodes healthy after ${Math.round(healthyMs)} ms`)
@@ -316,7 +319,7 @@ for (const mode of MODES) {
 }
 let commit = 'unknown'
 try { commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: here('.'), encoding: 'utf8' }).trim() } catch {}
-console.log(`\naggregate at scale (${values['aggregate-module'] ?? 'dist'} at ${commit}): node ${process.version}, ${cpus().length} CPUs; latencies seen by a node:http keep-alive client at swarmd's dockerserver`)
+console.log(`\naggregate at scale (${values['aggregate-module'] ?? 'dist'} at ${commit}${values['swarmd-node-options'] === '' ? '' : `, swarmd run with ${values['swarmd-node-options']}`}): node ${process.version}, ${cpus().length} CPUs; latencies seen by a node:http keep-alive client at swarmd's dockerserver`)
 console.log(table(results))
 console.log('classic Swarm 1.0 (Docker, 2015) measured real engines on their own hosts with a 4-CPU manager; ours are simulated engines (no engine time), all on this machine.')
 if (values.json !== undefined) writeFileSync(values.json, JSON.stringify(results, null, 2))
