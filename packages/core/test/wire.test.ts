@@ -69,6 +69,17 @@ describe('wire connection (in process)', () => {
     } finally { await pair.close() }
   })
 
+  it('delivers an attachment that arrived whole before anyone read it, both ways', async () => {
+    const pair = connectedPair(echoTree(), echoTree())
+    try {
+      for (const remote of [pair.client.remote, pair.server.remote]) {
+        const reply = await request(remote, 'Get', [], { stream: once(Uint8Array.of(7)) })
+        await new Promise((resolve) => setTimeout(resolve, 50))
+        expect([...await collect(reply.stream)]).toEqual([7])
+      }
+    } finally { await pair.close() }
+  })
+
   it('applies per-channel flow control: a slow receiver holds back only its own sender', async () => {
     const [slowReceiver, slowSender] = pipe({ highWaterMark: 1 })
     const pair = connectedPair(createServer({

@@ -121,7 +121,7 @@ export class IncomingAttachment implements ByteStream {
     this.used = true
     const stream = await this.opened()
     try {
-      for await (const chunk of stream) yield chunk as Buffer
+      yield * readHttp2Stream(stream)
       // A reset (or the connection ending) may end the readable side without an error.
       if (this.failure !== undefined) throw this.failure
       if (stream.aborted || (stream.rstCode !== undefined && stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR)) {
@@ -135,5 +135,59 @@ export class IncomingAttachment implements ByteStream {
     } finally {
       if (!this.finished && !stream.closed) stream.close(NGHTTP2_CANCEL)
     }
+  }
+}
+
+/** Chunks held before the HTTP/2 stream is paused, and the count at which it is resumed. */
+const QUEUE_PAUSE_AT = 16
+const QUEUE_RESUME_AT = 4
+
+/**
+ * The chunks of an HTTP/2 stream's readable side, pulled with backpressure: the stream is
+ * paused while the consumer is behind. Node 24's async iterator over an Http2Stream that
+ * already completed throws ERR_STREAM_PREMATURE_CLOSE after the last chunk; its events
+ * ('data', 'end', 'close') tell the truth on every version.
+ */
+async function * readHttp2Stream (stream: http2.Http2Stream): AsyncGenerator<Buffer, void, undefined> {
+  const queue: Buffer[] = []
+  let ended = false
+  let failure: Error | undefined
+  let wake: (() => void) | undefined
+  const notify = (): void => {
+    const resolve = wake
+    wake = undefined
+    resolve?.()
+  }
+  const onData = (chunk: Buffer): void => {
+    queue.push(chunk)
+    if (queue.length >= QUEUE_PAUSE_AT) stream.pause()
+    notify()
+  }
+  const onEnd = (): void => { ended = true; notify() }
+  const onError = (error: Error): void => { failure ??= error; notify() }
+  stream.on('data', onData)
+  stream.once('end', onEnd)
+  stream.once('close', onEnd)
+  stream.on('error', onError)
+  // It may have ended, or been reset, before anyone read it: then no event is still to come.
+  if (stream.readableEnded || stream.destroyed) ended = true
+  if (stream.errored !== null) failure = stream.errored
+  try {
+    while (true) {
+      const chunk = queue.shift()
+      if (chunk !== undefined) {
+        if (queue.length <= QUEUE_RESUME_AT && stream.isPaused()) stream.resume()
+        yield chunk
+        continue
+      }
+      if (failure !== undefined) throw failure
+      if (ended) return
+      await new Promise<void>((resolve) => { wake = resolve })
+    }
+  } finally {
+    stream.off('data', onData)
+    stream.off('end', onEnd)
+    stream.off('close', onEnd)
+    stream.off('error', onError)
   }
 }

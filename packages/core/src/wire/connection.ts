@@ -349,7 +349,12 @@ export class WireSession implements WireConnection {
       this.congested = false
       for (const channel of [...this.waiting]) channel.pump()
     })
-    control.on('end', () => { this.teardown(undefined) })
+    // The peer's END_STREAM leaves this end's half open; Node also ends the readable side of
+    // every stream when the socket just drops, and then the stream is already closed.
+    control.on('end', () => {
+      const dropped = control.closed || control.destroyed || this.session.destroyed
+      this.teardown(dropped ? new SwarmError(ErrorCode.Unavailable, 'connection lost') : undefined)
+    })
     control.on('error', (error) => { this.teardown(toSwarmError(error, ErrorCode.Unavailable)) })
     control.on('close', () => { this.teardown(new SwarmError(ErrorCode.Unavailable, 'control stream closed')) })
     this.scheduleFlush()

@@ -123,8 +123,9 @@ export async function dial (address: string, options: WireOptions & AbortOptions
   } catch (error) {
     await connection.close(toSwarmError(error))
     if (isAbort(error)) throw toSwarmError(error)
-    if (target.kind === 'tls' && socketError === undefined) {
-      // Node refuses a client certificate by closing the socket without a TLS alert.
+    if (target.kind === 'tls' && (socketError === undefined || isReset(socketError))) {
+      // Node refuses a client certificate by closing the socket without a TLS alert; when the
+      // client's HTTP/2 preface reaches the closed socket first, that close arrives as a reset.
       throw new SwarmError(ErrorCode.Unauthorized, `cannot connect to ${address}: the server closed the connection after the TLS handshake; it probably refused this client's certificate`, { cause: error })
     }
     throw connectionError(socketError ?? (error as { cause?: unknown }).cause ?? error, address)
@@ -132,6 +133,11 @@ export async function dial (address: string, options: WireOptions & AbortOptions
     if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort)
   }
   return connection
+}
+
+function isReset (error: Error): boolean {
+  const code = (error as NodeJS.ErrnoException).code
+  return code === 'ECONNRESET' || code === 'EPIPE'
 }
 
 function isAbort (error: unknown): boolean {
