@@ -17,4 +17,6 @@ else
   echo "swarmd: no Docker engine reachable at $engine; in front of two simulated engines" >&2
 fi
 echo "swarmd: try: docker -H unix://$socket ps" >&2
+# A small young generation keeps memory flat while large streams pass (apps/swarmd/README.md).
+export NODE_OPTIONS="${NODE_OPTIONS:-} --max-semi-space-size=1"
 exec pnpm exec swarmd "dockerserver unix://$socket" "$back"
