@@ -139,21 +139,33 @@ export async function readAll (readable: Readable, limit: number): Promise<Buffe
 /** How a pump ended: the stream ran out, or the writable went away first. */
 export type PumpResult = 'ended' | 'disconnected'
 
+const DONE: IteratorResult<Uint8Array> = { done: true, value: undefined }
+
 /**
  * Writes a byte stream to a writable with backpressure: the next chunk is pulled only
  * once the writable has room. When the writable closes first (the client hung up), the
- * stream's iterator is returned at once so that the producer stops.
+ * stream's iterator is returned at once so that the producer stops. With `abandonable`,
+ * a pull still pending then is given up too: an async generator waiting for its next
+ * event only sees `return()` after that event, which for `docker events` may never come.
+ * It costs a promise per chunk, so it is for streams that never end by themselves.
  */
-export async function pumpToWritable (stream: ByteStream, writable: Writable): Promise<PumpResult> {
+export async function pumpToWritable (stream: ByteStream, writable: Writable, options: { abandonable?: boolean } = {}): Promise<PumpResult> {
   const iterator = stream[Symbol.asyncIterator]()
   let disconnected = writable.destroyed || (writable as { closed?: boolean }).closed === true
   let releaseDrain: (() => void) | undefined
+  let abandonPull: ((result: IteratorResult<Uint8Array>) => void) | undefined
   const onClose = (): void => {
     if (disconnected) return
     disconnected = true
     releaseDrain?.()
+    abandonPull?.(DONE)
     void Promise.resolve(iterator.return?.()).catch(() => {})
   }
+  const abandonable = options.abandonable === true
+  const pullAbandonable = async (): Promise<IteratorResult<Uint8Array>> => await new Promise((resolve, reject) => {
+    abandonPull = resolve
+    iterator.next().then(resolve, reject)
+  })
   writable.on('close', onClose)
   writable.on('error', onClose)
   try {
@@ -162,7 +174,7 @@ export async function pumpToWritable (stream: ByteStream, writable: Writable): P
       return 'disconnected'
     }
     while (true) {
-      const { done, value } = await iterator.next()
+      const { done, value } = abandonable ? await pullAbandonable() : await iterator.next()
       if (disconnected) return 'disconnected'
       if (done === true) return 'ended'
       if (value.byteLength === 0) continue

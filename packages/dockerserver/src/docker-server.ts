@@ -92,6 +92,7 @@ export function createDockerServer (options: DockerServerOptions): DockerServer 
     const servers = listening.splice(0)
     const stopped = servers.map(async ({ server }) => await new Promise<void>((resolve) => server.close(() => resolve())))
     for (const { server } of servers) (server as http.Server).closeIdleConnections?.()
+    front.endEndlessStreams()
     const drained = Promise.allSettled([...front.inFlight])
     const timeout = options.closeTimeoutMs ?? 10_000
     let timer: NodeJS.Timeout | undefined

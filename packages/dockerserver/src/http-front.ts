@@ -3,7 +3,7 @@ import type { Socket } from 'node:net'
 import type { Writable } from 'node:stream'
 import { ErrorCode, SwarmError, toSwarmError, type Logger, type Sender } from '@libswarm/core'
 import {
-  UNMAPPED_OPERATION, decodeDockerReply, encodeDockerRequest, statusForCode,
+  UNMAPPED_OPERATION, decodeDockerReply, encodeDockerRequest, queryFlag, queryValue, statusForCode,
   type DockerOperationSpec, type DockerQuery, type DockerReply, type DockerRequest
 } from '@libswarm/docker-api'
 import { DEFAULT_MAX_API_VERSION, MIN_API_VERSION, isApiVersion, splitVersionPrefix, unsupportedVersionMessage } from './api-version.js'
@@ -60,6 +60,8 @@ export class DockerHttpFront {
   readonly inFlight = new Set<Promise<void>>()
   /** Connections taken over from node:http (attach, exec, BuildKit sessions). */
   readonly hijacked = new Set<Socket>()
+  /** Answers streaming what never ends by itself (events, logs -f, stats): close() ends them at once. */
+  private readonly endless = new Set<Responder>()
 
   constructor (private readonly options: DockerHttpFrontOptions) {}
 
@@ -285,9 +287,11 @@ export class DockerHttpFront {
     }
     responder.head(reply.status, headers)
     if (body !== '') responder.writable.write(body)
+    const endless = isEndless(request)
+    if (endless) this.endless.add(responder)
     let result
     try {
-      result = await pumpToWritable(reply.stream, responder.writable)
+      result = await pumpToWritable(reply.stream, responder.writable, { abandonable: endless })
     } catch (error) {
       this.options.log.warn('reply stream failed', { operation: request.operation, error: error instanceof Error ? error.message : String(error) })
       if (/json/i.test(headerValue(headers, 'content-type') ?? '')) {
@@ -298,8 +302,19 @@ export class DockerHttpFront {
         responder.destroy()
       }
       return
+    } finally {
+      if (endless) this.endless.delete(responder)
     }
     if (result === 'ended') responder.end()
+  }
+
+  /**
+   * Ends every answer that would otherwise stream until the client leaves, as dockerd does
+   * when it stops: their producers stop, and close() need not wait for them.
+   */
+  endEndlessStreams (): void {
+    for (const responder of this.endless) responder.end()
+    this.endless.clear()
   }
 
   private answerError (responder: Responder, error: SwarmError): void {
@@ -579,4 +594,16 @@ function upgradeProtocol (req: IncomingMessage): string | undefined {
 
 function oneChunk (bytes: Buffer): AsyncIterable<Uint8Array> {
   return { async * [Symbol.asyncIterator] () { yield bytes } }
+}
+
+/** Requests whose answer streams until the client leaves: events without `until`, followed logs, stats streams. */
+function isEndless (request: DockerRequest): boolean {
+  switch (request.operation) {
+    case 'SystemEvents': return queryValue(request.query, 'until') === undefined
+    case 'ContainerLogs':
+    case 'ServiceLogs':
+    case 'TaskLogs': return queryFlag(request.query, 'follow')
+    case 'ContainerStats': return queryValue(request.query, 'stream') === undefined || queryFlag(request.query, 'stream')
+    default: return false
+  }
 }

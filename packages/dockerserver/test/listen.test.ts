@@ -94,6 +94,30 @@ describe('close', () => {
     expect(existsSync(socket)).toBe(false)
   })
 
+  it('ends streams that never end by themselves at once, and lets a finite one finish', async () => {
+    const socket = join(dir, 'endless.sock')
+    const streaming = createFakeBackend()
+    const forever = async function * () { yield Buffer.from('{"status":"start"}\n'); await new Promise(() => {}) }
+    const finite = async function * () { for (let i = 0; i < 5; i++) { await new Promise((resolve) => setTimeout(resolve, 100)); yield Buffer.from(`part ${i}\n`) } }
+    streaming.override = async (request) => ({
+      status: 200,
+      headers: { 'Content-Type': request.operation === 'ContainerExport' ? 'application/x-tar' : 'application/json' },
+      stream: request.operation === 'ContainerExport' ? finite() : forever()
+    })
+    const server = createDockerServer({ addresses: [`unix://${socket}`], next: streaming.sender, closeTimeoutMs: 5000 })
+    await server.start()
+    const events = httpRequest({ socket }, 'GET', '/v1.41/events')
+    const logs = httpRequest({ socket }, 'GET', '/v1.41/containers/web/logs?follow=1&stdout=1')
+    const exported = httpRequest({ socket }, 'GET', '/v1.41/containers/web/export')
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    const started = Date.now()
+    await server.close()
+    expect(Date.now() - started).toBeLessThan(2000)
+    expect((await events).body).toBe('{"status":"start"}\n')
+    expect((await logs).status).toBe(200)
+    expect((await exported).body).toBe('part 0\npart 1\npart 2\npart 3\npart 4\n')
+  })
+
   it('cuts a request that outlives the close timeout', async () => {
     const socket = join(dir, 'cut.sock')
     const stuck = createFakeBackend()
