@@ -20,10 +20,16 @@ export interface AggregateOptions {
   strategy?: Strategy
   /** How often each node's containers, images and facts are listed again. Default 30 s. */
   refreshIntervalMs?: number
-  /** How long a node may take to answer a health check. Default 3 s. */
+  /** How long a node may take to answer a ping. Default 1 s. */
   healthTimeoutMs?: number
-  /** How often each node is pinged. Default 2 s. */
+  /** How often each node is pinged (each node at its own random phase). Default 2 s. */
   healthIntervalMs?: number
+  /**
+   * Failed or timed-out pings in a row before a node counts as unhealthy (a failed ping is
+   * retried at once, so a node that stops answering is dropped after about this many
+   * health timeouts; a broken event stream drops it at once). Default 3.
+   */
+  healthRetries?: number
   /** Longest wait between reconnection attempts to an unhealthy node. Default 30 s. */
   maxBackoffMs?: number
   /** The cluster's name in `docker info`. Default `aggregate`. */
@@ -33,7 +39,7 @@ export interface AggregateOptions {
 }
 
 /** The usage line swarmd shows. */
-export const AGGREGATE_USAGE = 'aggregate [--strategy spread|binpack|random] [--refresh-interval 30s] [--health-timeout 3s] [--health-interval 2s] [--name NAME=SPEC]... CHILD_SPEC...'
+export const AGGREGATE_USAGE = 'aggregate [--strategy spread|binpack|random] [--refresh-interval 30s] [--health-timeout 1s] [--health-interval 2s] [--health-retries 3] [--name NAME=SPEC]... CHILD_SPEC...'
 
 /** Parses `30s`, `500ms`, `2m`, `1h` or a number of seconds into milliseconds. */
 export function parseDuration (text: string): number {
@@ -80,6 +86,13 @@ export function parseAggregateArgs (args: readonly string[]): AggregateOptions {
       case '--refresh-interval': options.refreshIntervalMs = parseDuration(value()); break
       case '--health-timeout': options.healthTimeoutMs = parseDuration(value()); break
       case '--health-interval': options.healthIntervalMs = parseDuration(value()); break
+      case '--health-retries': {
+        const text = value()
+        const retries = Number(text)
+        if (!Number.isInteger(retries) || retries < 1) throw new SwarmError(ErrorCode.InvalidArguments, `--health-retries wants a whole number of at least 1, got ${JSON.stringify(text)}`)
+        options.healthRetries = retries
+        break
+      }
       case '--cluster-name': options.name = value(); break
       case '--name': {
         const pair = value()

@@ -420,11 +420,12 @@ export type AggregateContext = Pick<ServiceContext, 'spawn'> & { log?: Logger }
 export async function createAggregate (options: AggregateOptions, context: AggregateContext): Promise<ServiceInstance> {
   const log = context.log ?? silentLogger
   const state = new Aggregate(options, log)
-  const healthTimeoutMs = options.healthTimeoutMs ?? 3000
+  const healthTimeoutMs = options.healthTimeoutMs ?? 1000
   const timings = {
     refreshIntervalMs: options.refreshIntervalMs ?? 30_000,
     healthTimeoutMs,
     pingIntervalMs: options.healthIntervalMs ?? 2000,
+    healthRetries: Math.max(1, Math.floor(options.healthRetries ?? 3)),
     maxBackoffMs: options.maxBackoffMs ?? 30_000
   }
   const nodes: EngineNode[] = []

@@ -52,6 +52,8 @@ export interface NodeTimings {
   refreshIntervalMs: number
   healthTimeoutMs: number
   pingIntervalMs: number
+  /** Consecutive failed pings (or refreshes) before the node counts as unhealthy. */
+  healthRetries: number
   maxBackoffMs: number
 }
 
@@ -73,6 +75,13 @@ interface ImageSummary { Id?: string, RepoTags?: string[] | null, RepoDigests?: 
 const STATE_CHANGES = new Set(['create', 'start', 'restart', 'die', 'stop', 'kill', 'pause', 'unpause', 'rename', 'update', 'oom', 'health_status'])
 const IMAGE_CHANGES = new Set(['pull', 'tag', 'untag', 'delete', 'import', 'load', 'save'])
 const INSPECT_CONCURRENCY = 8
+/** Calls that list or inspect may take this long even when the health timeout is shorter. */
+const SYNC_TIMEOUT_MS = 10_000
+
+/** `ms` give or take 10 %, so nodes that started together drift apart. */
+function jittered (ms: number): number {
+  return ms * (0.9 + 0.2 * Math.random())
+}
 
 /**
  * One engine behind aggregate: its child service, its health, and its slice of the
@@ -100,7 +109,11 @@ export class EngineNode {
   private imageRefreshAgain = false
   private cycle: AbortController | undefined
   private timer: NodeJS.Timeout | undefined
+  private pingTimer: NodeJS.Timeout | undefined
+  private refreshTimer: NodeJS.Timeout | undefined
   private failures = 0
+  /** Failed pings or refreshes in a row since the last answer. */
+  private misses = 0
   private closed = false
   private connecting: Promise<void> | undefined
 
@@ -152,9 +165,11 @@ export class EngineNode {
     this.cycle = cycle
     let watching: AsyncIterable<Uint8Array> | undefined
     try {
-      await this.refreshFacts(cycle.signal)
+      await this.refreshFacts(cycle.signal, this.connectTimeoutMs)
       watching = await this.openEvents(cycle.signal)
-      await this.resync(cycle.signal, true)
+      // the cache outlives an unhealthy spell: a node that rejoins only has its changes inspected,
+      // so a cluster-wide flap does not turn into an inspect of every container at once
+      await this.resync(cycle.signal, false)
       if (cycle.signal.aborted) {
         void watching[Symbol.asyncIterator]().return?.()?.catch(() => {})
         return
@@ -166,7 +181,7 @@ export class EngineNode {
       this.updatedAt = new Date()
       if (rejoined) this.log.info('node rejoined', { node: this.name })
       void this.consumeEvents(watching, cycle)
-      this.schedule(cycle, this.timings.pingIntervalMs)
+      this.schedule(cycle)
     } catch (error) {
       // an event stream opened before the failure would otherwise hold its connection
       if (watching !== undefined) void watching[Symbol.asyncIterator]().return?.()?.catch(() => {})
@@ -185,41 +200,85 @@ export class EngineNode {
     this.health = 'unhealthy'
     this.lastError = text
     this.failures++
-    const delay = Math.min(this.timings.maxBackoffMs, 1000 * 2 ** Math.min(this.failures - 1, 16))
+    // jittered too, so nodes that failed together do not all come back in the same instant
+    const delay = jittered(Math.min(this.timings.maxBackoffMs, 1000 * 2 ** Math.min(this.failures - 1, 16)))
     clearTimeout(this.timer)
+    clearTimeout(this.pingTimer)
+    clearTimeout(this.refreshTimer)
     this.timer = setTimeout(() => { void this.start() }, delay)
     this.timer.unref?.()
   }
 
-  private schedule (cycle: AbortController, delay: number): void {
-    if (this.closed || cycle.signal.aborted) return
-    clearTimeout(this.timer)
-    let lastRefresh = Date.now()
-    const tick = async (): Promise<void> => {
-      if (cycle.signal.aborted) return
-      try {
-        if (Date.now() - lastRefresh >= this.timings.refreshIntervalMs) {
-          lastRefresh = Date.now()
-          await this.refreshFacts(cycle.signal)
-          await this.resync(cycle.signal, false)
-        } else {
-          await callDocker(this.child, { operation: 'SystemPing', target: '' }, { signal: cycle.signal, timeoutMs: this.timings.healthTimeoutMs })
-        }
-        this.updatedAt = new Date()
-      } catch (error) {
-        if (!cycle.signal.aborted) this.fail(cycle, error)
-        return
-      }
-      if (cycle.signal.aborted) return
-      this.timer = setTimeout(() => { void tick() }, this.timings.pingIntervalMs)
-      this.timer.unref?.()
-    }
-    this.timer = setTimeout(() => { void tick() }, delay)
-    this.timer.unref?.()
+  /** How long the calls of a (re)connection may take: as long as the pings that would fail the node. */
+  private get connectTimeoutMs (): number {
+    return this.timings.healthTimeoutMs * Math.max(1, this.timings.healthRetries)
   }
 
-  private async refreshFacts (signal: AbortSignal): Promise<void> {
-    const options = { signal, timeoutMs: this.timings.healthTimeoutMs }
+  /**
+   * Starts the ping and refresh timers, each at a random phase (and later intervals
+   * jittered), so a thousand nodes connected at once do not ping and resync in one burst.
+   */
+  private schedule (cycle: AbortController): void {
+    if (this.closed || cycle.signal.aborted) return
+    this.misses = 0
+    clearTimeout(this.pingTimer)
+    clearTimeout(this.refreshTimer)
+    this.pingTimer = this.later(Math.random() * this.timings.pingIntervalMs, async () => { await this.ping(cycle) })
+    this.refreshTimer = this.later(Math.random() * this.timings.refreshIntervalMs, async () => { await this.refresh(cycle) })
+  }
+
+  private later (delay: number, run: () => Promise<void>): NodeJS.Timeout {
+    const timer = setTimeout(() => { void run() }, delay)
+    timer.unref?.()
+    return timer
+  }
+
+  private async ping (cycle: AbortController): Promise<void> {
+    if (cycle.signal.aborted) return
+    let delay = jittered(this.timings.pingIntervalMs)
+    try {
+      await callDocker(this.child, { operation: 'SystemPing', target: '' }, { signal: cycle.signal, timeoutMs: this.timings.healthTimeoutMs })
+      this.answered()
+    } catch (error) {
+      if (cycle.signal.aborted || this.missed(cycle, error)) return
+      // ask again at once: a node that stopped answering is dropped after healthRetries timeouts
+      delay = 0
+    }
+    if (cycle.signal.aborted) return
+    this.pingTimer = this.later(delay, async () => { await this.ping(cycle) })
+  }
+
+  private async refresh (cycle: AbortController): Promise<void> {
+    if (cycle.signal.aborted) return
+    try {
+      await this.refreshFacts(cycle.signal, Math.max(this.timings.healthTimeoutMs, SYNC_TIMEOUT_MS))
+      await this.resync(cycle.signal, false)
+      this.answered()
+    } catch (error) {
+      if (cycle.signal.aborted || this.missed(cycle, error)) return
+    }
+    if (cycle.signal.aborted) return
+    this.refreshTimer = this.later(jittered(this.timings.refreshIntervalMs), async () => { await this.refresh(cycle) })
+  }
+
+  private answered (): void {
+    this.misses = 0
+    this.updatedAt = new Date()
+  }
+
+  /** Counts a failed ping or refresh; fails the node (and returns true) after healthRetries in a row. */
+  private missed (cycle: AbortController, error: unknown): boolean {
+    this.misses++
+    if (this.misses < this.timings.healthRetries) {
+      this.log.debug('node missed a health check', { node: this.name, misses: this.misses, error: toSwarmError(error).message })
+      return false
+    }
+    this.fail(cycle, error)
+    return true
+  }
+
+  private async refreshFacts (signal: AbortSignal, timeoutMs: number): Promise<void> {
+    const options = { signal, timeoutMs }
     const [infoReply, versionReply] = await Promise.all([
       callDocker(this.child, { operation: 'SystemInfo', target: '' }, options),
       callDocker(this.child, { operation: 'SystemVersion', target: '' }, options)
@@ -250,7 +309,7 @@ export class EngineNode {
   }
 
   private async openEvents (signal: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
-    const reply = await callDocker(this.child, { operation: 'SystemEvents', target: '' }, { signal, timeoutMs: this.timings.healthTimeoutMs })
+    const reply = await callDocker(this.child, { operation: 'SystemEvents', target: '' }, { signal, timeoutMs: this.connectTimeoutMs })
     if (reply.stream === undefined) throw new SwarmError(ErrorCode.Protocol, 'SystemEvents was answered without a stream')
     return reply.stream
   }
@@ -293,7 +352,7 @@ export class EngineNode {
    * state changed; drops those that are gone. `full` inspects every one.
    */
   async resync (signal: AbortSignal | undefined, full: boolean): Promise<void> {
-    const options = { signal, timeoutMs: Math.max(this.timings.healthTimeoutMs, 10_000) }
+    const options = { signal, timeoutMs: Math.max(this.timings.healthTimeoutMs, SYNC_TIMEOUT_MS) }
     const reply = await callDocker(this.child, { operation: 'ContainerList', target: '', query: { all: '1' } }, options)
     const listed = bodyJson<Array<{ Id: string, State?: string, Names?: string[] }>>(reply) ?? []
     const seen = new Set<string>()
@@ -341,7 +400,7 @@ export class EngineNode {
   private async inspectOnce (id: string): Promise<void> {
     let inspect: ContainerInspect
     try {
-      const reply = await callDocker(this.child, { operation: 'ContainerInspect', target: id }, { timeoutMs: Math.max(this.timings.healthTimeoutMs, 10_000) })
+      const reply = await callDocker(this.child, { operation: 'ContainerInspect', target: id }, { timeoutMs: Math.max(this.timings.healthTimeoutMs, SYNC_TIMEOUT_MS) })
       inspect = bodyJson<ContainerInspect>(reply)
     } catch (error) {
       if (isSwarmError(error) && error.code === ErrorCode.NotFound) {
@@ -426,7 +485,7 @@ export class EngineNode {
       try {
         do {
           this.imageRefreshAgain = false
-          const reply = await callDocker(this.child, { operation: 'ImageList', target: '' }, { timeoutMs: Math.max(this.timings.healthTimeoutMs, 10_000) })
+          const reply = await callDocker(this.child, { operation: 'ImageList', target: '' }, { timeoutMs: Math.max(this.timings.healthTimeoutMs, SYNC_TIMEOUT_MS) })
           const refs = new Set<string>()
           for (const image of bodyJson<ImageSummary[]>(reply) ?? []) {
             if (image.Id !== undefined) refs.add(image.Id)
@@ -452,7 +511,7 @@ export class EngineNode {
       try {
         do {
           this.networkRefreshAgain = false
-          const reply = await callDocker(this.child, { operation: 'NetworkList', target: '' }, { timeoutMs: Math.max(this.timings.healthTimeoutMs, 10_000) })
+          const reply = await callDocker(this.child, { operation: 'NetworkList', target: '' }, { timeoutMs: Math.max(this.timings.healthTimeoutMs, SYNC_TIMEOUT_MS) })
           const names = new Set<string>()
           const listed = bodyJson<Array<{ Id?: string, Name?: string }>>(reply)
           for (const network of Array.isArray(listed) ? listed : []) {
@@ -477,6 +536,8 @@ export class EngineNode {
   async close (): Promise<void> {
     this.closed = true
     clearTimeout(this.timer)
+    clearTimeout(this.pingTimer)
+    clearTimeout(this.refreshTimer)
     this.cycle?.abort()
     await this.child.close().catch(() => {})
   }

@@ -12,6 +12,10 @@ export interface FakeEngine {
   readonly calls: string[]
   /** `down`: every request fails and event streams break; `hang`: requests never answer. */
   mode: 'up' | 'down' | 'hang'
+  /** When each of `calls` arrived (Date.now()). */
+  readonly callTimes: number[]
+  /** The next `count` SystemPing answers come `ms` late. */
+  slowPings (count: number, ms: number): void
   emit (event: Record<string, unknown>): void
   /** Adds a container behind aggregate's back (no event). */
   add (name: string, extra?: Record<string, any>): string
@@ -36,6 +40,7 @@ export function fakeEngine (options: FakeEngineOptions): FakeEngine {
   const calls: string[] = []
   const execs = new Map<string, string>()
   let clock = Date.now()
+  const slow = { count: 0, ms: 0 }
   const now = (): string => new Date(clock++).toISOString()
 
   const emit = (event: Record<string, unknown>): void => {
@@ -80,6 +85,8 @@ export function fakeEngine (options: FakeEngineOptions): FakeEngine {
     images,
     calls,
     mode: 'up',
+    callTimes: [],
+    slowPings: (count, ms) => { slow.count = count; slow.ms = ms },
     emit,
     add: (name, extra = {}) => {
       const container = makeContainer(name, extra)
@@ -93,8 +100,14 @@ export function fakeEngine (options: FakeEngineOptions): FakeEngine {
         if (fake.mode === 'down') throw new SwarmError(ErrorCode.Unavailable, `connect ECONNREFUSED (${options.name})`)
         const request = decodeDockerRequest(message)
         calls.push(`${request.operation} ${request.target}`.trim())
+        fake.callTimes.push(Date.now())
         switch (request.operation) {
-          case 'SystemPing': return encodeDockerReply({ status: 200, body: 'OK', headers: { 'Api-Version': options.apiVersion ?? '1.41' } })
+          case 'SystemPing':
+            if (slow.count > 0) {
+              slow.count--
+              await new Promise((resolve) => setTimeout(resolve, slow.ms))
+            }
+            return encodeDockerReply({ status: 200, body: 'OK', headers: { 'Api-Version': options.apiVersion ?? '1.41' } })
           case 'SystemInfo': return jsonReply({ ID: `ID-${options.name}`, Name: options.name, NCPU: options.ncpu ?? 4, MemTotal: options.memTotal ?? 8 * 1024 ** 3, Labels: options.labels ?? [], ServerVersion: '20.10.24', KernelVersion: '6.1.0', OperatingSystem: 'Fake Linux', Driver: 'overlay2', Images: images.length })
           case 'SystemVersion': return jsonReply({ Version: '20.10.24', ApiVersion: options.apiVersion ?? '1.41', MinAPIVersion: '1.12' })
           case 'SystemEvents': {

@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest'
+import { parseAggregateArgs } from '../src/index.js'
+import { breakEvents, type FakeEngine } from './fake-engine.js'
+import { docker, eventually, fakeCluster, run } from './harness.js'
+import type { Sender } from '@libswarm/core'
+
+/** A node's `Status` and `Error` lines in `docker info`. */
+async function nodeStatus (service: Sender, node: string): Promise<{ status: string, error: string }> {
+  const lines = (await docker(service, 'SystemInfo')).json.SystemStatus as string[][]
+  const at = lines.findIndex(([key = '']) => key.trim() === node)
+  const after = lines.slice(at + 1)
+  const value = (name: string): string => after.find(([key = '']) => key.includes(name))?.[1] ?? ''
+  return { status: value('Status'), error: value('Error') }
+}
+
+/** When the engine received each call of `operation`. */
+function timesOf (engine: FakeEngine, operation: string): number[] {
+  return engine.calls.flatMap((call, index) => call.split(' ')[0] === operation ? [engine.callTimes[index] as number] : [])
+}
+
+const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
+
+// the harness pings every 200 ms with a 500 ms timeout; refreshes are kept out of the way
+const quiet = { refreshIntervalMs: 3_600_000 }
+
+describe('health', () => {
+  it('keeps a node healthy when its pings are late fewer than healthRetries times in a row', async () => {
+    await using cluster = await fakeCluster([{}, {}], quiet)
+    const engine = cluster.engines[1]!
+    const before = timesOf(engine, 'SystemPing').length
+    engine.slowPings(2, 700)
+    const seen = new Set<string>()
+    const until = Date.now() + 2500
+    while (Date.now() < until) {
+      seen.add((await nodeStatus(cluster.service, 'node-1')).status)
+      await sleep(25)
+    }
+    // two pings timed out, then it answered again: never unhealthy
+    expect(timesOf(engine, 'SystemPing').length - before).toBeGreaterThanOrEqual(3)
+    expect([...seen]).toEqual(['Healthy'])
+  })
+
+  it('marks a node unhealthy after healthRetries timed-out pings in a row, and takes it back', async () => {
+    await using cluster = await fakeCluster([{}, {}], quiet)
+    const engine = cluster.engines[1]!
+    engine.slowPings(3, 700)
+    const started = Date.now()
+    await eventually(async () => (await nodeStatus(cluster.service, 'node-1')).status === 'Unhealthy', 4000)
+    // three 500 ms timeouts, retried at once
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1400)
+    expect((await nodeStatus(cluster.service, 'node-1')).error).toMatch(/SystemPing timed out after 500 ms/)
+    await eventually(async () => (await nodeStatus(cluster.service, 'node-1')).status === 'Healthy', 4000)
+  })
+
+  it('marks a node unhealthy after one failed ping when healthRetries is 1', async () => {
+    await using cluster = await fakeCluster([{}, {}], { ...quiet, healthRetries: 1 })
+    cluster.engines[1]!.slowPings(1, 700)
+    await eventually(async () => (await nodeStatus(cluster.service, 'node-1')).status === 'Unhealthy', 2000)
+  })
+
+  it('pings and refreshes each node at its own phase', async () => {
+    const count = 12
+    await using cluster = await fakeCluster(Array.from({ length: count }, () => ({})), { healthIntervalMs: 1000, refreshIntervalMs: 1000 })
+    await eventually(() => cluster.engines.every((engine) => timesOf(engine, 'SystemPing').length >= 2 && timesOf(engine, 'ContainerList').length >= 2), 5000)
+    const spread = (times: number[]): number => Math.max(...times) - Math.min(...times)
+    // uniform phases over 1 s: twelve nodes all within 300 ms of each other has a chance of about 1e-5
+    expect(spread(cluster.engines.map((engine) => timesOf(engine, 'SystemPing')[0]!))).toBeGreaterThan(300)
+    expect(spread(cluster.engines.map((engine) => timesOf(engine, 'SystemPing')[1]!))).toBeGreaterThan(300)
+    // the first ContainerList is the connection's sync; the second is the first periodic refresh
+    expect(spread(cluster.engines.map((engine) => timesOf(engine, 'ContainerList')[1]!))).toBeGreaterThan(300)
+  })
+
+  it('resyncs a rejoining node incrementally: only new or changed containers are inspected', async () => {
+    await using cluster = await fakeCluster([{}, {}], quiet)
+    const engine = cluster.engines[1]!
+    for (const name of ['a', 'b', 'c']) await run(cluster.service, name, { Env: ['constraint:node==node-1'] })
+    engine.mode = 'down'
+    breakEvents(engine)
+    await eventually(async () => (await nodeStatus(cluster.service, 'node-1')).status === 'Unhealthy')
+    const late = engine.add('late')
+    const from = engine.calls.length
+    engine.mode = 'up'
+    await eventually(async () => (await nodeStatus(cluster.service, 'node-1')).status === 'Healthy', 5000)
+    const ps = await docker(cluster.service, 'ContainerList', '', { query: { all: '1' } })
+    expect(ps.json.map((row: any) => row.Names[0]).sort()).toEqual(['/node-1/a', '/node-1/b', '/node-1/c', '/node-1/late'])
+    expect(engine.calls.slice(from).filter((call) => call.startsWith('ContainerInspect'))).toEqual([`ContainerInspect ${late}`])
+  })
+
+  it('parses --health-retries', () => {
+    expect(parseAggregateArgs(['--health-retries', '5', 'x']).healthRetries).toBe(5)
+    expect(() => parseAggregateArgs(['--health-retries', '0', 'x'])).toThrow(/at least 1/)
+  })
+})
