@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import {
-  ErrorCode, SwarmError, createServer, defineService, errorMessage, replyAndClose, silentLogger, toSwarmError,
+  ErrorCode, SwarmError, createServer, defineService, errorMessage, isSwarmError, replyAndClose, silentLogger, toSwarmError,
   type ByteStream, type Logger, type Message, type Sender, type ServiceContext, type ServiceInstance
 } from '@libswarm/core'
 import {
@@ -8,9 +8,10 @@ import {
   type DockerQuery, type DockerReply, type DockerRequest
 } from '@libswarm/docker-api'
 import { AGGREGATE_USAGE, addressOf, parseAggregateArgs, type AggregateOptions } from './aggregate-options.js'
-import { bodyJson, callDocker, drainProgress, jsonObjects, utf8 } from './child-call.js'
+import { bodyJson, callDocker, drainProgress, jsonArrayChunks, jsonObjects, utf8 } from './child-call.js'
 import { ClusterState, listRowJson } from './cluster-state.js'
 import { cacheAnswers, containerPredicate, matchPattern } from './container-filters.js'
+import type { ContainerInspect } from './container-view.js'
 import { EngineNode, type CachedContainer } from './engine-node.js'
 import { nodeUnavailable } from './errors.js'
 import { EventHub, eventPredicate, ipOf, tagEvent, type NodeEvent } from './event-hub.js'
@@ -32,6 +33,8 @@ const CONTAINER_OPERATIONS = new Set([
 const SWARM_OPERATIONS = /^(Swarm|Node|Service|Task|Secret|Config)[A-Z]/
 const EXEC_MEMORY = 100_000
 const LIST_TIMEOUT_MS = 10_000
+/** A `docker ps` answer longer than this many rows is streamed. */
+const STREAMED_LIST_ROWS = 1000
 
 /** The result of asking several nodes the same thing. */
 export interface NodeAnswer {
@@ -194,7 +197,16 @@ export class Aggregate {
       await this.forward(container.node, message, container.id)
       return undefined
     }
-    return jsonReply({ ...container.inspect, Node: nodeObject(container.node) })
+    // the cache keeps a compact record of each container, not its whole inspect: ask the node
+    const node = container.node
+    let inspect: ContainerInspect
+    try {
+      inspect = bodyJson<ContainerInspect>(await callDocker(node.child, { operation: 'ContainerInspect', target: container.id }, { signal: node.signal, timeoutMs: LIST_TIMEOUT_MS }))
+    } catch (error) {
+      if (isSwarmError(error) && error.code === ErrorCode.NotFound) node.forget(container.id)
+      throw error
+    }
+    return jsonReply({ ...inspect, Node: nodeObject(node) })
   }
 
   private async listContainers (request: DockerRequest): Promise<Message> {
@@ -208,11 +220,17 @@ export class Aggregate {
       const onNode = nodeFilter === undefined ? undefined : (node: EngineNode) => nodeFilter.some((value) => matchPattern(value, node.name) || node.facts?.id === value)
       const chosen: CachedContainer[] = []
       for (const container of this.cluster.visible(onNode)) {
-        if (!all && container.inspect.State?.Running !== true) continue
+        if (!all && container.state.Running !== true) continue
         if (accept(container)) chosen.push(container)
       }
-      chosen.sort((a, b) => b.summary.Created - a.summary.Created || compareText(b.inspect.Created, a.inspect.Created))
-      const rows = (limit > 0 ? chosen.slice(0, limit) : chosen).map((container) => listRowJson(container, now))
+      chosen.sort((a, b) => b.summary.Created - a.summary.Created || compareText(b.created, a.created))
+      const picked = limit > 0 ? chosen.slice(0, limit) : chosen
+      if (picked.length > STREAMED_LIST_ROWS) {
+        // 30,000 rows are a 23 MB answer: sent as a stream of ~64 KB pieces, no whole copy of it
+        // is ever built (dockerserver writes it chunked, at the client's pace)
+        return encodeDockerReply({ status: 200, stream: jsonArrayChunks(picked, (container) => listRowJson(container, now)), headers: { 'Content-Type': 'application/json' } })
+      }
+      const rows = picked.map((container) => listRowJson(container, now))
       // the rows' JSON is mostly cached per container: joining strings beats serialising objects
       return encodeDockerReply({ status: 200, body: `[${rows.join(',')}]`, headers: { 'Content-Type': 'application/json' } })
     }

@@ -1,5 +1,5 @@
 import { ErrorCode, SwarmError, isSwarmError, request, type ByteStream, type Sender } from '@libswarm/core'
-import { decodeDockerReply, encodeDockerRequest, engineError, type DockerReply, type DockerRequest } from '@libswarm/docker-api'
+import { DOCKER_OPERATIONS, decodeDockerReply, encodeDockerRequest, engineError, type DockerReply, type DockerRequest } from '@libswarm/docker-api'
 
 /** Options of {@link callDocker}. */
 export interface CallOptions {
@@ -31,6 +31,10 @@ export async function callDocker (child: Sender, dockerRequest: DockerRequest, o
   let reply: DockerReply
   try {
     reply = decodeDockerReply(await request(child, message.verb, message.args, { signal: controller.signal, stream: message.stream }))
+    // a child may stream a long JSON answer (another aggregate streams a big `docker ps`)
+    if ((reply.body ?? '') === '' && reply.stream !== undefined && DOCKER_OPERATIONS.get(dockerRequest.operation)?.response === 'json') {
+      reply = { ...reply, body: await streamText(reply.stream, controller.signal), stream: undefined }
+    }
   } catch (error) {
     if (timedOut) throw controller.signal.reason as SwarmError
     if (isSwarmError(error)) throw error
@@ -104,6 +108,43 @@ export async function * jsonObjects (stream: ByteStream): AsyncGenerator<unknown
     }
     text = depth === 0 ? '' : text.slice(objectStart >= 0 ? objectStart : start)
   }
+}
+
+/** Reads a whole stream as text; stops (and releases the stream) when `signal` aborts. */
+async function streamText (stream: ByteStream, signal: AbortSignal): Promise<string> {
+  const iterator = stream[Symbol.asyncIterator]()
+  const onAbort = (): void => { void iterator.return?.()?.catch(() => {}) }
+  signal.addEventListener('abort', onAbort, { once: true })
+  const textDecoder = new TextDecoder()
+  let text = ''
+  try {
+    for (let next = await iterator.next(); next.done !== true; next = await iterator.next()) {
+      signal.throwIfAborted()
+      text += textDecoder.decode(next.value, { stream: true })
+    }
+    signal.throwIfAborted()
+    return text + textDecoder.decode()
+  } finally {
+    signal.removeEventListener('abort', onAbort)
+  }
+}
+
+const CHUNK_CHARS = 64 * 1024
+
+/**
+ * A JSON array of `items` as a byte stream of pieces of about 64 KB, each item turned
+ * into JSON text by `toJson` only as the stream is read: no string of the whole array exists.
+ */
+export async function * jsonArrayChunks<T> (items: readonly T[], toJson: (item: T) => string): AsyncGenerator<Uint8Array, void, undefined> {
+  let text = '['
+  for (let index = 0; index < items.length; index++) {
+    text += (index === 0 ? '' : ',') + toJson(items[index] as T)
+    if (text.length >= CHUNK_CHARS) {
+      yield encoder.encode(text)
+      text = ''
+    }
+  }
+  yield encoder.encode(text + ']')
 }
 
 /** Drains a progress stream (pull, load) and throws the first `error` it reports. */

@@ -129,5 +129,5 @@ export class ClusterState implements ContainerIndex {
 
 /** One `docker ps` row as JSON: the cached summary with Names showing the node, and Status as of `now`. */
 export function listRowJson (container: CachedContainer, now: number): string {
-  return `${container.summaryJson},"Names":${JSON.stringify([`/${container.node.name}/${container.name}`])},"Status":${JSON.stringify(statusText(container.inspect.State, now, container.times))}}`
+  return `${container.summaryJson},"Names":${JSON.stringify([`/${container.node.name}/${container.name}`])},"Status":${JSON.stringify(statusText(container.state, now, container.times))}}`
 }

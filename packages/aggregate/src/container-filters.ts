@@ -59,8 +59,8 @@ export function containerPredicate (filters: Record<string, string[]>, cluster: 
     if (!STATUSES.has(status)) throw new SwarmError(ErrorCode.BadRequest, `invalid filter 'status=${status}'`)
   }
   any(filters.status, (value, c) => c.summary.State === value)
-  any(filters.exited, (value, c) => c.summary.State === 'exited' && String(c.inspect.State?.ExitCode ?? 0) === value)
-  any(filters.health, (value, c) => (c.inspect.State?.Health?.Status ?? 'none') === value)
+  any(filters.exited, (value, c) => c.summary.State === 'exited' && String(c.state.ExitCode ?? 0) === value)
+  any(filters.health, (value, c) => (c.state.Health?.Status ?? 'none') === value)
   any(filters['is-task'], (value, c) => ('com.docker.swarm.task' in c.summary.Labels) === (value === 'true'))
   const labels = filters.label
   if (labels !== undefined && labels.length > 0) {
@@ -81,13 +81,13 @@ export function containerPredicate (filters: Record<string, string[]>, cluster: 
     mount.Name === value || mount.Source === value || mount.Destination === value))
   const before = filters.before?.[0]
   if (before !== undefined) {
-    const created = cluster.find(before).inspect.Created ?? ''
-    checks.push((c) => (c.inspect.Created ?? '') < created)
+    const created = cluster.find(before).created
+    checks.push((c) => c.created < created)
   }
   const since = filters.since?.[0]
   if (since !== undefined) {
-    const created = cluster.find(since).inspect.Created ?? ''
-    checks.push((c) => (c.inspect.Created ?? '') > created)
+    const created = cluster.find(since).created
+    checks.push((c) => c.created > created)
   }
   return (container) => {
     for (const check of checks) if (!check(container)) return false

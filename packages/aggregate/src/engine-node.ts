@@ -14,7 +14,10 @@ export interface CachedContainer {
   readonly node: EngineNode
   /** The name without its leading slash. */
   readonly name: string
-  readonly inspect: ContainerInspect
+  /** The inspect's State. (The whole inspect is not kept: ~4.5 KB a container; `docker inspect` asks the node.) */
+  readonly state: NonNullable<ContainerInspect['State']>
+  /** The inspect's Created (RFC 3339 text, finer than the summary's seconds). */
+  readonly created: string
   readonly summary: SummaryBase
   /** The summary as JSON, less its closing brace: a listing appends Names and Status to it. */
   readonly summaryJson: string
@@ -412,7 +415,7 @@ export class EngineNode {
     this.remember(inspect)
   }
 
-  /** Puts (or replaces) a container in the cache from its inspect JSON. */
+  /** Puts (or replaces) a container in the cache from its inspect: what listings, filters and placement read. */
   remember (inspect: ContainerInspect): void {
     const phase = phaseOf(inspect)
     const summary = summaryBase(inspect)
@@ -420,7 +423,8 @@ export class EngineNode {
       id: inspect.Id,
       node: this,
       name: (inspect.Name ?? '').replace(/^\//, ''),
-      inspect,
+      state: inspect.State ?? {},
+      created: inspect.Created ?? '',
       summary,
       summaryJson: JSON.stringify(summary).slice(0, -1),
       times: stateTimes(inspect.State),
