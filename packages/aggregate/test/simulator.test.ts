@@ -73,7 +73,7 @@ describe('aggregate over simulators', () => {
   it('runs containers across simulators and routes logs, exec, attach, stop and rm to the right one', async () => {
     await using swarm = await spawnAggregate('aggregate "simulator --name node-0 --label storage=ssd" "simulator --name node-1" "simulator --name node-2 --cpus 2"')
     const placed: Record<string, string> = {}
-    for (const name of ['aa', 'bb', 'cc']) {
+    for (const name of ['qa', 'qb', 'qc']) {
       const created = await docker(swarm, 'ContainerCreate', '', { query: { name }, body: { Image: 'busybox', Cmd: ['sh', '-c', `echo hello from ${name}; sleep 1000`] } })
       await docker(swarm, 'ContainerStart', created.json.Id)
       placed[name] = (await docker(swarm, 'ContainerInspect', name)).json.Node.Name
@@ -83,26 +83,26 @@ describe('aggregate over simulators', () => {
     expect(ps.json.map((row: any) => row.Names[0]).sort()).toEqual(Object.entries(placed).map(([name, node]) => `/${node}/${name}`).sort())
     expect(ps.json.every((row: any) => row.State === 'running' && /^Up /.test(row.Status))).toBe(true)
 
-    const logs = await docker(swarm, 'ContainerLogs', 'bb', { query: { stdout: '1', stderr: '1' } })
-    expect(logs.text).toContain('hello from bb')
-    expect(logs.text).not.toContain('hello from aa')
+    const logs = await docker(swarm, 'ContainerLogs', 'qb', { query: { stdout: '1', stderr: '1' } })
+    expect(logs.text).toContain('hello from qb')
+    expect(logs.text).not.toContain('hello from qa')
 
-    const exec = await docker(swarm, 'ContainerExec', `${placed.cc as string}/cc`, { body: { Cmd: ['echo', 'exec output'], AttachStdout: true, AttachStderr: true } })
+    const exec = await docker(swarm, 'ContainerExec', `${placed.qc as string}/qc`, { body: { Cmd: ['echo', 'exec output'], AttachStdout: true, AttachStderr: true } })
     const started = await docker(swarm, 'ExecStart', exec.json.Id, { body: { Detach: false, Tty: false } })
     expect(started.text).toContain('exec output')
     await eventually(async () => (await docker(swarm, 'ExecInspect', exec.json.Id)).json.ExitCode === 0)
 
-    const attached = await docker(swarm, 'ContainerAttach', 'aa', { query: { logs: '1', stdout: '1', stream: '0' } })
-    expect(attached.text).toContain('hello from aa')
+    const attached = await docker(swarm, 'ContainerAttach', 'qa', { query: { logs: '1', stdout: '1', stream: '0' } })
+    expect(attached.text).toContain('hello from qa')
 
-    await docker(swarm, 'ContainerStop', 'aa', { query: { t: '0' } })
+    await docker(swarm, 'ContainerStop', 'qa', { query: { t: '0' } })
     const afterStop = await docker(swarm, 'ContainerList')
-    expect(afterStop.json.map((row: any) => row.Names[0])).not.toContain(`/${placed.aa as string}/aa`)
+    expect(afterStop.json.map((row: any) => row.Names[0])).not.toContain(`/${placed.qa as string}/qa`)
     const stopped = await docker(swarm, 'ContainerList', '', { query: { all: '1', filters: JSON.stringify({ status: ['exited'] }) } })
-    expect(stopped.json.map((row: any) => row.Names[0])).toEqual([`/${placed.aa as string}/aa`])
-    await docker(swarm, 'ContainerDelete', 'aa')
+    expect(stopped.json.map((row: any) => row.Names[0])).toEqual([`/${placed.qa as string}/qa`])
+    await docker(swarm, 'ContainerDelete', 'qa')
     expect((await docker(swarm, 'ContainerList', '', { query: { all: '1' } })).json.length).toBe(2)
-    await expect(docker(swarm, 'ContainerInspect', 'aa')).rejects.toMatchObject({ code: 'NOT_FOUND' })
+    await expect(docker(swarm, 'ContainerInspect', 'qa')).rejects.toMatchObject({ code: 'NOT_FOUND' })
 
     const info = (await docker(swarm, 'SystemInfo')).json
     expect(info.NCPU).toBe(10)
