@@ -10,13 +10,13 @@
 //
 //   node bench/engines.js [--per-engine 100] [--started 30] [--concurrency 3] [--samples 60]
 import { existsSync } from 'node:fs'
-import { Agent, request as httpRequest } from 'node:http'
 import { parseArgs } from 'node:util'
 import { spawnChain } from '@libswarm/core'
 import { dockerclient } from '@libswarm/dockerclient'
 import { createDockerServer } from '@libswarm/dockerserver'
 import { startEngine } from '@libswarm/test-engine'
 import { aggregate } from '../dist/index.js'
+import { httpClient } from './http-client.js'
 
 const { values } = parseArgs({
   options: {
@@ -38,23 +38,6 @@ function log (text) { process.stderr.write(`[engines] ${text}\n`) }
 if (process.getuid?.() !== 0 || !(existsSync('/usr/sbin/dockerd') || existsSync('/usr/bin/dockerd'))) {
   log('skipped: private engines need root and dockerd (see @libswarm/test-engine)')
   process.exit(0)
-}
-
-function httpClient (port, sockets) {
-  const agent = new Agent({ keepAlive: true, maxSockets: sockets })
-  const call = (method, path, body) => new Promise((resolve, reject) => {
-    const headers = body === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }
-    const req = httpRequest({ host: '127.0.0.1', port, method, path: `/v1.41${path}`, agent, headers }, (res) => {
-      const chunks = []
-      res.on('data', (chunk) => { chunks.push(chunk) })
-      res.on('end', () => { resolve({ status: res.statusCode, body: Buffer.concat(chunks) }) })
-      res.on('error', reject)
-    })
-    req.setTimeout(120_000, () => { req.destroy(new Error(`${method} ${path} timed out`)) })
-    req.on('error', reject)
-    req.end(body)
-  })
-  return { call, close: () => { agent.destroy() } }
 }
 
 const BODY = JSON.stringify({ Image: 'busybox', Cmd: ['sleep', '3600'], HostConfig: { NetworkMode: 'default' }, Labels: { 'libswarm.bench': 'engines' } })

@@ -20,12 +20,12 @@
 // --aggregate-module measures another build of aggregate (a candidate fix) in place of ../dist.
 import { execFileSync, spawn } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
-import { Agent, request as httpRequest } from 'node:http'
 import { createServer } from 'node:net'
 import { cpus, loadavg } from 'node:os'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { httpClient } from './http-client.js'
 
 const { values } = parseArgs({
   options: {
@@ -127,24 +127,6 @@ async function freeRange (count) {
     if (await portsFree(first, count)) return first
   }
   throw new Error(`no ${count} consecutive free ports found`)
-}
-
-/** An HTTP client of swarmd's front, keeping its connections alive as the docker CLI does. */
-function httpClient (port, sockets) {
-  const agent = new Agent({ keepAlive: true, maxSockets: sockets })
-  const call = (method, path, body) => new Promise((resolve, reject) => {
-    const headers = body === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }
-    const req = httpRequest({ host: '127.0.0.1', port, method, path: `/v1.41${path}`, agent, headers }, (res) => {
-      const chunks = []
-      res.on('data', (chunk) => { chunks.push(chunk) })
-      res.on('end', () => { resolve({ status: res.statusCode, body: Buffer.concat(chunks) }) })
-      res.on('error', reject)
-    })
-    req.setTimeout(120_000, () => { req.destroy(new Error(`${method} ${path} timed out`)) })
-    req.on('error', reject)
-    req.end(body)
-  })
-  return { call, close: () => { agent.destroy() } }
 }
 
 function percentile (sorted, q) {
