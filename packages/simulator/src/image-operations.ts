@@ -256,12 +256,7 @@ const load: Operation = async (engine, request) => {
     size += chunk.byteLength
     if (size > 64 * 1024 * 1024) throw engineErrors.badRequest('the simulator loads archives of at most 64 MiB')
   }
-  const archive = new Uint8Array(size)
-  let offset = 0
-  for (const chunk of chunks) {
-    archive.set(chunk, offset)
-    offset += chunk.byteLength
-  }
+  const archive = Buffer.concat(chunks, size)
   let entries
   try {
     entries = readTar(archive)

@@ -31,14 +31,7 @@ export function writeTar (entries: readonly TarEntry[], mtime = Math.floor(Date.
     if (padding > 0) blocks.push(new Uint8Array(padding))
   }
   blocks.push(new Uint8Array(1024))
-  const total = blocks.reduce((size, block) => size + block.byteLength, 0)
-  const archive = new Uint8Array(total)
-  let offset = 0
-  for (const block of blocks) {
-    archive.set(block, offset)
-    offset += block.byteLength
-  }
-  return archive
+  return Buffer.concat(blocks)
 }
 
 /** The regular files of a tar archive; throws on a truncated archive. */
