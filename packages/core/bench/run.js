@@ -10,7 +10,7 @@ import { join } from 'node:path'
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 100_000)
 const STREAM_BYTES = Number(process.env.BENCH_STREAM_BYTES ?? 1024 * 1024 * 1024)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
-const SUBJECTS = ['in-process', 'wire', 'grpc', 'raw']
+const SUBJECTS = (process.env.BENCH_SUBJECTS ?? 'in-process,wire,grpc,raw').split(',')
 const results = {}
 
 function child (script, args) {
@@ -72,7 +72,7 @@ const ORDER = [
 ]
 console.log(`\nbest of ${ROUNDS} rounds`)
 for (const name of ORDER) {
-  const value = results[name]
+  const value = results[name] ?? NaN
   const stream = name.includes('byte stream')
   const shown = stream ? value.toFixed(0) : Math.round(value).toLocaleString('en-US')
   console.log(`  ${name.padEnd(46)} ${shown.padStart(12)} ${stream ? 'MB/s' : '/s'}`)

@@ -243,3 +243,96 @@ describe('listen and dial (in process)', () => {
     await expect(dial('tcp://127.0.0.1:9', { signal: AbortSignal.abort() })).rejects.toThrow()
   })
 })
+
+describe('return connections (in process)', () => {
+  const echo = createServer({
+    Ls: () => message('Ack', ['listener']),
+    Log: (m) => message('Ack', [], { stream: m.stream })
+  })
+
+  async function echoBothWays (connection: WireConnection, size: number): Promise<void> {
+    const block = Buffer.alloc(1024 * 1024, 5)
+    async function * upload (): AsyncGenerator<Uint8Array> { for (let sent = 0; sent < size; sent += block.length) yield block }
+    const reply = await request(connection.remote, 'Log', [], { stream: upload() })
+    expect((await collect(reply.stream)).length).toBe(size)
+  }
+
+  it('carries each direction on a socket of its own', async () => {
+    await using listener = await listen(`unix://${join(dir, 'return.sock')}`, { service: echo })
+    const net = await import('node:net')
+    let accepted = 0
+    const proxy = net.createServer((socket) => {
+      accepted++
+      const upstream = net.connect(join(dir, 'return.sock'))
+      socket.pipe(upstream).pipe(socket)
+      socket.on('error', () => { upstream.destroy() })
+      upstream.on('error', () => { socket.destroy() })
+    })
+    await new Promise<void>((resolve) => proxy.listen(join(dir, 'return-proxy.sock'), resolve))
+    try {
+      await using connection = await dial(`unix://${join(dir, 'return-proxy.sock')}`)
+      expect((await request(connection.remote, 'Ls')).args).toEqual(['listener'])
+      expect(accepted).toBe(2)
+      await echoBothWays(connection, 32 * 1024 * 1024)
+    } finally {
+      proxy.close()
+    }
+    expect(listener.address).toContain('return.sock')
+  })
+
+  it('falls back to one connection when the listener does not accept a return connection', async () => {
+    const net = await import('node:net')
+    const ends: WireConnection[] = []
+    const single = net.createServer((socket) => { ends.push(connectStreams(socket, socket, { role: 'server', service: echo })) })
+    await new Promise<void>((resolve) => single.listen(join(dir, 'single.sock'), resolve))
+    try {
+      await using connection = await dial(`unix://${join(dir, 'single.sock')}`)
+      expect((await request(connection.remote, 'Ls')).args).toEqual(['listener'])
+      await echoBothWays(connection, 32 * 1024 * 1024)
+    } finally {
+      for (const end of ends) await end.close()
+      single.close()
+    }
+  })
+
+  it('closes a socket that opens no stream within the handshake timeout', async () => {
+    await using listener = await listen(`unix://${join(dir, 'idle.sock')}`, { service: echo, handshakeTimeout: 200 })
+    const net = await import('node:net')
+    const started = Date.now()
+    const raw = net.connect(join(dir, 'idle.sock'))
+    raw.on('error', () => {})
+    raw.resume()
+    await new Promise((resolve) => raw.once('close', resolve))
+    expect(Date.now() - started).toBeLessThan(2000)
+    await using connection = await dial(listener.address)
+    expect((await request(connection.remote, 'Ls')).args).toEqual(['listener'])
+  })
+
+  it('closes a connection whose announced return connection does not arrive, and answers 404 to an unknown token', async () => {
+    await using listener = await listen(`unix://${join(dir, 'no-return.sock')}`, { service: echo, handshakeTimeout: 300 })
+    const http2 = await import('node:http2')
+    const net = await import('node:net')
+    const open = (): import('node:http2').ClientHttp2Session => {
+      const session = http2.connect('http://localhost', { createConnection: () => net.connect(join(dir, 'no-return.sock')) })
+      session.on('error', () => {})
+      return session
+    }
+    const first = open()
+    const control = first.request({ ':method': 'POST', ':path': '/libswarm/1/control', 'libswarm-return': 'ab'.repeat(16) }, { endStream: false })
+    control.on('error', () => {})
+    const headers = await new Promise<Record<string, unknown>>((resolve) => control.once('response', resolve))
+    expect(headers[':status']).toBe(200)
+    expect(headers['libswarm-return']).toBe('ab'.repeat(16))
+    const started = Date.now()
+    await new Promise((resolve) => first.once('close', resolve))
+    expect(Date.now() - started).toBeLessThan(2000)
+
+    const stranger = open()
+    const returned = stranger.request({ ':method': 'GET', ':path': '/libswarm/1/control', 'libswarm-return': 'cd'.repeat(16) })
+    returned.on('error', () => {})
+    expect((await new Promise<Record<string, unknown>>((resolve) => returned.once('response', resolve)))[':status']).toBe(404)
+    stranger.destroy()
+    await using connection = await dial(listener.address)
+    expect((await request(connection.remote, 'Ls')).args).toEqual(['listener'])
+  })
+})

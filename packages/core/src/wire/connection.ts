@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import http2 from 'node:http2'
 import { ErrorCode, SwarmError, toSwarmError } from '../errors.js'
 import { silentLogger, type Logger } from '../logger.js'
@@ -49,6 +50,11 @@ export const CONTROL_PATH = '/libswarm/1/control'
 export const ATTACHMENT_PATH = '/libswarm/1/attachment/'
 /** The header in which each end announces its `maxMessageSize`. */
 export const MAX_MESSAGE_SIZE_HEADER = 'libswarm-max-message-size'
+/**
+ * The header with which a dialer asks for a return connection (its value a token of 32 hex
+ * digits) and with which the listener accepts it (echoing the token). See PROTOCOL.md §4.
+ */
+export const RETURN_HEADER = 'libswarm-return'
 /** The content type of the control stream. */
 export const CONTROL_CONTENT_TYPE = 'application/vnd.libswarm.frames'
 
@@ -202,6 +208,21 @@ class RemoteSender implements Sender {
 
 const collected = new FinalizationRegistry<RemoteChannel>((channel) => { channel.collected() })
 
+/** How the transport set a session up; not part of the public options. */
+export interface SessionSetup {
+  /** Dialing end over a socket: opens the return connection (a second socket to the same listener). */
+  openReturn?: () => Promise<http2.ClientHttp2Session>
+  /** Listening end over sockets: connections waiting for their return connection, by token. */
+  returns?: Map<string, WireSession>
+  /** Milliseconds a listener waits for an announced return connection. */
+  handshakeTimeout?: number
+}
+
+const RETURN_TOKEN = /^[0-9a-f]{32}$/
+
+/** Which way a control stream carries frames for this end. */
+type ControlUse = 'read' | 'write' | 'both'
+
 /** A local {@link Sender} this end exported to the peer under a channel id. */
 class ExportedChannel {
   pending = 0
@@ -230,8 +251,9 @@ const closedChannel: Sender = {
 }
 
 /**
- * One wire connection over an HTTP/2 session: every channel's frames on one control
- * stream, each attachment on a stream of its own. See PROTOCOL.md.
+ * One wire connection: every channel's frames on a control stream, each attachment on a
+ * stream of its own. Over a socket it takes two HTTP/2 sessions, one for each direction's
+ * bytes (return mode); over a pair of pipes, one. See PROTOCOL.md.
  */
 export class WireSession implements WireConnection {
   readonly remote: Sender
@@ -254,7 +276,17 @@ export class WireSession implements WireConnection {
   private readonly maxMessageSize: number
   private peerMaxMessageSize = DEFAULT_MAX_MESSAGE_SIZE
   private readonly parser: FrameParser
+  /** The control stream frames are written to (in return mode, not the one they are read from). */
   private control: http2.Http2Stream | undefined
+  private readonly controlStreams: http2.Http2Stream[] = []
+  /** Return mode: the second session, on which the listener's frames and attachments travel. */
+  private returnSession: http2.Http2Session | undefined
+  private returnToken: string | undefined
+  private returnTimer: NodeJS.Timeout | undefined
+  /** Dialing end: the listener did not accept a return connection. */
+  returnRefused = false
+  private readonly returns: Map<string, WireSession> | undefined
+  private readonly handshakeTimeout: number
   private nextChannel: number
   private nextAttachment: number
   private block = Buffer.allocUnsafe(BLOCK_SIZE)
@@ -267,8 +299,10 @@ export class WireSession implements WireConnection {
   private keepAliveTimer: NodeJS.Timeout | undefined
   private closing: Promise<void> | undefined
 
-  constructor (readonly session: http2.Http2Session, readonly role: 'client' | 'server', options: WireOptions = {}) {
+  constructor (readonly session: http2.Http2Session, readonly role: 'client' | 'server', options: WireOptions = {}, setup: SessionSetup = {}) {
     this.log = options.log ?? silentLogger
+    this.returns = setup.returns
+    this.handshakeTimeout = setup.handshakeTimeout ?? 10_000
     this.maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE
     this.nextChannel = role === 'client' ? 1 : 2
     this.nextAttachment = role === 'client' ? 1 : 2
@@ -289,18 +323,15 @@ export class WireSession implements WireConnection {
       }
     })
 
-    session.on('error', (error) => { this.teardown(toSwarmError(error, ErrorCode.Unavailable)) })
-    session.on('close', () => { this.teardown(new SwarmError(ErrorCode.Unavailable, 'connection lost')) })
-    session.on('goaway', noop)
-    const widen = (): void => { try { session.setLocalWindowSize(H2_WINDOW) } catch {} }
+    this.watchSession(session)
     if (role === 'client') {
-      if ((session as { connecting?: boolean }).connecting === true) session.once('connect', widen)
-      else widen()
+      const token = setup.openReturn === undefined ? undefined : randomBytes(16).toString('hex')
       const control = (session as http2.ClientHttp2Session).request({
         ':method': 'POST',
         ':path': CONTROL_PATH,
         'content-type': CONTROL_CONTENT_TYPE,
-        [MAX_MESSAGE_SIZE_HEADER]: String(this.maxMessageSize)
+        [MAX_MESSAGE_SIZE_HEADER]: String(this.maxMessageSize),
+        ...(token === undefined ? {} : { [RETURN_HEADER]: token })
       }, { endStream: false })
       control.once('response', (headers) => {
         const status = Number(headers[':status'])
@@ -309,11 +340,17 @@ export class WireSession implements WireConnection {
           return
         }
         this.readPeerLimit(headers)
-        this.settleReady()
+        if (token === undefined || setup.openReturn === undefined) {
+          this.settleReady()
+        } else if (headers[RETURN_HEADER] !== token) {
+          this.returnRefused = true
+          this.teardown(new SwarmError(ErrorCode.Protocol, 'the peer does not accept a return connection'))
+        } else {
+          void this.openReturn(setup.openReturn, token)
+        }
       })
-      this.attachControl(control)
+      this.attachControl(control, token === undefined ? 'both' : 'write')
     } else {
-      widen()
       session.on('stream', (stream, headers) => { this.onStream(stream, headers) })
     }
     const keepAlive = options.keepAlive ?? 15_000
@@ -323,17 +360,76 @@ export class WireSession implements WireConnection {
     }
   }
 
+  /** Ends the connection when `session` fails or closes; widens its connection window. */
+  private watchSession (session: http2.Http2Session): void {
+    session.on('error', (error) => { this.teardown(toSwarmError(error, ErrorCode.Unavailable)) })
+    session.on('close', () => { this.teardown(new SwarmError(ErrorCode.Unavailable, 'connection lost')) })
+    session.on('goaway', noop)
+    const widen = (): void => { try { session.setLocalWindowSize(H2_WINDOW) } catch {} }
+    if ((session as { connecting?: boolean }).connecting === true) session.once('connect', widen)
+    else widen()
+  }
+
+  /** Dialing end, return mode: opens the second session and reads the listener's frames there. */
+  private async openReturn (open: () => Promise<http2.ClientHttp2Session>, token: string): Promise<void> {
+    let session: http2.ClientHttp2Session
+    try {
+      session = await open()
+    } catch (error) {
+      this.teardown(toSwarmError(error, ErrorCode.Unavailable))
+      return
+    }
+    if (this.ended) {
+      session.destroy()
+      return
+    }
+    this.returnSession = session
+    this.watchSession(session)
+    const control = session.request({ ':method': 'GET', ':path': CONTROL_PATH, [RETURN_HEADER]: token }, { endStream: true })
+    control.once('response', (headers) => {
+      const status = Number(headers[':status'])
+      if (status !== 200) this.teardown(new SwarmError(ErrorCode.Protocol, `the peer answered the return connection with status ${status}`))
+      else this.settleReady()
+    })
+    this.attachControl(control, 'read')
+  }
+
+  /** Listening end, return mode: `session` is the connection announced with this end's token. */
+  acceptReturn (session: http2.ServerHttp2Session, control: http2.ServerHttp2Stream): void {
+    this.forgetReturnToken()
+    if (this.ended) {
+      session.destroy()
+      return
+    }
+    this.returnSession = session
+    this.watchSession(session)
+    session.on('stream', (stream, headers) => { this.onStream(stream, headers) })
+    control.respond({ ':status': 200, 'content-type': CONTROL_CONTENT_TYPE })
+    this.attachControl(control, 'write')
+    this.settleReady()
+  }
+
+  private forgetReturnToken (): void {
+    if (this.returnTimer !== undefined) clearTimeout(this.returnTimer)
+    this.returnTimer = undefined
+    if (this.returnToken !== undefined && this.returns?.get(this.returnToken) === this) this.returns.delete(this.returnToken)
+    this.returnToken = undefined
+  }
+
   private ping (timeout: number): void {
     if (this.ended) return
-    const timer = setTimeout(() => { this.teardown(new SwarmError(ErrorCode.Unavailable, 'the peer stopped answering pings')) }, timeout)
-    timer.unref()
-    try {
-      this.session.ping((error) => {
+    for (const session of [this.session, this.returnSession]) {
+      if (session === undefined || session.destroyed) continue
+      const timer = setTimeout(() => { this.teardown(new SwarmError(ErrorCode.Unavailable, 'the peer stopped answering pings')) }, timeout)
+      timer.unref()
+      try {
+        session.ping((error) => {
+          clearTimeout(timer)
+          if (error !== null && !this.ended) this.teardown(toSwarmError(error, ErrorCode.Unavailable))
+        })
+      } catch {
         clearTimeout(timer)
-        if (error !== null && !this.ended) this.teardown(toSwarmError(error, ErrorCode.Unavailable))
-      })
-    } catch {
-      clearTimeout(timer)
+      }
     }
   }
 
@@ -342,25 +438,35 @@ export class WireSession implements WireConnection {
     if (Number.isSafeInteger(limit) && limit > 0) this.peerMaxMessageSize = limit
   }
 
-  private attachControl (control: http2.Http2Stream): void {
-    this.control = control
-    control.on('data', (chunk: Buffer) => { this.parser.push(chunk) })
-    control.on('drain', () => {
-      this.congested = false
-      for (const channel of [...this.waiting]) channel.pump()
-    })
-    // The peer's END_STREAM leaves this end's half open; Node also ends the readable side of
-    // every stream when the socket just drops, and then the stream is already closed.
-    control.on('end', () => {
-      const dropped = control.closed || control.destroyed || this.session.destroyed
-      this.teardown(dropped ? new SwarmError(ErrorCode.Unavailable, 'connection lost') : undefined)
-    })
+  private attachControl (control: http2.Http2Stream, use: ControlUse): void {
+    this.controlStreams.push(control)
+    if (use !== 'read') {
+      this.control = control
+      control.on('drain', () => {
+        this.congested = false
+        for (const channel of [...this.waiting]) channel.pump()
+      })
+    }
+    if (use === 'write') {
+      // Nothing is read here (the listener's return GET has no body, the dialer's POST no
+      // response body); flowing, the stream still reports its close.
+      control.on('data', noop)
+    } else {
+      control.on('data', (chunk: Buffer) => { this.parser.push(chunk) })
+      // The peer's END_STREAM leaves this end's half open; Node also ends the readable side of
+      // every stream when the socket just drops, and then the stream is already closed.
+      control.on('end', () => {
+        const dropped = control.closed || control.destroyed || control.session?.destroyed !== false
+        this.teardown(dropped ? new SwarmError(ErrorCode.Unavailable, 'connection lost') : undefined)
+      })
+    }
     control.on('error', (error) => { this.teardown(toSwarmError(error, ErrorCode.Unavailable)) })
     control.on('close', () => { this.teardown(new SwarmError(ErrorCode.Unavailable, 'control stream closed')) })
     this.scheduleFlush()
   }
 
-  private onStream (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
+  /** A stream the peer opened (the listener hands over the first one of a session itself). */
+  onStream (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
     stream.on('error', noop)
     const path = headers[':path'] ?? ''
     const method = headers[':method']
@@ -370,13 +476,26 @@ export class WireSession implements WireConnection {
         return
       }
       this.readPeerLimit(headers)
+      const token = headers[RETURN_HEADER]
+      const returnMode = this.returns !== undefined && typeof token === 'string' && RETURN_TOKEN.test(token) && !this.returns.has(token)
       stream.respond({
         ':status': 200,
         'content-type': CONTROL_CONTENT_TYPE,
-        [MAX_MESSAGE_SIZE_HEADER]: String(this.maxMessageSize)
+        [MAX_MESSAGE_SIZE_HEADER]: String(this.maxMessageSize),
+        ...(returnMode ? { [RETURN_HEADER]: token } : {})
       })
-      this.attachControl(stream)
-      this.settleReady()
+      if (!returnMode) {
+        this.attachControl(stream, 'both')
+        this.settleReady()
+        return
+      }
+      this.attachControl(stream, 'read')
+      this.returnToken = token
+      this.returns?.set(token, this)
+      this.returnTimer = setTimeout(() => {
+        this.teardown(new SwarmError(ErrorCode.Protocol, `the announced return connection did not arrive within ${this.handshakeTimeout} ms`))
+      }, this.handshakeTimeout)
+      this.returnTimer.unref()
       return
     }
     const id = path.startsWith(ATTACHMENT_PATH) ? Number(path.slice(ATTACHMENT_PATH.length)) : NaN
@@ -596,7 +715,8 @@ export class WireSession implements WireConnection {
         attachment = this.incomingAttachment(id)
       } else {
         attachment = new IncomingAttachment(id, true)
-        const stream = (this.session as http2.ClientHttp2Session).request({ ':method': 'GET', ':path': ATTACHMENT_PATH + String(id) }, { endStream: true })
+        const session = (this.returnSession ?? this.session) as http2.ClientHttp2Session
+        const stream = session.request({ ':method': 'GET', ':path': ATTACHMENT_PATH + String(id) }, { endStream: true })
         this.track(stream)
         const fetching = attachment
         this.fetching.add(fetching)
@@ -689,6 +809,7 @@ export class WireSession implements WireConnection {
     if (this.ended) return
     this.ended = true
     if (this.keepAliveTimer !== undefined) clearInterval(this.keepAliveTimer)
+    this.forgetReturnToken()
     if (error !== undefined) this.log.debug('wire connection ended', { error: error.message })
     const lost = new SwarmError(ErrorCode.Unavailable, `connection closed${error === undefined ? '' : `: ${error.message}`}`, { cause: error })
     this.settleReady(lost)
@@ -708,19 +829,26 @@ export class WireSession implements WireConnection {
     this.streams.clear()
     this.outgoing.clear()
     this.settleClosed(error)
-    if (!this.session.destroyed) {
+    if (error === undefined) {
+      this.flushNow()
+      for (const control of this.controlStreams) if (!control.destroyed) control.end()
+    }
+    for (const session of this.sessions()) {
       if (error === undefined) {
-        this.flushNow()
-        this.control?.end()
-        this.session.close()
-        setTimeout(() => { if (!this.session.destroyed) this.session.destroy() }, 1000).unref()
+        session.close()
+        setTimeout(() => { if (!session.destroyed) session.destroy() }, 1000).unref()
       } else {
-        this.session.destroy()
+        session.destroy()
       }
     }
   }
 
+  private sessions (): http2.Http2Session[] {
+    return [this.session, this.returnSession].filter((session): session is http2.Http2Session => session !== undefined && !session.destroyed)
+  }
+
   private flushNow (): void {
+    if (this.control === undefined || this.control.destroyed) return
     const wasEnded = this.ended
     this.ended = false
     this.flush()
@@ -734,11 +862,12 @@ export class WireSession implements WireConnection {
         this.teardown(error)
         if (error !== undefined) return
       }
-      if (this.session.destroyed) return
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, 1000)
-        this.session.once('close', () => { clearTimeout(timer); resolve() })
-      })
+      await Promise.all(this.sessions().map(async (session) => {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, 1000)
+          session.once('close', () => { clearTimeout(timer); resolve() })
+        })
+      }))
     })()
     await this.closing
   }

@@ -8,7 +8,7 @@ import { silentLogger } from '../logger.js'
 import type { AbortOptions } from '../message.js'
 import { formatWireAddress, parseWireAddress, type WireAddress } from './address.js'
 import { SocketDuplex } from './socket-duplex.js'
-import { H2_SESSION_OPTIONS, WireSession, type TlsOptions, type WireConnection, type WireOptions } from './connection.js'
+import { CONTROL_PATH, H2_SESSION_OPTIONS, RETURN_HEADER, WireSession, type TlsOptions, type WireConnection, type WireOptions } from './connection.js'
 
 /** A listening wire endpoint. */
 export interface WireListener extends AsyncDisposable {
@@ -22,12 +22,16 @@ export interface WireListener extends AsyncDisposable {
 export interface ListenOptions extends WireOptions {
   /** Called with every accepted connection. */
   onConnection?: (connection: WireConnection) => void
+  /**
+   * Milliseconds an accepted socket may take to open its first stream, and a connection
+   * to open the return connection it announced, before it is closed. Default 10000.
+   */
+  handshakeTimeout?: number
 }
 
 /**
- * The dialing end runs HTTP/2 over a {@link SocketDuplex}, the listening end over the
- * native socket: one end that always reads is enough to rule out the mutual-write
- * deadlock, and the listener keeps node's fast native path.
+ * Single-session mode (a peer without return connections): the dialing end runs HTTP/2
+ * over a {@link SocketDuplex}, so that one end always reads (PROTOCOL.md §10).
  */
 function wrap (socket: net.Socket): net.Socket {
   const duplex = new SocketDuplex(socket, socket)
@@ -98,18 +102,37 @@ async function openSocket (target: WireAddress, address: string, options: WireOp
  * const reply = await request(connection.remote, 'Ls')
  */
 export async function dial (address: string, options: WireOptions & AbortOptions = {}): Promise<WireConnection> {
+  try {
+    return await dialOnce(address, options, true)
+  } catch (error) {
+    if ((error as { returnRefused?: boolean }).returnRefused !== true) throw error
+    return await dialOnce(address, options, false)
+  }
+}
+
+/**
+ * Return mode (`withReturn`): two sockets, each session on node's native socket path and
+ * each carrying one direction's bytes. Otherwise one socket, its session over a SocketDuplex.
+ */
+async function dialOnce (address: string, options: WireOptions & AbortOptions, withReturn: boolean): Promise<WireConnection> {
   options.signal?.throwIfAborted()
   const target = parseWireAddress(address)
+  const authority = target.kind === 'tls' ? 'https://localhost' : 'http://localhost'
   const socket = await openSocket(target, address, options)
   // Over TLS 1.3 a server refuses a client certificate after the client's handshake
   // completed: the alert arrives as a socket error, which names the real cause.
   let socketError: Error | undefined
   socket.on('error', (error) => { socketError ??= error })
-  const session = http2.connect(target.kind === 'tls' ? 'https://localhost' : 'http://localhost', {
+  const session = http2.connect(authority, {
     ...H2_SESSION_OPTIONS,
-    createConnection: () => wrap(socket)
+    createConnection: () => withReturn ? socket : wrap(socket)
   })
-  const connection = new WireSession(session, 'client', options)
+  const openReturn = async (): Promise<http2.ClientHttp2Session> => {
+    const second = await openSocket(target, address, options)
+    second.on('error', () => {})
+    return http2.connect(authority, { ...H2_SESSION_OPTIONS, createConnection: () => second })
+  }
+  const connection = new WireSession(session, 'client', options, withReturn ? { openReturn } : {})
   const signal = options.signal
   let onAbort: (() => void) | undefined
   try {
@@ -122,6 +145,7 @@ export async function dial (address: string, options: WireOptions & AbortOptions
     })
   } catch (error) {
     await connection.close(toSwarmError(error))
+    if (connection.returnRefused) throw Object.assign(toSwarmError(error), { returnRefused: true })
     if (isAbort(error)) throw toSwarmError(error)
     if (target.kind === 'tls' && (socketError === undefined || isReset(socketError))) {
       // Node refuses a client certificate by closing the socket without a TLS alert; when the
@@ -176,17 +200,46 @@ export async function listen (address: string, options: ListenOptions): Promise<
   const h2 = http2.createServer(H2_SESSION_OPTIONS)
   h2.setTimeout(0)
   const connections = new Set<WireSession>()
+  const handshakeTimeout = options.handshakeTimeout ?? 10_000
+  const returns = new Map<string, WireSession>()
+  /** Sessions whose first stream has not arrived: it tells a new connection from a return connection. */
+  const unrouted = new Set<http2.ServerHttp2Session>()
   h2.on('session', (session: http2.ServerHttp2Session) => {
-    const connection = new WireSession(session, 'server', options)
-    connections.add(connection)
-    void connection.closed.then(() => { connections.delete(connection) })
-    if (options.onConnection !== undefined) {
-      try {
-        options.onConnection(connection)
-      } catch (error) {
-        log.error('onConnection failed', { error: (error as Error).message })
+    unrouted.add(session)
+    const timer = setTimeout(() => {
+      log.info('wire client closed: no stream within the handshake timeout', { ms: handshakeTimeout })
+      session.destroy()
+    }, handshakeTimeout)
+    timer.unref()
+    const forget = (): void => { clearTimeout(timer); unrouted.delete(session) }
+    session.once('close', forget)
+    session.once('stream', (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
+      forget()
+      session.off('close', forget)
+      if (headers[':method'] === 'GET' && headers[':path'] === CONTROL_PATH) {
+        const token = headers[RETURN_HEADER]
+        const connection = typeof token === 'string' ? returns.get(token) : undefined
+        if (connection === undefined) {
+          stream.on('error', () => {})
+          stream.respond({ ':status': 404 }, { endStream: true })
+          session.close()
+          return
+        }
+        connection.acceptReturn(session, stream)
+        return
       }
-    }
+      const connection = new WireSession(session, 'server', options, { returns, handshakeTimeout })
+      connections.add(connection)
+      void connection.closed.then(() => { connections.delete(connection) })
+      if (options.onConnection !== undefined) {
+        try {
+          options.onConnection(connection)
+        } catch (error) {
+          log.error('onConnection failed', { error: (error as Error).message })
+        }
+      }
+      connection.onStream(stream, headers)
+    })
   })
   h2.on('sessionError', (error) => { log.debug('wire session error', { error: error.message }) })
   h2.on('unknownProtocol', (socket: net.Socket) => { socket.destroy() })
@@ -234,6 +287,7 @@ export async function listen (address: string, options: ListenOptions): Promise<
     closing ??= (async () => {
       const stopped = new Promise<void>((resolve) => { server.close(() => { resolve() }) })
       await Promise.all([...connections].map(async (connection) => { await connection.close() }))
+      for (const session of unrouted) session.destroy()
       h2.close()
       await stopped
       if (target.kind === 'unix') await unlink(target.path as string).catch(() => {})

@@ -69,6 +69,13 @@ function transportSuite (open: () => Promise<{ connection: WireConnection, stop:
     const reply = await request(connection.remote, 'File', [String(BIG), '11'])
     expect(await sha256Of(reply.stream!)).toEqual([expected, BIG])
   }, 180_000)
+
+  it('carries 64 MiB both ways at once (the peer echoes while it receives), verified by sha256', async () => {
+    const size = 64 * 1024 * 1024
+    const [expected] = await sha256Of(generateBytes(13, size))
+    const reply = await request(connection.remote, 'Log', [], { stream: generateBytes(13, size) })
+    expect(await sha256Of(reply.stream!)).toEqual([expected, size])
+  }, 180_000)
 }
 
 const clientService = createServer({ Ls: () => message('Ack', ['client']) })
