@@ -49,23 +49,24 @@ describe('one engine seen from the client', () => {
   })
 
   it('routes every container operation to the node that holds the container', async () => {
+    // Names that are not hex: dockerd (and the fake) also match a name against id prefixes.
     let mine: string[] = []
-    await using again = await fakeCluster([{}, {}, {}], {}, (engines) => { mine = engines.map((engine, index) => engine.add(`c${index}`, { running: true })) })
+    await using again = await fakeCluster([{}, {}, {}], {}, (engines) => { mine = engines.map((engine, index) => engine.add(`box${index}`, { running: true })) })
     for (const operation of ['ContainerTop', 'ContainerChanges', 'ContainerResize', 'ContainerKill', 'ContainerPause', 'ContainerUnpause', 'ContainerRestart',
       'ContainerArchiveInfo', 'ContainerArchive', 'PutContainerArchive', 'ContainerUpdate', 'ContainerRename', 'ContainerStats', 'ContainerWait',
       'ContainerExport', 'ContainerAttach', 'ContainerAttachWebsocket']) {
-      const answer = await docker(again.service, operation, 'c2')
+      const answer = await docker(again.service, operation, 'box2')
       expect(answer.json).toMatchObject({ node: 'node-2', operation, target: mine[2] })
     }
-    const logs = await docker(again.service, 'ContainerLogs', 'node-1/c1')
-    expect(logs.text).toBe('logs of /c1 on node-1')
-    const exec = await docker(again.service, 'ContainerExec', 'c0', { body: { Cmd: ['true'] } })
+    const logs = await docker(again.service, 'ContainerLogs', 'node-1/box1')
+    expect(logs.text).toBe('logs of /box1 on node-1')
+    const exec = await docker(again.service, 'ContainerExec', 'box0', { body: { Cmd: ['true'] } })
     const started = await docker(again.service, 'ExecStart', exec.json.Id)
     expect(started.json).toMatchObject({ node: 'node-0', ContainerID: mine[0] })
     expect(again.engines[0]!.calls).toContain(`ExecStart ${exec.json.Id as string}`)
     expect(again.engines[1]!.calls.some((call) => call.startsWith('Exec'))).toBe(false)
-    await docker(again.service, 'ContainerDelete', 'c1')
-    await expect(docker(again.service, 'ContainerInspect', 'c1')).rejects.toMatchObject({ code: 'NOT_FOUND' })
+    await docker(again.service, 'ContainerDelete', 'box1')
+    await expect(docker(again.service, 'ContainerInspect', 'box1')).rejects.toMatchObject({ code: 'NOT_FOUND' })
   })
 
   it('sums info over the nodes and lists each node as classic Swarm did', async () => {
