@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { VERBS } from '../src/index.js'
 import {
   FRAME_HEADER_SIZE, FrameParser, decodeCreditPayload, decodeErrorPayload, decodeMessagePayload,
-  encodeCreditPayload, encodeErrorPayload, encodeFrame, encodeMessagePayload, type MessagePayload
+  encodeCreditPayload, encodeErrorPayload, encodeFrame, encodeMessagePayload, packMessagePayload, type MessagePayload
 } from '../src/wire/frame.js'
 
 const channelId = fc.oneof(fc.integer({ min: 0, max: 0xffff_ffff }), fc.maxSafeInteger().filter((n) => n >= 0))
@@ -40,7 +40,7 @@ function parseAll (chunks: Buffer[], limit: number): { frames: Array<{ type: num
   const frames: Array<{ type: number, channel: number, payload: Buffer }> = []
   const oversized: Array<{ type: number, channel: number, length: number }> = []
   const parser = new FrameParser(limit, {
-    frame: (type, channel, payload) => { frames.push({ type, channel, payload: Buffer.from(payload) }) },
+    frame: (type, channel, source, start, end) => { frames.push({ type, channel, payload: Buffer.from(source.subarray(start, end)) }) },
     oversized: (type, channel, length) => { oversized.push({ type, channel, length }) }
   })
   for (const chunk of chunks) parser.push(chunk)
@@ -71,6 +71,19 @@ describe('wire frames', () => {
     fc.assert(fc.property(messageArb, (message) => {
       const decoded = decodeMessagePayload(encodeMessagePayload(message))
       expect(decoded).toEqual({ ...message, ret: message.ret, stream: message.stream })
+    }))
+  })
+
+  it('pack messages in place and decode them from inside a larger buffer, neighbours untouched', () => {
+    fc.assert(fc.property(messageArb, fc.uint8Array({ maxLength: 16 }), fc.uint8Array({ minLength: 1, maxLength: 16 }), (message, before, after) => {
+      const packed = packMessagePayload(message)
+      const payload = Buffer.from(packed.subarray(packed.start, packed.end))
+      expect(payload).toEqual(encodeMessagePayload(message))
+      const source = Buffer.concat([before, payload, after])
+      const decoded = decodeMessagePayload(source, before.length, before.length + payload.length)
+      expect(decoded).toEqual({ ...message, ret: message.ret, stream: message.stream })
+      // The same bytes with one of the neighbours' bytes inside the range are not a message.
+      expect(() => decodeMessagePayload(source, before.length, before.length + payload.length + 1)).toThrow(expect.objectContaining({ code: 'MALFORMED_FRAME' }))
     }))
   })
 

@@ -204,6 +204,28 @@ describe('wire connection (in process)', () => {
   })
 })
 
+describe('handles dropped unclosed', () => {
+  it('are released once garbage-collected: the exporter forgets their ids', async () => {
+    const { setFlagsFromString } = await import('node:v8')
+    const { runInNewContext } = await import('node:vm')
+    setFlagsFromString('--expose-gc')
+    const gc = runInNewContext('gc') as () => void
+    // A handler that returns nothing leaves the ret to itself, and drops it.
+    const pair = connectedPair(createServer({ Get: () => undefined }))
+    const exported = (): number => (pair.client as unknown as { exports: Map<number, unknown> }).exports.size
+    try {
+      const before = exported()
+      for (let i = 0; i < 10; i++) await pair.client.remote.send(message('Get', [], { ret: createServer({}) }))
+      expect(exported()).toBe(before + 10)
+      for (let i = 0; i < 50 && exported() > before; i++) {
+        gc()
+        await new Promise((resolve) => setTimeout(resolve, 20))
+      }
+      expect(exported()).toBe(before)
+    } finally { await pair.close() }
+  })
+})
+
 describe('listen and dial (in process)', () => {
   it('listens on tcp port 0 and reports the real port', async () => {
     await using listener = await listen('tcp://127.0.0.1:0', { service: createServer({ Ls: () => message('Ack', ['tcp']) }) })

@@ -8,7 +8,7 @@ import { IncomingAttachment, sendAttachment } from './attachment.js'
 import {
   DEFAULT_MAX_MESSAGE_SIZE, FRAME_HEADER_SIZE, FrameParser, FrameType, INITIAL_CHANNEL_WINDOW,
   decodeCreditPayload, decodeErrorPayload, decodeMessagePayload, encodeCreditPayload, encodeErrorPayload,
-  encodeFrame, encodeMessagePayload, writeFrameHeader, type MessagePayload
+  packMessagePayload, writeFrameHeader, type MessagePayload
 } from './frame.js'
 
 /** PEM text or a path to a PEM file. */
@@ -77,6 +77,15 @@ const REMOTE = Symbol('libswarm.wire.remote')
 
 function noop (): void {}
 
+/** Copies `source[start, end)` into `target` at `at`; short payloads (most messages) without making a view. */
+function copyBytes (source: Uint8Array, start: number, end: number, target: Uint8Array, at: number): void {
+  if (end - start <= 64) {
+    for (let i = start; i < end; i++) target[at++] = source[i] as number
+  } else {
+    target.set(start === 0 && end === source.length ? source : source.subarray(start, end), at)
+  }
+}
+
 interface PendingSend {
   message: Message
   resolve: () => void
@@ -88,6 +97,8 @@ interface PendingSend {
 /** A channel the peer exported, seen from here: the state behind a {@link RemoteSender}. */
 class RemoteChannel {
   credit = INITIAL_CHANNEL_WINDOW
+  /** Registered for RELEASE when its handle is garbage-collected unclosed. */
+  watched = false
   queue: PendingSend[] | undefined
   state: 'open' | 'closing' | 'releasing' | 'closed' = 'open'
   error: Error | undefined
@@ -279,6 +290,8 @@ export class WireSession implements WireConnection {
   /** The control stream frames are written to (in return mode, not the one they are read from). */
   private control: http2.Http2Stream | undefined
   private readonly controlStreams: http2.Http2Stream[] = []
+  /** Handles bound this turn, held here until {@link watchHandles} registers those still open. */
+  private readonly unwatched: RemoteSender[] = []
   /** Return mode: the second session, on which the listener's frames and attachments travel. */
   private returnSession: http2.Http2Session | undefined
   private returnToken: string | undefined
@@ -316,7 +329,7 @@ export class WireSession implements WireConnection {
     this.imports.set(0, root)
     this.remote = new RemoteSender(root)
     this.parser = new FrameParser(this.maxMessageSize, {
-      frame: (type, channel, payload) => { this.onFrame(type, channel, payload) },
+      frame: (type, channel, source, start, end) => { this.onFrame(type, channel, source, start, end) },
       oversized: (type, channel, length) => {
         this.onChannelError(type, channel, new SwarmError(ErrorCode.MessageTooLarge,
           `a frame of ${length} bytes on channel ${channel} exceeds the limit of ${this.maxMessageSize} bytes`))
@@ -536,22 +549,32 @@ export class WireSession implements WireConnection {
 
   // ---- writing ------------------------------------------------------------------
 
-  /** Appends one frame to the outgoing buffer, flushed once per turn of the event loop. */
-  writeFrame (type: number, channel: number, payload?: Uint8Array): void {
-    const size = FRAME_HEADER_SIZE + (payload?.length ?? 0)
+  /**
+   * Appends one frame, its payload `payload[start, end)`, to the outgoing buffer, flushed once
+   * per turn of the event loop.
+   */
+  writeFrame (type: number, channel: number, payload?: Uint8Array, start = 0, end = payload?.length ?? 0): void {
+    const length = end - start
+    const size = FRAME_HEADER_SIZE + length
+    let target: Buffer
+    let at: number
     if (size > BLOCK_SIZE / 4) {
       this.seal()
-      this.out.push(encodeFrame(type, channel, payload))
+      target = Buffer.allocUnsafe(size)
+      at = 0
+      this.out.push(target)
     } else {
       if (this.blockPos + size > this.block.length) {
         this.seal()
         this.block = Buffer.allocUnsafe(BLOCK_SIZE)
         this.blockStart = this.blockPos = 0
       }
-      writeFrameHeader(this.block, this.blockPos, size - FRAME_HEADER_SIZE, type, channel)
-      if (payload !== undefined) this.block.set(payload, this.blockPos + FRAME_HEADER_SIZE)
+      target = this.block
+      at = this.blockPos
       this.blockPos += size
     }
+    writeFrameHeader(target, at, length, type, channel)
+    if (payload !== undefined && length > 0) copyBytes(payload, start, end, target, at + FRAME_HEADER_SIZE)
     this.scheduleFlush()
   }
 
@@ -604,10 +627,13 @@ export class WireSession implements WireConnection {
       attachmentId = this.nextAttachment
       payload.stream = attachmentId
     }
-    const bytes = encodeMessagePayload(payload)
-    if (bytes.length > this.peerMaxMessageSize) {
-      throw new SwarmError(ErrorCode.MessageTooLarge, `a message of ${bytes.length} bytes exceeds the peer's limit of ${this.peerMaxMessageSize} bytes`)
+    const packed = packMessagePayload(payload)
+    const length = packed.end - packed.start
+    if (length > this.peerMaxMessageSize) {
+      throw new SwarmError(ErrorCode.MessageTooLarge, `a message of ${length} bytes exceeds the peer's limit of ${this.peerMaxMessageSize} bytes`)
     }
+    // Copied before anything else is packed: the bytes live in msgpackr's buffer.
+    this.writeFrame(FrameType.Message, channel, packed, packed.start, packed.end)
     if (exported !== undefined) {
       this.nextChannel += 2
       this.exports.set(exportedId, new ExportedChannel(exportedId, exported))
@@ -616,8 +642,7 @@ export class WireSession implements WireConnection {
       this.nextAttachment += 2
       this.startAttachment(attachmentId, message.stream as ByteStream)
     }
-    this.writeFrame(FrameType.Message, channel, bytes)
-    return FRAME_HEADER_SIZE + bytes.length
+    return FRAME_HEADER_SIZE + length
   }
 
   private startAttachment (id: number, source: ByteStream): void {
@@ -638,19 +663,40 @@ export class WireSession implements WireConnection {
 
   /** Stops tracking a handle that was closed or failed. */
   forget (channel: RemoteChannel): void {
-    if (channel.id !== 0) collected.unregister(channel)
+    if (channel.watched) collected.unregister(channel)
+  }
+
+  /**
+   * Watches a handle for being garbage-collected unclosed, at the end of this turn: most
+   * handles (the ret of a request) are closed within it, and then need no registration.
+   */
+  private watchLater (sender: RemoteSender): void {
+    this.unwatched.push(sender)
+    if (this.unwatched.length === 1) setImmediate(this.watchHandles)
+  }
+
+  private readonly watchHandles = (): void => {
+    for (const sender of this.unwatched) {
+      const channel = sender[REMOTE]
+      if (channel.state === 'open' && !this.ended) {
+        collected.register(sender, channel, channel)
+        channel.watched = true
+      }
+    }
+    this.unwatched.length = 0
   }
 
   // ---- reading ------------------------------------------------------------------
 
-  private onFrame (type: number, channel: number, payload: Buffer): void {
+  /** A frame whose payload is `source[start, end)`. */
+  private onFrame (type: number, channel: number, source: Buffer, start: number, end: number): void {
     try {
       switch (type) {
-        case FrameType.Message: this.onMessage(channel, payload); break
-        case FrameType.Close: this.onClose(channel, decodeErrorPayload(payload)); break
+        case FrameType.Message: this.onMessage(channel, source, start, end); break
+        case FrameType.Close: this.onClose(channel, decodeErrorPayload(source, start, end)); break
         case FrameType.Release: this.onRelease(channel); break
-        case FrameType.Credit: this.onCredit(channel, decodeCreditPayload(payload)); break
-        case FrameType.Reset: this.imports.get(channel)?.fail(decodeErrorPayload(payload) ?? new SwarmError(ErrorCode.ChannelClosed, 'the peer reset the channel')); break
+        case FrameType.Credit: this.onCredit(channel, decodeCreditPayload(source, start, end)); break
+        case FrameType.Reset: this.imports.get(channel)?.fail(decodeErrorPayload(source, start, end) ?? new SwarmError(ErrorCode.ChannelClosed, 'the peer reset the channel')); break
         default: break
       }
     } catch (error) {
@@ -665,15 +711,15 @@ export class WireSession implements WireConnection {
     if (remote.queue !== undefined) remote.pump()
   }
 
-  private onMessage (channel: number, payload: Buffer): void {
-    const decoded = decodeMessagePayload(payload)
+  private onMessage (channel: number, source: Buffer, start: number, end: number): void {
+    const decoded = decodeMessagePayload(source, start, end)
     const bound = this.bind(decoded)
     const entry = this.exports.get(channel)
     if (entry === undefined || entry.state !== 'open') {
       this.drop(bound, new SwarmError(ErrorCode.ChannelClosed, `channel ${channel} is closed`))
       return
     }
-    const size = FRAME_HEADER_SIZE + payload.length
+    const size = FRAME_HEADER_SIZE + end - start
     entry.pending++
     let sent: Promise<void>
     try {
@@ -699,7 +745,7 @@ export class WireSession implements WireConnection {
         freshRet = new RemoteChannel(this, id)
         this.imports.set(id, freshRet)
         const sender = new RemoteSender(freshRet)
-        collected.register(sender, freshRet, freshRet)
+        this.watchLater(sender)
         ret = sender
       } else {
         const back = this.exports.get(decoded.ret.back)

@@ -1,4 +1,4 @@
-import { Packr } from 'msgpackr'
+import { Packr, REUSE_BUFFER_MODE } from 'msgpackr'
 import { ErrorCode, SwarmError } from '../errors.js'
 import { VERBS, type Verb } from '../verbs.js'
 
@@ -73,23 +73,38 @@ export function encodeFrame (type: number, channel: number, payload?: Uint8Array
   return frame
 }
 
-/** Encodes a MESSAGE payload. */
-export function encodeMessagePayload (payload: MessagePayload): Buffer {
+/** Bytes msgpackr packed into its own buffer: `[start, end)`, valid until the next pack. */
+export type PackedBytes = Buffer & { start: number, end: number }
+
+function messageValue (payload: MessagePayload): unknown[] {
   const verb = VERBS.indexOf(payload.verb)
   if (verb < 0) throw new SwarmError(ErrorCode.InvalidArguments, `not a verb: ${String(payload.verb)}`)
   const ret = payload.ret === undefined ? null : 'id' in payload.ret ? payload.ret.id : [payload.ret.back]
-  if (payload.stream !== undefined) return packr.pack([verb, payload.args, ret, payload.stream])
-  if (ret !== null) return packr.pack([verb, payload.args, ret])
-  return packr.pack([verb, payload.args])
+  if (payload.stream !== undefined) return [verb, payload.args, ret, payload.stream]
+  if (ret !== null) return [verb, payload.args, ret]
+  return [verb, payload.args]
+}
+
+/** Encodes a MESSAGE payload. */
+export function encodeMessagePayload (payload: MessagePayload): Buffer {
+  return packr.pack(messageValue(payload))
+}
+
+/**
+ * Encodes a MESSAGE payload without copying it out of msgpackr's buffer: the caller
+ * copies `[start, end)` before anything else is packed.
+ */
+export function packMessagePayload (payload: MessagePayload): PackedBytes {
+  return packr.pack(messageValue(payload), REUSE_BUFFER_MODE) as PackedBytes
 }
 
 function malformed (text: string, cause?: unknown): SwarmError {
   return new SwarmError(ErrorCode.MalformedFrame, `malformed frame: ${text}`, { cause })
 }
 
-function unpack (payload: Uint8Array): unknown {
+function unpack (payload: Uint8Array, start: number, end: number): unknown {
   try {
-    return packr.unpack(payload)
+    return start === 0 && end === payload.length ? packr.unpack(payload) : packr.unpack(payload, { start, end })
   } catch (error) {
     throw malformed(`bad msgpack (${(error as Error).message})`, error)
   }
@@ -99,9 +114,9 @@ function isId (value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
 }
 
-/** Decodes a MESSAGE payload; throws MALFORMED_FRAME when it is not one. */
-export function decodeMessagePayload (payload: Uint8Array): MessagePayload {
-  const value = unpack(payload)
+/** Decodes a MESSAGE payload (`payload[start, end)`); throws MALFORMED_FRAME when it is not one. */
+export function decodeMessagePayload (payload: Uint8Array, start = 0, end = payload.length): MessagePayload {
+  const value = unpack(payload, start, end)
   if (!Array.isArray(value) || value.length < 2 || value.length > 4) throw malformed('a message is an array of 2 to 4 items')
   const [verbIndex, args, ret, stream] = value as unknown[]
   const verb = typeof verbIndex === 'number' ? VERBS[verbIndex] : undefined
@@ -121,9 +136,9 @@ export function encodeErrorPayload (code: string, text: string): Buffer {
 }
 
 /** Decodes an error payload; an empty payload is `undefined` (a clean close). */
-export function decodeErrorPayload (payload: Uint8Array): SwarmError | undefined {
-  if (payload.length === 0) return undefined
-  const value = unpack(payload)
+export function decodeErrorPayload (payload: Uint8Array, start = 0, end = payload.length): SwarmError | undefined {
+  if (end === start) return undefined
+  const value = unpack(payload, start, end)
   if (!Array.isArray(value) || value.length !== 2 || typeof value[0] !== 'string' || typeof value[1] !== 'string') {
     throw malformed('an error is [code, message]')
   }
@@ -136,20 +151,19 @@ export function encodeCreditPayload (bytes: number): Buffer {
 }
 
 /** Decodes a CREDIT payload. */
-export function decodeCreditPayload (payload: Uint8Array): number {
-  const value = unpack(payload)
+export function decodeCreditPayload (payload: Uint8Array, start = 0, end = payload.length): number {
+  const value = unpack(payload, start, end)
   if (!isId(value) || value === 0) throw malformed('credit must be a positive integer')
   return value
 }
 
 /** What a {@link FrameParser} reports. */
 export interface FrameHandler {
-  frame (type: number, channel: number, payload: Buffer): void
+  /** A whole frame; its payload is `source[start, end)` (no copy, no view made per frame). */
+  frame (type: number, channel: number, source: Buffer, start: number, end: number): void
   /** A frame whose payload exceeds the limit: its bytes are skipped, never buffered. */
   oversized (type: number, channel: number, length: number): void
 }
-
-const EMPTY = Buffer.alloc(0)
 
 /**
  * Splits a byte stream into frames. Partial frames are kept as a list of chunks and
@@ -209,7 +223,7 @@ export class FrameParser {
       }
       const end = offset + FRAME_HEADER_SIZE + length
       if (end > data.length) break
-      this.handler.frame(type, channel, length === 0 ? EMPTY : data.subarray(offset + FRAME_HEADER_SIZE, end))
+      this.handler.frame(type, channel, data, offset + FRAME_HEADER_SIZE, end)
       offset = end
     }
     if (offset < data.length) {

@@ -27,7 +27,7 @@ class RawClient {
     this.session.on('error', () => {})
     this.control = this.session.request({ ':method': 'POST', ':path': '/libswarm/1/control', 'content-type': 'application/vnd.libswarm.frames' }, { endStream: false })
     const parser = new FrameParser(16 * 1024 * 1024, {
-      frame: (type, channel, payload) => { this.frames.push({ type, channel, payload: Buffer.from(payload) }); this.wake?.() },
+      frame: (type, channel, source, start, end) => { this.frames.push({ type, channel, payload: Buffer.from(source.subarray(start, end)) }); this.wake?.() },
       oversized: () => { throw new Error('unexpected oversized frame') }
     })
     this.control.on('data', (chunk: Buffer) => { parser.push(chunk) })
