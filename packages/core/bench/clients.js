@@ -1,7 +1,7 @@
 // The client side of one benchmark subject, in its own process: `node clients.js SUBJECT DIR`.
 // Sends its figures ({ name: value }) to the parent.
 import { createServer, dial, message, request } from '../dist/index.js'
-import { grpcClient, rawRpcClient, rawStream } from './peers.js'
+import { grpcClient, h2Streams, rawRpcClient, rawStream } from './peers.js'
 
 const [subject, dir] = process.argv.slice(2)
 const CONCURRENCY = 64
@@ -77,6 +77,12 @@ const subjects = {
     const bytes = await rawStream(`${dir}/sink.sock`, STREAM_BYTES, CHUNK)
     if (bytes < STREAM_BYTES) throw new Error(`raw stream: ${bytes} bytes arrived`)
     results['raw socket byte stream, unix socket'] = STREAM_BYTES / seconds(started) / 1e6
+  },
+  h2: async () => {
+    const [up, upSeconds, down, downSeconds] = await h2Streams(`${dir}/h2.sock`, STREAM_BYTES, CHUNK)
+    if (up < STREAM_BYTES || down < STREAM_BYTES) throw new Error(`bare http2: ${up} bytes up, ${down} down`)
+    results['bare node:http2 stream client->server'] = STREAM_BYTES / upSeconds / 1e6
+    results['bare node:http2 stream server->client'] = STREAM_BYTES / downSeconds / 1e6
   }
 }
 

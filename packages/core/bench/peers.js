@@ -1,5 +1,7 @@
-// Peers the wire is measured against: @grpc/grpc-js unary and a minimal raw-socket RPC
-// (length-prefixed msgpackr frames with request ids on one socket, the ceiling).
+// Peers the wire is measured against: @grpc/grpc-js unary, a minimal raw-socket RPC
+// (length-prefixed msgpackr frames with request ids on one socket) and a raw socket stream
+// (the ceilings), and one bare node:http2 stream each way (the multiplexer's own ceiling).
+import http2 from 'node:http2'
 import net from 'node:net'
 import grpc from '@grpc/grpc-js'
 import { pack, unpack } from 'msgpackr'
@@ -111,4 +113,58 @@ export async function rawStream (path, total, chunk) {
   socket.end()
   await ended
   return Number(answer)
+}
+
+const H2_SETTINGS = { initialWindowSize: 16 * 1024 * 1024, maxFrameSize: 16 * 1024 * 1024 - 1 }
+
+/** A bare node:http2 server with the wire's window settings: POST bodies are counted, GET /N answers N bytes. */
+export async function startH2StreamServer (path) {
+  const server = http2.createServer({ settings: H2_SETTINGS, maxSessionMemory: 512 })
+  server.on('session', (session) => { session.setLocalWindowSize(H2_SETTINGS.initialWindowSize) })
+  server.on('stream', async (stream, headers) => {
+    stream.on('error', () => {})
+    if (headers[':method'] === 'POST') {
+      let bytes = 0
+      stream.on('data', (chunk) => { bytes += chunk.length })
+      stream.on('end', () => { stream.respond({ ':status': 200 }); stream.end(String(bytes)) })
+      return
+    }
+    stream.respond({ ':status': 200 })
+    const total = Number(headers[':path'].slice(1))
+    const chunk = Buffer.alloc(64 * 1024, 7)
+    for (let sent = 0; sent < total; sent += chunk.length) {
+      stream.write(chunk)
+      if (stream.writableLength >= 1024 * 1024) await new Promise((resolve) => stream.once('drain', resolve))
+    }
+    stream.end()
+  })
+  await new Promise((resolve) => server.listen(path, resolve))
+  return { close: () => new Promise((resolve) => { server.close(() => resolve()) }) }
+}
+
+/** One bare HTTP/2 stream each way, `total` bytes: resolves with [bytes up, seconds up, bytes down, seconds down]. */
+export async function h2Streams (path, total, chunk) {
+  const session = http2.connect('http://localhost', { settings: H2_SETTINGS, maxSessionMemory: 512, createConnection: () => net.connect(path) })
+  await new Promise((resolve, reject) => { session.once('connect', resolve); session.once('error', reject) })
+  session.setLocalWindowSize(H2_SETTINGS.initialWindowSize)
+  try {
+    let started = process.hrtime.bigint()
+    const upload = session.request({ ':method': 'POST', ':path': '/' })
+    let answer = ''
+    upload.on('data', (data) => { answer += data })
+    const uploaded = new Promise((resolve, reject) => { upload.once('end', resolve); upload.once('error', reject) })
+    for (let sent = 0; sent < total; sent += chunk.length) {
+      if (!upload.write(chunk) && upload.writableLength >= 1024 * 1024) await new Promise((resolve) => upload.once('drain', resolve))
+    }
+    upload.end()
+    await uploaded
+    const upSeconds = Number(process.hrtime.bigint() - started) / 1e9
+    started = process.hrtime.bigint()
+    const download = session.request({ ':method': 'GET', ':path': `/${total}` })
+    let down = 0
+    for await (const data of download) down += data.length
+    return [Number(answer), upSeconds, down, Number(process.hrtime.bigint() - started) / 1e9]
+  } finally {
+    session.close()
+  }
 }

@@ -1,5 +1,5 @@
 // `pnpm --filter @libswarm/core bench`: the wire against its peers, in one run.
-// Each subject (in-process, wire, grpc-js, raw socket) runs in a client process and a server
+// Each subject (in-process, wire, grpc-js, raw socket, bare node:http2) runs in a client process and a server
 // process of its own, as in production: measured in one process, the peers measured first
 // slowed what came after them (the wire's upload ran ~30% slower after grpc-js's http2 calls).
 import { fork } from 'node:child_process'
@@ -10,7 +10,7 @@ import { join } from 'node:path'
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 100_000)
 const STREAM_BYTES = Number(process.env.BENCH_STREAM_BYTES ?? 1024 * 1024 * 1024)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
-const SUBJECTS = (process.env.BENCH_SUBJECTS ?? 'in-process,wire,grpc,raw').split(',')
+const SUBJECTS = (process.env.BENCH_SUBJECTS ?? 'in-process,wire,grpc,raw,h2').split(',')
 const results = {}
 
 function child (script, args) {
@@ -68,12 +68,14 @@ const ORDER = [
   'wire one-way messages, one channel',
   'wire byte stream client->server, unix socket',
   'wire byte stream server->client, unix socket',
-  'raw socket byte stream, unix socket'
+  'raw socket byte stream, unix socket',
+  'bare node:http2 stream client->server',
+  'bare node:http2 stream server->client'
 ]
 console.log(`\nbest of ${ROUNDS} rounds`)
 for (const name of ORDER) {
   const value = results[name] ?? NaN
-  const stream = name.includes('byte stream')
+  const stream = name.includes('stream')
   const shown = stream ? value.toFixed(0) : Math.round(value).toLocaleString('en-US')
   console.log(`  ${name.padEnd(46)} ${shown.padStart(12)} ${stream ? 'MB/s' : '/s'}`)
 }
@@ -88,3 +90,6 @@ console.log(`  wire / grpc-js request/reply      ${(wireRate / results['grpc-js 
 console.log(`  wire / raw RPC request/reply      ${(wireRate / results['raw-socket RPC (msgpackr frames), unix socket']).toFixed(2)}x  (>= 0.5x)`)
 console.log(`  wire / raw socket byte stream     ${(Math.min(up, down) / rawStreamRate * 100).toFixed(0)}%    (>= 60%; up ${(up / rawStreamRate * 100).toFixed(0)}%, down ${(down / rawStreamRate * 100).toFixed(0)}%)`)
 console.log(`  in-process request/reply          ${Math.round(results['in-process request/reply (createServer)']).toLocaleString('en-US')}/s (>= 500,000/s)`)
+const bareUp = results['bare node:http2 stream client->server']
+const bareDown = results['bare node:http2 stream server->client']
+console.log(`  wire / bare node:http2 stream     up ${(up / bareUp * 100).toFixed(0)}%, down ${(down / bareDown * 100).toFixed(0)}% (the multiplexer's own ceiling)`)

@@ -1,6 +1,6 @@
 // The server side of one benchmark subject, in its own process: `node servers.js SUBJECT DIR`.
 import { createServer, listen, message } from '../dist/index.js'
-import { startGrpcServer, startRawRpcServer, startRawSinkServer } from './peers.js'
+import { startGrpcServer, startH2StreamServer, startRawRpcServer, startRawSinkServer } from './peers.js'
 
 const [subject, dir] = process.argv.slice(2)
 
@@ -28,7 +28,8 @@ function wireService () {
 const starters = {
   wire: async () => [await listen(`unix://${dir}/wire.sock`, { service: wireService() })],
   grpc: async () => [await startGrpcServer(`${dir}/grpc.sock`)],
-  raw: async () => [await startRawRpcServer(`${dir}/rpc.sock`), await startRawSinkServer(`${dir}/sink.sock`)]
+  raw: async () => [await startRawRpcServer(`${dir}/rpc.sock`), await startRawSinkServer(`${dir}/sink.sock`)],
+  h2: async () => [await startH2StreamServer(`${dir}/h2.sock`)]
 }
 const closers = await starters[subject]()
 process.send?.('ready')
