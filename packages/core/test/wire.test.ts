@@ -317,6 +317,29 @@ describe('return connections (in process)', () => {
     }
   })
 
+  it('falls back to one connection when the second socket reaches another listener (a balancer in between)', async () => {
+    await using first = await listen(`unix://${join(dir, 'balanced-a.sock')}`, { service: echo })
+    await using second = await listen(`unix://${join(dir, 'balanced-b.sock')}`, { service: echo })
+    const net = await import('node:net')
+    const backends = [first.address, second.address].map((address) => address.slice('unix://'.length))
+    let accepted = 0
+    const balancer = net.createServer((socket) => {
+      const upstream = net.connect(backends[accepted++ % 2] as string)
+      socket.pipe(upstream).pipe(socket)
+      socket.on('error', () => { upstream.destroy() })
+      upstream.on('error', () => { socket.destroy() })
+    })
+    await new Promise<void>((resolve) => balancer.listen(join(dir, 'balancer.sock'), resolve))
+    try {
+      await using connection = await dial(`unix://${join(dir, 'balancer.sock')}`)
+      expect((await request(connection.remote, 'Ls')).args).toEqual(['listener'])
+      expect(accepted).toBe(3)
+      await echoBothWays(connection, 8 * 1024 * 1024)
+    } finally {
+      balancer.close()
+    }
+  })
+
   it('closes a socket that opens no stream within the handshake timeout', async () => {
     await using listener = await listen(`unix://${join(dir, 'idle.sock')}`, { service: echo, handshakeTimeout: 200 })
     const net = await import('node:net')

@@ -389,6 +389,8 @@ export class WireSession implements WireConnection {
     try {
       session = await open()
     } catch (error) {
+      // The listener answered the first socket, so it is there: one connection will do.
+      this.returnRefused = true
       this.teardown(toSwarmError(error, ErrorCode.Unavailable))
       return
     }
@@ -401,8 +403,13 @@ export class WireSession implements WireConnection {
     const control = session.request({ ':method': 'GET', ':path': CONTROL_PATH, [RETURN_HEADER]: token }, { endStream: true })
     control.once('response', (headers) => {
       const status = Number(headers[':status'])
-      if (status !== 200) this.teardown(new SwarmError(ErrorCode.Protocol, `the peer answered the return connection with status ${status}`))
-      else this.settleReady()
+      if (status === 200) {
+        this.settleReady()
+        return
+      }
+      // 404: the second socket reached another listener (a balancer in between); one connection will do.
+      this.returnRefused = status === 404
+      this.teardown(new SwarmError(ErrorCode.Protocol, `the peer answered the return connection with status ${status}`))
     })
     this.attachControl(control, 'read')
   }
