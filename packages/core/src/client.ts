@@ -1,5 +1,6 @@
 import { ErrorCode, SwarmError } from './errors.js'
 import type { AbortOptions, ByteStream, Message, Sender } from './message.js'
+import { ACCEPTED } from './message.js'
 import { pipe } from './pipe.js'
 import { errorFromMessage } from './server.js'
 import type { Verb } from './verbs.js'
@@ -21,10 +22,11 @@ class FirstReply implements Sender {
     this.reply = new Promise<Message>((resolve, reject) => { this.settle = resolve; this.fail = reject })
   }
 
-  async send (message: Message): Promise<void> {
-    if (this.done) throw new SwarmError(ErrorCode.ChannelClosed, 'the request already has its reply')
+  send (message: Message): Promise<void> {
+    if (this.done) return Promise.reject(new SwarmError(ErrorCode.ChannelClosed, 'the request already has its reply'))
     this.done = true
     this.settle(message)
+    return ACCEPTED
   }
 
   async close (error?: Error): Promise<void> {

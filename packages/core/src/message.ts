@@ -16,6 +16,12 @@ export interface Message {
   readonly stream?: ByteStream | undefined
 }
 
+/**
+ * The promise a sender returns when it took a message at once. Receivers that wait for
+ * acceptance (the wire's channel credit) recognise it and skip the wait.
+ */
+export const ACCEPTED: Promise<void> = Promise.resolve()
+
 /** Options of any call that may wait. */
 export interface AbortOptions {
   signal?: AbortSignal | undefined

@@ -1,5 +1,6 @@
 import { ErrorCode, SwarmError } from './errors.js'
 import type { AbortOptions, Message, Receiver, Sender } from './message.js'
+import { ACCEPTED } from './message.js'
 
 /** Options of {@link pipe}. */
 export interface PipeOptions {
@@ -66,11 +67,11 @@ class PipeChannel {
     const waiting = this.receivers.shift()
     if (waiting !== undefined) {
       waiting.resolve(message)
-      return Promise.resolve()
+      return ACCEPTED
     }
     if (this.size < this.highWaterMark) {
       this.queue.push(message)
-      return Promise.resolve()
+      return ACCEPTED
     }
     return new Promise<void>((resolve, reject) => {
       const entry = { message, resolve, reject }

@@ -1,5 +1,6 @@
 import { ErrorCode, SwarmError, isSwarmError, toSwarmError } from './errors.js'
 import type { Message, Sender } from './message.js'
+import { ACCEPTED } from './message.js'
 import type { Verb } from './verbs.js'
 
 /**
@@ -66,9 +67,10 @@ export function createServer (handlers: VerbHandlers, options: ServerOptions = {
     if (reply !== undefined) await replyAndClose(message.ret, reply)
   }
   return {
-    send: async (message) => {
-      if (closed) throw new SwarmError(ErrorCode.ChannelClosed, 'service is closed')
+    send: (message) => {
+      if (closed) return Promise.reject(new SwarmError(ErrorCode.ChannelClosed, 'service is closed'))
       void dispatch(message)
+      return ACCEPTED
     },
     close: async (error) => {
       if (closed) return

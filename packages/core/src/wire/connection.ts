@@ -3,6 +3,7 @@ import http2 from 'node:http2'
 import { ErrorCode, SwarmError, toSwarmError } from '../errors.js'
 import { silentLogger, type Logger } from '../logger.js'
 import type { AbortOptions, ByteStream, Message, Sender } from '../message.js'
+import { ACCEPTED } from '../message.js'
 import { errorMessage, replyAndClose } from '../server.js'
 import { IncomingAttachment, sendAttachment } from './attachment.js'
 import {
@@ -72,7 +73,7 @@ export const H2_SESSION_OPTIONS = { settings: H2_SETTINGS, maxSessionMemory: 512
 
 const { NGHTTP2_CANCEL, NGHTTP2_PROTOCOL_ERROR } = http2.constants
 const BLOCK_SIZE = 64 * 1024
-const RESOLVED = Promise.resolve()
+const RESOLVED = ACCEPTED
 const REMOTE = Symbol('libswarm.wire.remote')
 
 function noop (): void {}
@@ -735,7 +736,8 @@ export class WireSession implements WireConnection {
     } catch (error) {
       sent = Promise.reject(error)
     }
-    sent.then(() => { this.settled(entry, size) }, (error: unknown) => { this.refused(entry, bound, error) })
+    if (sent === ACCEPTED) this.settled(entry, size)
+    else sent.then(() => { this.settled(entry, size) }, (error: unknown) => { this.refused(entry, bound, error) })
   }
 
   /** Turns ids into a ret handle and an attachment stream. */
