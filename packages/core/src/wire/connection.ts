@@ -9,7 +9,7 @@ import { IncomingAttachment, sendAttachment } from './attachment.js'
 import {
   DEFAULT_MAX_MESSAGE_SIZE, FRAME_HEADER_SIZE, FrameParser, FrameType, INITIAL_CHANNEL_WINDOW,
   decodeCreditPayload, decodeErrorPayload, decodeMessagePayload, encodeCreditPayload, encodeErrorPayload,
-  packMessagePayload, writeFrameHeader, type MessagePayload
+  packMessage, writeFrameHeader, type MessagePayload
 } from './frame.js'
 
 /** PEM text or a path to a PEM file. */
@@ -616,26 +616,22 @@ export class WireSession implements WireConnection {
   /** Encodes and writes a MESSAGE; returns the bytes of channel credit it used. */
   writeMessage (channel: number, message: Message): number {
     if (this.ended) throw new SwarmError(ErrorCode.ChannelClosed, 'connection is closed')
-    const payload: MessagePayload = { verb: message.verb, args: message.args as string[] }
     let exported: Sender | undefined
     let exportedId = 0
+    let retField: number | [number] | null = null
     const ret = message.ret
     if (ret !== undefined) {
       const remote = (ret as Partial<RemoteSender>)[REMOTE]
       if (remote !== undefined && remote.wire === this && remote.state === 'open') {
-        payload.ret = { back: remote.id }
+        retField = [remote.id]
       } else {
         exported = ret
         exportedId = this.nextChannel
-        payload.ret = { id: exportedId }
+        retField = exportedId
       }
     }
-    let attachmentId = 0
-    if (message.stream !== undefined) {
-      attachmentId = this.nextAttachment
-      payload.stream = attachmentId
-    }
-    const packed = packMessagePayload(payload)
+    const attachmentId = message.stream === undefined ? undefined : this.nextAttachment
+    const packed = packMessage(message.verb, message.args, retField, attachmentId)
     const length = packed.end - packed.start
     if (length > this.peerMaxMessageSize) {
       throw new SwarmError(ErrorCode.MessageTooLarge, `a message of ${length} bytes exceeds the peer's limit of ${this.peerMaxMessageSize} bytes`)
@@ -646,7 +642,7 @@ export class WireSession implements WireConnection {
       this.nextChannel += 2
       this.exports.set(exportedId, new ExportedChannel(exportedId, exported))
     }
-    if (attachmentId !== 0) {
+    if (attachmentId !== undefined) {
       this.nextAttachment += 2
       this.startAttachment(attachmentId, message.stream as ByteStream)
     }

@@ -76,18 +76,10 @@ export function encodeFrame (type: number, channel: number, payload?: Uint8Array
 /** Bytes msgpackr packed into its own buffer: `[start, end)`, valid until the next pack. */
 export type PackedBytes = Buffer & { start: number, end: number }
 
-function messageValue (payload: MessagePayload): unknown[] {
-  const verb = VERBS.indexOf(payload.verb)
-  if (verb < 0) throw new SwarmError(ErrorCode.InvalidArguments, `not a verb: ${String(payload.verb)}`)
-  const ret = payload.ret === undefined ? null : 'id' in payload.ret ? payload.ret.id : [payload.ret.back]
-  if (payload.stream !== undefined) return [verb, payload.args, ret, payload.stream]
-  if (ret !== null) return [verb, payload.args, ret]
-  return [verb, payload.args]
-}
-
 /** Encodes a MESSAGE payload. */
 export function encodeMessagePayload (payload: MessagePayload): Buffer {
-  return packr.pack(messageValue(payload))
+  const packed = packMessagePayload(payload)
+  return Buffer.from(packed.subarray(packed.start, packed.end))
 }
 
 /**
@@ -95,7 +87,32 @@ export function encodeMessagePayload (payload: MessagePayload): Buffer {
  * copies `[start, end)` before anything else is packed.
  */
 export function packMessagePayload (payload: MessagePayload): PackedBytes {
-  return packr.pack(messageValue(payload), REUSE_BUFFER_MODE) as PackedBytes
+  const ret = payload.ret === undefined ? null : 'id' in payload.ret ? payload.ret.id : [payload.ret.back] as [number]
+  return packMessage(payload.verb, payload.args, ret, payload.stream)
+}
+
+const MESSAGE_OF_2: unknown[] = [0, null]
+const MESSAGE_OF_3: unknown[] = [0, null, null]
+const MESSAGE_OF_4: unknown[] = [0, null, null, null]
+
+/**
+ * {@link packMessagePayload} from the fields themselves: `ret` a channel id the sender
+ * exports, or `[id]` one the receiver exported; `stream` an attachment id.
+ */
+export function packMessage (verb: Verb, args: readonly string[], ret: number | [number] | null, stream: number | undefined): PackedBytes {
+  const index = VERBS.indexOf(verb)
+  if (index < 0) throw new SwarmError(ErrorCode.InvalidArguments, `not a verb: ${String(verb)}`)
+  const value = stream !== undefined ? MESSAGE_OF_4 : ret !== null ? MESSAGE_OF_3 : MESSAGE_OF_2
+  value[0] = index
+  value[1] = args
+  if (value.length > 2) value[2] = ret
+  if (value.length > 3) value[3] = stream
+  try {
+    return packr.pack(value, REUSE_BUFFER_MODE) as PackedBytes
+  } finally {
+    value[1] = null
+    if (value.length > 2) value[2] = null
+  }
 }
 
 function malformed (text: string, cause?: unknown): SwarmError {
