@@ -157,3 +157,30 @@ describe('exec with a Python service', () => {
     for (const test of complianceTests({ service: exec, args: [PYTHON, WIRE_SERVICE], timeout: 5000 })) it(test.name, test.run)
   })
 })
+
+describe('the Python service listening on a unix socket (a listener without return connections)', () => {
+  it('is dialled from Node: the dialer runs the connection as one, both ways', async () => {
+    const { spawn } = await import('node:child_process')
+    const { mkdtempSync, rmSync, existsSync } = await import('node:fs')
+    const { tmpdir } = await import('node:os')
+    const { join } = await import('node:path')
+    const { dial } = await import('@libswarm/core')
+    const dir = mkdtempSync(join(tmpdir(), 'libswarm-python-listen-'))
+    const path = join(dir, 'python.sock')
+    const child = spawn(PYTHON, [WIRE_SERVICE, 'listener', '--listen', path], { stdio: ['ignore', 'ignore', 'pipe'] })
+    let stderr = ''
+    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
+    try {
+      await until(() => existsSync(path))
+      // Messages the Python service does not answer itself come back to this end's service.
+      await using connection = await dial(`unix://${path}`, { service: back.spawn([], {} as never) as never })
+      expect((await request(connection.remote, 'Ls')).args).toEqual(['listener', 'python'])
+      expect((await request(connection.remote, 'Get', ['x'])).args).toEqual(['back', 'x'])
+      // The first connection asked for a return connection and got no echo; the second ran as one.
+      expect(stderr.match(/connection accepted/g)?.length).toBe(2)
+    } finally {
+      child.kill('SIGKILL')
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
