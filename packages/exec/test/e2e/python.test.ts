@@ -3,7 +3,7 @@
  * PROTOCOL.md on its stdio, run by exec inside a chain.
  */
 import { describe, expect, it } from 'vitest'
-import { createServer, message, request, spawnChain, type LogFields, type Logger, type Service } from '@libswarm/core'
+import { createServer, dial, message, request, spawnChain, type LogFields, type Logger, type Service, type WireConnection } from '@libswarm/core'
 import { complianceTests } from '@libswarm/core/compliance'
 import { exec, spawnExec } from '../../src/index.js'
 import { PYTHON, WIRE_SERVICE } from '../python.js'
@@ -158,29 +158,45 @@ describe('exec with a Python service', () => {
   })
 })
 
-describe('the Python service listening on a unix socket (a listener without return connections)', () => {
-  it('is dialled from Node: the dialer runs the connection as one, both ways', async () => {
+describe('the Python service listening on a unix socket', () => {
+  async function dialPython (extra: string[], check: (connection: WireConnection, stderr: () => string) => Promise<void>): Promise<void> {
     const { spawn } = await import('node:child_process')
     const { mkdtempSync, rmSync, existsSync } = await import('node:fs')
     const { tmpdir } = await import('node:os')
     const { join } = await import('node:path')
-    const { dial } = await import('@libswarm/core')
     const dir = mkdtempSync(join(tmpdir(), 'libswarm-python-listen-'))
     const path = join(dir, 'python.sock')
-    const child = spawn(PYTHON, [WIRE_SERVICE, 'listener', '--listen', path], { stdio: ['ignore', 'ignore', 'pipe'] })
+    const child = spawn(PYTHON, [WIRE_SERVICE, 'listener', '--listen', path, ...extra], { stdio: ['ignore', 'ignore', 'pipe'] })
     let stderr = ''
     child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
     try {
       await until(() => existsSync(path))
       // Messages the Python service does not answer itself come back to this end's service.
       await using connection = await dial(`unix://${path}`, { service: back.spawn([], {} as never) as never })
-      expect((await request(connection.remote, 'Ls')).args).toEqual(['listener', 'python'])
-      expect((await request(connection.remote, 'Get', ['x'])).args).toEqual(['back', 'x'])
-      // The first connection asked for a return connection and got no echo; the second ran as one.
-      expect(stderr.match(/connection accepted/g)?.length).toBe(2)
+      await check(connection, () => stderr)
     } finally {
       child.kill('SIGKILL')
       rmSync(dir, { recursive: true, force: true })
     }
+  }
+
+  it('accepts the return connection Node asks for: its frames come back on the second socket', async () => {
+    await dialPython([], async (connection, stderr) => {
+      expect((await request(connection.remote, 'Ls')).args).toEqual(['listener', 'python'])
+      expect((await request(connection.remote, 'Get', ['x'])).args).toEqual(['back', 'x'])
+      expect(stderr()).toContain('listener: control stream open (return connection asked for)')
+      expect(stderr()).toContain('listener: return connection open')
+      expect(stderr().match(/connection accepted/g)?.length).toBe(2)
+    })
+  })
+
+  it('without return connections (--no-return), Node runs the connection as one', async () => {
+    await dialPython(['--no-return'], async (connection, stderr) => {
+      expect((await request(connection.remote, 'Ls')).args).toEqual(['listener', 'python'])
+      expect((await request(connection.remote, 'Get', ['x'])).args).toEqual(['back', 'x'])
+      // The first connection asked for a return connection and got no echo; the second ran as one.
+      expect(stderr()).not.toContain('return connection open')
+      expect(stderr().match(/connection accepted/g)?.length).toBe(2)
+    })
   })
 })
