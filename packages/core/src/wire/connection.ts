@@ -53,7 +53,7 @@ export const ATTACHMENT_PATH = '/libswarm/1/attachment/'
 export const MAX_MESSAGE_SIZE_HEADER = 'libswarm-max-message-size'
 /**
  * The header with which a dialer asks for a return connection (its value a token of 32 hex
- * digits) and with which the listener accepts it (echoing the token). See PROTOCOL.md §4.
+ * digits) and with which the listener accepts it (echoing the token). See PROTOCOL.md §3.1.
  */
 export const RETURN_HEADER = 'libswarm-return'
 /** The content type of the control stream. */
@@ -73,7 +73,6 @@ export const H2_SESSION_OPTIONS = { settings: H2_SETTINGS, maxSessionMemory: 512
 
 const { NGHTTP2_CANCEL, NGHTTP2_PROTOCOL_ERROR } = http2.constants
 const BLOCK_SIZE = 64 * 1024
-const RESOLVED = ACCEPTED
 const REMOTE = Symbol('libswarm.wire.remote')
 
 function noop (): void {}
@@ -117,7 +116,7 @@ class RemoteChannel {
       } catch (error) {
         return Promise.reject(error)
       }
-      return RESOLVED
+      return ACCEPTED
     }
     return new Promise<void>((resolve, reject) => {
       const pending: PendingSend = { message, resolve, reject, signal }
@@ -156,13 +155,13 @@ class RemoteChannel {
   }
 
   close (error?: Error): Promise<void> {
-    if (this.state !== 'open') return RESOLVED
+    if (this.state !== 'open') return ACCEPTED
     this.wire.forget(this)
     this.state = 'closing'
     this.closeError = error
     if (error !== undefined) this.rejectQueued(this.closedError())
     if (this.queue === undefined) this.finish(FrameType.Close)
-    return RESOLVED
+    return ACCEPTED
   }
 
   /** The handle was garbage-collected without being closed. */
@@ -728,7 +727,7 @@ export class WireSession implements WireConnection {
     let sent: Promise<void>
     try {
       sent = entry.sender.send(bound.message)
-      if (typeof (sent as Partial<Promise<void>> | undefined)?.then !== 'function') sent = RESOLVED
+      if (typeof (sent as Partial<Promise<void>> | undefined)?.then !== 'function') sent = ACCEPTED
     } catch (error) {
       sent = Promise.reject(error)
     }
