@@ -70,6 +70,20 @@ function transportSuite (open: () => Promise<{ connection: WireConnection, stop:
     expect(await sha256Of(reply.stream!)).toEqual([expected, BIG])
   }, 180_000)
 
+  it('echoes 500 attachments of 256 KiB at once while 10,000 requests cross them', async () => {
+    const size = 256 * 1024
+    const echoes = Array.from({ length: 500 }, async (_, i) => {
+      const reply = await request(connection.remote, 'Log', [], { stream: generateBytes(i + 1, size) })
+      const [hash, bytes] = await sha256Of(reply.stream!)
+      expect(bytes).toBe(size)
+      expect(hash).toBe((await sha256Of(generateBytes(i + 1, size)))[0])
+    })
+    const requests = Array.from({ length: 10_000 }, async (_, i) => {
+      expect((await request(connection.remote, 'Get', [String(i)])).args).toEqual([String(i)])
+    })
+    await Promise.all([...echoes, ...requests])
+  }, 120_000)
+
   it('carries 64 MiB both ways at once (the peer echoes while it receives), verified by sha256', async () => {
     const size = 64 * 1024 * 1024
     const [expected] = await sha256Of(generateBytes(13, size))
