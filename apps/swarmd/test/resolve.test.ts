@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
+import { cp, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -7,14 +7,16 @@ import { defineService, endOfChain, request, spawnChain } from '@libswarm/core'
 import { debug } from '@libswarm/debug'
 import { createResolver, listServices, packageEntry, pickService } from '../src/index.js'
 
-const fixture = fileURLToPath(new URL('./fixtures/libswarm-greeter', import.meta.url))
+// The third-party package of @libswarm/core's README, kept (and tested) there.
+const fixture = fileURLToPath(new URL('../../../packages/core/test/fixtures/libswarm-greeter', import.meta.url))
 let project: string
 
 beforeAll(async () => {
   // A project that installed the third-party package, as npm would.
   project = await mkdtemp(join(tmpdir(), 'swarmd-resolve-'))
-  await mkdir(join(project, 'node_modules'), { recursive: true })
-  await symlink(fixture, join(project, 'node_modules', 'libswarm-greeter'))
+  await mkdir(join(project, 'node_modules', '@libswarm'), { recursive: true })
+  await symlink(fileURLToPath(new URL('../node_modules/@libswarm/core', import.meta.url)), join(project, 'node_modules', '@libswarm', 'core'))
+  await cp(fixture, join(project, 'node_modules', 'libswarm-greeter'), { recursive: true })
   await mkdir(join(project, 'node_modules', '@acme', 'not-a-service'), { recursive: true })
   await writeFile(join(project, 'node_modules', '@acme', 'not-a-service', 'package.json'), JSON.stringify({ name: '@acme/not-a-service', type: 'module', main: 'main.js' }))
   await writeFile(join(project, 'node_modules', '@acme', 'not-a-service', 'main.js'), 'export const answer = 42\n')
@@ -41,7 +43,7 @@ describe('createResolver', () => {
     const resolve = createResolver({ cwd: project })
     expect((await resolve('./local-service.js')).name).toBe('local')
     expect((await resolve(join(project, 'local-service.js'))).name).toBe('local')
-    expect((await resolve(pathToFileURL(join(fixture, 'index.js')).href)).name).toBe('greeter')
+    expect((await resolve(pathToFileURL(join(project, 'node_modules', 'libswarm-greeter', 'index.js')).href)).name).toBe('greeter')
   })
 
   it('says UNKNOWN_SERVICE for a name nothing provides', async () => {

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
+import { cp, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -29,15 +29,15 @@ async function waitForFile (path: string, timeout = 15_000): Promise<void> {
   }
 }
 
-const fixture = fileURLToPath(new URL('../fixtures/libswarm-greeter', import.meta.url))
+// The third-party package of @libswarm/core's README, kept (and tested) there.
+const fixture = fileURLToPath(new URL('../../../../packages/core/test/fixtures/libswarm-greeter', import.meta.url))
 let project: string
 
 beforeAll(async () => {
   project = await mkdtemp(join(tmpdir(), 'swarmd-e2e-'))
-  await mkdir(join(project, 'node_modules'))
-  await symlink(fixture, join(project, 'node_modules', 'libswarm-greeter'))
-  await mkdir(join(project, 'node_modules', '@libswarm'))
+  await mkdir(join(project, 'node_modules', '@libswarm'), { recursive: true })
   await symlink(fileURLToPath(new URL('../../node_modules/@libswarm/core', import.meta.url)), join(project, 'node_modules', '@libswarm', 'core'))
+  await cp(fixture, join(project, 'node_modules', 'libswarm-greeter'), { recursive: true })
 })
 afterAll(async () => { await rm(project, { recursive: true, force: true }) })
 
