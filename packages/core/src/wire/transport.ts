@@ -102,19 +102,15 @@ async function openSocket (target: WireAddress, address: string, options: WireOp
  * const reply = await request(connection.remote, 'Ls')
  */
 export async function dial (address: string, options: WireOptions & AbortOptions = {}): Promise<WireConnection> {
-  try {
-    return await dialOnce(address, options, true)
-  } catch (error) {
-    if ((error as { returnRefused?: boolean }).returnRefused !== true) throw error
-    return await dialOnce(address, options, false)
-  }
+  return await dialWith(address, options, true)
 }
 
 /**
  * Return mode (`withReturn`): two sockets, each session on node's native socket path and
- * each carrying one direction's bytes. Otherwise one socket, its session over a SocketDuplex.
+ * each carrying one direction's bytes; when the listener refuses the second, dials again
+ * without. Otherwise one socket, its session over a SocketDuplex.
  */
-async function dialOnce (address: string, options: WireOptions & AbortOptions, withReturn: boolean): Promise<WireConnection> {
+async function dialWith (address: string, options: WireOptions & AbortOptions, withReturn: boolean): Promise<WireConnection> {
   options.signal?.throwIfAborted()
   const target = parseWireAddress(address)
   const authority = target.kind === 'tls' ? 'https://localhost' : 'http://localhost'
@@ -145,7 +141,7 @@ async function dialOnce (address: string, options: WireOptions & AbortOptions, w
     })
   } catch (error) {
     await connection.close(toSwarmError(error))
-    if (connection.returnRefused) throw Object.assign(toSwarmError(error), { returnRefused: true })
+    if (connection.returnRefused) return await dialWith(address, options, false)
     if (isAbort(error)) throw toSwarmError(error)
     if (target.kind === 'tls' && (socketError === undefined || isReset(socketError))) {
       // Node refuses a client certificate by closing the socket without a TLS alert; when the
