@@ -55,7 +55,7 @@ class InFlightTracker implements Sender {
     }
     this.count++
     try {
-      await this.target.send({ ...message, ret: { send: async (reply, replyOptions) => { await ret.send(reply, replyOptions) }, close: async (error) => { finish(); await ret.close(error) } } }, options)
+      await this.target.send({ ...message, ret: { send: async (reply, replyOptions) => { await ret.send(reply, replyOptions) }, close: async (error) => { finish(); await ret.close(error) }, get abandoned () { return ret.abandoned } } }, options)
     } catch (error) {
       finish()
       throw error

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import {
-  ErrorCode, SwarmError, createServer, defineService, errorMessage, isSwarmError, replyAndClose, silentLogger, toSwarmError,
+  ErrorCode, SwarmError, abandonedSignal, createServer, defineService, errorMessage, isSwarmError, replyAndClose, silentLogger, toSwarmError,
   type ByteStream, type Logger, type Message, type Sender, type ServiceContext, type ServiceInstance
 } from '@libswarm/core'
 import {
@@ -8,7 +8,7 @@ import {
   type DockerQuery, type DockerReply, type DockerRequest
 } from '@libswarm/docker-api'
 import { AGGREGATE_USAGE, addressOf, parseAggregateArgs, type AggregateOptions } from './aggregate-options.js'
-import { bodyJson, callDocker, drainProgress, jsonArrayChunks, jsonObjects, utf8 } from './child-call.js'
+import { bodyJson, callDocker, drainProgress, jsonArrayChunks, jsonObjects, stopOnAbort, utf8 } from './child-call.js'
 import { ClusterState, listRowJson } from './cluster-state.js'
 import { cacheAnswers, containerPredicate, matchPattern } from './container-filters.js'
 import type { ContainerInspect } from './container-view.js'
@@ -74,10 +74,10 @@ export class Aggregate {
   }
 
   /** Asks each node the same request, in parallel, and collects answers and errors. */
-  async fanOut (nodes: readonly EngineNode[], request: DockerRequest, timeoutMs = LIST_TIMEOUT_MS): Promise<NodeAnswer[]> {
+  async fanOut (nodes: readonly EngineNode[], request: DockerRequest, timeoutMs = LIST_TIMEOUT_MS, requester?: AbortSignal): Promise<NodeAnswer[]> {
     return await Promise.all(nodes.map(async (node): Promise<NodeAnswer> => {
       try {
-        return { node, reply: await callDocker(node.child, request, { timeoutMs, signal: node.signal }) }
+        return { node, reply: await callDocker(node.child, request, { timeoutMs, signal: node.signal, requester }) }
       } catch (error) {
         return { node, error: toSwarmError(error) }
       }
@@ -109,7 +109,7 @@ export class Aggregate {
       case 'SystemPingHead': return this.ping(operation)
       case 'SystemInfo': return jsonReply(clusterInfo(this.cluster, { id: this.id, name: this.options.name ?? 'aggregate', strategy: this.strategy, version: `aggregate/${AGGREGATE_VERSION}` }))
       case 'SystemVersion': return jsonReply(clusterVersion(this.cluster, AGGREGATE_VERSION))
-      case 'SystemEvents': return await this.events(request)
+      case 'SystemEvents': return await this.events(request, abandonedSignal(message.ret))
       case 'ContainerList': return await this.listContainers(request)
       case 'ContainerInspect': return await this.inspectContainer(message, request)
       case 'ContainerCreate': return await this.createContainer(request)
@@ -330,20 +330,21 @@ export class Aggregate {
     return jsonReply({ ContainersDeleted: deleted.length === 0 ? null : deleted, SpaceReclaimed: reclaimed })
   }
 
-  private async events (request: DockerRequest): Promise<Message> {
+  /** Events; a fan-out (with `since` or `until`) ends each node's request when the requester stops listening. */
+  private async events (request: DockerRequest, requester: AbortSignal): Promise<Message> {
     const filters = parseFilters(request.query)
     const since = queryValue(request.query, 'since')
     const until = queryValue(request.query, 'until')
     const accept = eventPredicate(filters)
     const headers = { 'Content-Type': 'application/json' }
     if (since === undefined && until === undefined) {
-      return encodeDockerReply({ status: 200, headers, stream: this.hub.subscribe(accept) })
+      return encodeDockerReply({ status: 200, headers, stream: this.hub.subscribe(accept, requester) })
     }
     const { node: nodeFilter, ...rest } = filters
     const nodes = this.healthy().filter((node) => nodeFilter === undefined || nodeFilter.includes(node.name))
     const query: DockerQuery = { ...request.query, filters: JSON.stringify(rest) }
-    const answers = await this.fanOut(nodes, { operation: 'SystemEvents', target: '', query })
-    const streams = answers.filter((answer) => answer.reply?.stream !== undefined).map((answer) => tagged(answer.node, answer.reply?.stream as ByteStream))
+    const answers = await this.fanOut(nodes, { operation: 'SystemEvents', target: '', query }, LIST_TIMEOUT_MS, requester)
+    const streams = answers.filter((answer) => answer.reply?.stream !== undefined).map((answer) => tagged(answer.node, stopOnAbort(answer.reply?.stream as ByteStream, requester)))
     const stream = until !== undefined ? sortedEvents(streams, accept) : mergedEvents(streams, accept)
     return encodeDockerReply({ status: 200, headers, stream })
   }
@@ -411,7 +412,8 @@ export function afterSuccess (ret: Sender | undefined, action: (reply: Message) 
       }
       await ret.send(reply, options)
     },
-    close: async (error) => { await ret.close(error) }
+    close: async (error) => { await ret.close(error) },
+    get abandoned () { return ret.abandoned }
   }
 }
 

@@ -4,6 +4,8 @@ import { DOCKER_OPERATIONS, decodeDockerReply, encodeDockerRequest, engineError,
 /** Options of {@link callDocker}. */
 export interface CallOptions {
   signal?: AbortSignal | undefined
+  /** The requester's: aborts the call when whoever asked stops listening (`abandonedSignal(message.ret)`). */
+  requester?: AbortSignal | undefined
   /** Gives up after this many milliseconds with TIMEOUT. */
   timeoutMs?: number | undefined
 }
@@ -16,10 +18,13 @@ export async function callDocker (child: Sender, dockerRequest: DockerRequest, o
   // one controller per call, cleaned up after: AbortSignal.any over a long-lived signal
   // keeps every composite alive on some Node versions, and a daemon pings all day
   const controller = new AbortController()
-  const parent = options.signal
-  const onAbort = (): void => { controller.abort(parent?.reason) }
-  if (parent?.aborted === true) controller.abort(parent.reason)
-  else parent?.addEventListener('abort', onAbort, { once: true })
+  const parents = options.requester === undefined ? [options.signal] : [options.signal, options.requester]
+  const listeners = parents.map((parent) => {
+    const onAbort = (): void => { controller.abort(parent?.reason) }
+    if (parent?.aborted === true) controller.abort(parent.reason)
+    else parent?.addEventListener('abort', onAbort, { once: true })
+    return onAbort
+  })
   let timedOut = false
   const timer = options.timeoutMs === undefined
     ? undefined
@@ -42,7 +47,7 @@ export async function callDocker (child: Sender, dockerRequest: DockerRequest, o
     throw new SwarmError(ErrorCode.Internal, error instanceof Error ? error.message : String(error), { cause: error })
   } finally {
     clearTimeout(timer)
-    parent?.removeEventListener('abort', onAbort)
+    parents.forEach((parent, index) => { parent?.removeEventListener('abort', listeners[index] as () => void) })
   }
   if (reply.status >= 400) throw engineError(reply.status, errorText(reply.body))
   return reply
@@ -153,5 +158,40 @@ export async function drainProgress (stream: ByteStream | undefined): Promise<vo
   for await (const value of jsonObjects(stream)) {
     const entry = value as { error?: string, errorDetail?: { message?: string } }
     if (typeof entry.error === 'string') throw new SwarmError(ErrorCode.Internal, entry.errorDetail?.message ?? entry.error)
+  }
+}
+
+/**
+ * `stream`, ended at once when `signal` aborts: the source is told to stop (`return()`) even
+ * while a read waits for bytes that may never come (an engine's followed events).
+ */
+export function stopOnAbort (stream: ByteStream, signal: AbortSignal): ByteStream {
+  return {
+    [Symbol.asyncIterator]: () => {
+      const inner = stream[Symbol.asyncIterator]()
+      let stop: (() => void) | undefined
+      const stopped = new Promise<IteratorResult<Uint8Array>>((resolve) => {
+        stop = () => {
+          void Promise.resolve(inner.return?.()).catch(() => {})
+          resolve({ done: true, value: undefined })
+        }
+      })
+      const onAbort = (): void => { stop?.() }
+      if (signal.aborted) onAbort()
+      else signal.addEventListener('abort', onAbort, { once: true })
+      const forget = (): void => { signal.removeEventListener('abort', onAbort) }
+      return {
+        next: async () => {
+          const result = await Promise.race([inner.next(), stopped])
+          if (result.done === true) forget()
+          return result
+        },
+        return: async () => {
+          forget()
+          stop?.()
+          return { done: true, value: undefined }
+        }
+      }
+    }
   }
 }

@@ -363,7 +363,8 @@ async function connectNetwork (aggregate: Aggregate, message: Message, request: 
           await holder.refreshContainer(id).catch(() => {})
           await message.ret?.send(reply, options)
         },
-        close: async (error) => { await message.ret?.close(error) }
+        close: async (error) => { await message.ret?.close(error) },
+        get abandoned () { return message.ret?.abandoned }
       }, JSON.stringify(params))
   return undefined
 }

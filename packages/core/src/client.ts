@@ -11,14 +11,17 @@ export interface RequestOptions extends AbortOptions {
   stream?: ByteStream | undefined
 }
 
-/** A return channel that keeps only the first reply: the cheapest way to await one answer. */
+/**
+ * A return channel that keeps only the first reply: the cheapest way to await one answer.
+ * It is abandoned when the request's signal aborts (without a signal, never).
+ */
 class FirstReply implements Sender {
   readonly reply: Promise<Message>
   private settle!: (message: Message) => void
   private fail!: (error: Error) => void
   private done = false
 
-  constructor () {
+  constructor (readonly abandoned: AbortSignal | undefined) {
     this.reply = new Promise<Message>((resolve, reject) => { this.settle = resolve; this.fail = reject })
   }
 
@@ -43,7 +46,7 @@ class FirstReply implements Sender {
 export async function request (target: Sender, verb: Verb, args: readonly string[] = [], options: RequestOptions = {}): Promise<Message> {
   const signal = options.signal
   signal?.throwIfAborted()
-  const ret = new FirstReply()
+  const ret = new FirstReply(signal)
   let onAbort: (() => void) | undefined
   if (signal !== undefined) {
     onAbort = () => { void ret.close(signal.reason as Error) }

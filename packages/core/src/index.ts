@@ -7,7 +7,7 @@
  */
 export { Verb, VERBS, isVerb } from './verbs.js'
 export { ErrorCode, SwarmError, isSwarmError, toSwarmError } from './errors.js'
-export { message, isSender } from './message.js'
+export { abandonedSignal, message, isSender } from './message.js'
 export type { AbortOptions, ByteStream, Message, Receiver, Sender } from './message.js'
 export { pipe } from './pipe.js'
 export type { PipeOptions } from './pipe.js'

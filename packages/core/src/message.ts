@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import type { Verb } from './verbs.js'
 
 /** A byte stream: an attachment to a message. Pulling from it is what applies backpressure. */
@@ -36,6 +37,14 @@ export interface Sender {
   send (message: Message, options?: AbortOptions): Promise<void>
   /** Closes the channel; with an error, the receiver's pending and later receives reject with it. */
   close (error?: Error): Promise<void>
+  /**
+   * Aborts once nobody listens on the channel any more: its receiver closed it or stopped
+   * iterating, the wire peer reset it, or the connection to the peer ended. A responder
+   * stops the work behind its replies then (an engine request, a followed log). Optional:
+   * a sender without it cannot tell; read it through {@link abandonedSignal}. A wrapper
+   * around a sender forwards it (`get abandoned () { return inner.abandoned }`).
+   */
+  readonly abandoned?: AbortSignal | undefined
 }
 
 /** The receiving end of a channel. Iterating it yields messages until the channel closes. */
@@ -49,6 +58,23 @@ export interface Receiver extends AsyncIterable<Message> {
 /** Builds a message. */
 export function message (verb: Verb, args: readonly string[] = [], extra: { ret?: Sender | undefined, stream?: ByteStream | undefined } = {}): Message {
   return { verb, args, ret: extra.ret, stream: extra.stream }
+}
+
+/** Never aborts: the signal of a sender that cannot tell. Shared, so its listeners must be removed. */
+const NEVER: AbortSignal = new AbortController().signal
+setMaxListeners(0, NEVER)
+
+/**
+ * The signal that aborts once nobody listens on `ret` ({@link Sender.abandoned}); for no
+ * `ret`, or a sender that cannot tell, a signal that never aborts. Remove your listener when
+ * the work is done.
+ *
+ * @example
+ * const signal = abandonedSignal(message.ret)
+ * const reply = await fetch(url, { signal }) // stops when the requester leaves
+ */
+export function abandonedSignal (ret: Sender | undefined): AbortSignal {
+  return ret?.abandoned ?? NEVER
 }
 
 /** True when `value` has the shape of a {@link Sender}. */

@@ -34,25 +34,30 @@ class PipeChannel {
   private readonly senders: Array<Waiter<void> & { message: Message }> = []
   private closed = false
   private closeError: Error | undefined
+  /** Made when someone asks for `sender.abandoned`: most pipes are never asked. */
+  private abandon: AbortController | undefined
+  private abandonReason: Error | undefined
   readonly sender: Sender
   readonly receiver: Receiver
 
   constructor (private readonly highWaterMark: number) {
+    const channel = this
     this.sender = {
       send: async (message, options) => { await this.send(message, options) },
-      close: async (error) => { this.close(error) }
+      close: async (error) => { this.close(error) },
+      get abandoned () { return channel.abandonedSignal() }
     }
     const receive = async (options?: AbortOptions): Promise<Message | undefined> => await this.receive(options)
     this.receiver = {
       receive,
-      close: async (error) => { this.close(error ?? new SwarmError(ErrorCode.ChannelClosed, 'receiver closed the channel')) },
+      close: async (error) => { this.closeByReceiver(error ?? new SwarmError(ErrorCode.ChannelClosed, 'receiver closed the channel')) },
       [Symbol.asyncIterator]: () => ({
         next: async () => {
           const value = await receive()
           return value === undefined ? { done: true, value: undefined } : { done: false, value }
         },
         return: async () => {
-          this.close(new SwarmError(ErrorCode.ChannelClosed, 'receiver stopped iterating'))
+          this.closeByReceiver(new SwarmError(ErrorCode.ChannelClosed, 'receiver stopped iterating'))
           return { done: true, value: undefined }
         }
       })
@@ -131,6 +136,22 @@ class PipeChannel {
 
   private closedError (): SwarmError {
     return new SwarmError(ErrorCode.ChannelClosed, 'channel is closed', { cause: this.closeError })
+  }
+
+  private abandonedSignal (): AbortSignal {
+    if (this.abandon === undefined) {
+      this.abandon = new AbortController()
+      if (this.abandonReason !== undefined) this.abandon.abort(this.abandonReason)
+    }
+    return this.abandon.signal
+  }
+
+  /** The receiver left before the sender closed: whoever sends here should stop. */
+  private closeByReceiver (error: Error): void {
+    if (this.closed) return
+    this.close(error)
+    this.abandonReason = error
+    this.abandon?.abort(error)
   }
 
   close (error?: Error): void {

@@ -75,7 +75,8 @@ function observeReplies (ret: Sender, id: number, log: Logger, max: number): Sen
       if (error === undefined) log.debug('replies closed', { dir: 'out', id, replies, ms: elapsed() })
       else log.info('replies closed with an error', { dir: 'out', id, replies, ms: elapsed(), error: error.message })
       await ret.close(error)
-    }
+    },
+    get abandoned () { return ret.abandoned }
   }
 }
 

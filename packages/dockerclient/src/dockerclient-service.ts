@@ -23,7 +23,8 @@ export function createDockerClient (options: DockerClientOptions = {}, next?: Se
     const ret = message.ret
     let reply: DockerReply
     try {
-      reply = await forwarder.forward(decodeDockerRequest(message))
+      // a requester that stops listening aborts the engine request, before the answer or while it streams
+      reply = await forwarder.forward(decodeDockerRequest(message), { signal: ret?.abandoned })
     } catch (error) {
       await sendAndClose(ret, errorMessage(error))
       return

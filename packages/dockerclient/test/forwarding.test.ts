@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { message, pipe, request, type Message } from '@libswarm/core'
+import { message, pipe, request, type Message, type Sender } from '@libswarm/core'
 import { encodeDockerRequest } from '@libswarm/docker-api'
 import { createDockerClient } from '../src/index.js'
 import { call, collect, FakeEngine, FeedStream } from './fake-engine.js'
@@ -180,18 +180,52 @@ describe('streams', () => {
     await expect(pending).resolves.toEqual({ done: true, value: undefined })
   })
 
-  it('aborts the engine request when the requester closed its return channel', async () => {
+  it('does not ask the engine at all when the requester closed its return channel already', async () => {
+    let asked = false
+    engine.raw = (req) => { asked = true; req.resume() }
+    const [replies, ret] = pipe()
+    await replies.close()
+    const docker = encodeDockerRequest({ operation: 'SystemEvents', target: '' }, ret)
+    await client.send(docker)
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    expect(asked).toBe(false)
+  })
+
+  it('aborts the engine request when the requester stops listening while the answer streams', async () => {
     let engineSawClose = false
     engine.handler = (req, res) => {
       res.writeHead(200, { 'Content-Type': 'application/json' })
       res.write('{"status":"x"}\n')
       req.socket.on('close', () => { engineSawClose = true })
     }
-    const [replies, ret] = pipe()
-    await replies.close()
-    const docker = encodeDockerRequest({ operation: 'SystemEvents', target: '' }, ret)
-    await client.send(docker)
+    // a return channel whose receiver leaves once the reply arrived, without reading its stream
+    const controller = new AbortController()
+    const ret: Sender = { send: async () => { controller.abort() }, close: async () => {}, abandoned: controller.signal }
+    await client.send(encodeDockerRequest({ operation: 'SystemEvents', target: '' }, ret))
     for (let i = 0; i < 100 && !engineSawClose; i++) await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(engineSawClose).toBe(true)
+  })
+
+  it.each([
+    ['SystemEvents', {}],
+    ['ContainerLogs', { query: { follow: '1', stdout: '1' } }],
+    ['ContainerWait', {}],
+    ['ImageCreate', { query: { fromImage: 'busybox' } }],
+    ['ImageBuild', { stream: (() => { const context = new FeedStream(); context.push('tar bytes'); return context })() }],
+    ['ContainerAttach', { query: { stream: '1', stdout: '1' }, stream: new FeedStream() }]
+  ] as const)('aborts %s at the engine when the requester stops listening before the answer', async (operation, extra) => {
+    let engineSawClose = false
+    // an upgraded server socket is half-open: the client's hang-up shows as 'end'
+    const hold = (socket: import('node:net').Socket): void => { for (const event of ['end', 'close']) socket.on(event, () => { engineSawClose = true }) }
+    // the engine takes the request and says nothing yet (a wait, a pull resolving, an attach starting)
+    engine.raw = (req) => { req.resume(); hold(req.socket) }
+    engine.upgrade = (_req, socket) => { socket.on('error', () => {}); hold(socket) }
+    const [replies, ret] = pipe()
+    await client.send(encodeDockerRequest({ operation, target: operation.startsWith('Container') ? 'abc' : '', ...extra }, ret))
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(engineSawClose).toBe(false)
+    await replies.close()
+    for (let i = 0; i < 50 && !engineSawClose; i++) await new Promise((resolve) => setTimeout(resolve, 20))
     expect(engineSawClose).toBe(true)
   })
 

@@ -204,7 +204,7 @@ export class DockerHttpFront {
    */
   private async exchange (request: DockerRequest, responder: Responder): Promise<DockerReply> {
     const signal = responder.signal
-    const slot = new ReplySlot()
+    const slot = new ReplySlot(signal)
     let answered = false
     if (signal.aborted) throw toSwarmError(signal.reason, ErrorCode.Aborted)
     responder.onGone = (reason) => { slot.shut(reason) }
@@ -315,6 +315,8 @@ export class DockerHttpFront {
   endEndlessStreams (): void {
     for (const responder of this.endless) responder.end()
     this.endless.clear()
+    // an attach whose client is gone is let go now, not at the close timeout
+    for (const socket of this.hijacked) if (socket.readableEnded) probe(socket)
   }
 
   private answerError (responder: Responder, error: SwarmError): void {
@@ -376,6 +378,7 @@ export class DockerHttpFront {
       headers.Upgrade = upgrade
     }
     socket.write(rawResponseHead(upgrade !== undefined ? 101 : 200, headers, upgrade !== undefined ? 'UPGRADED' : 'OK'))
+    const stopProbing = probeDeparture(socket)
     if (reply.body !== undefined && reply.body !== '') socket.write(reply.body)
     let result = 'ended'
     if (reply.stream !== undefined) {
@@ -387,6 +390,7 @@ export class DockerHttpFront {
       }
     }
     stdin.release()
+    stopProbing()
     if (result !== 'ended') {
       socket.destroy()
       return
@@ -606,4 +610,39 @@ function isEndless (request: DockerRequest): boolean {
     case 'ContainerStats': return queryValue(request.query, 'stream') === undefined || queryFlag(request.query, 'stream')
     default: return false
   }
+}
+
+/** How often a hijacked connection whose client half-closed is checked for a client gone for good. */
+const DEPARTURE_PROBE_MS = 1000
+
+/** A zero-byte write: on a unix socket it fails with EPIPE once the peer closed (a half-closed peer still takes it). */
+function probe (socket: Socket): void {
+  if (!socket.destroyed && socket.writable && socket.writableLength === 0) socket.write(EMPTY)
+}
+
+/**
+ * Watches a hijacked connection for a client that left. A client's half-close is normal (the
+ * docker CLI sends it once its stdin ends, and still reads the output), so it cannot be told
+ * from a client that went away by its FIN alone; until the container prints again, nothing
+ * would be written and the connection would sit in CLOSE_WAIT. So after the half-close a
+ * zero-byte write probes it every second: over a unix socket it fails once the client is
+ * gone, the socket closes, and the work below stops. Over TCP nothing shows on loopback
+ * until the peer's FIN_WAIT2 expires; TCP keepalive then finds it. Returns a function that stops watching.
+ */
+function probeDeparture (socket: Socket): () => void {
+  socket.setKeepAlive(true, 10_000)
+  let timer: NodeJS.Timeout | undefined
+  const onEnd = (): void => {
+    timer ??= setInterval(() => { probe(socket) }, DEPARTURE_PROBE_MS)
+    timer.unref()
+  }
+  const stop = (): void => {
+    clearInterval(timer)
+    socket.off('end', onEnd)
+    socket.off('close', stop)
+  }
+  if (socket.readableEnded) onEnd()
+  else socket.once('end', onEnd)
+  socket.once('close', stop)
+  return stop
 }

@@ -4,8 +4,11 @@ import { ErrorCode, SwarmError, type Message, type Sender } from '@libswarm/core
  * The return channel of one request sent down the chain: it keeps the first reply, and
  * nothing else is waited for. Lighter than a `pipe()` per request: no queue, no abort
  * listener (the responder closes the slot itself when its client goes away).
+ * `abandoned` is the responder's signal: it aborts when the HTTP client goes away.
  */
 export class ReplySlot implements Sender {
+  constructor (readonly abandoned?: AbortSignal) {}
+
   private reply: Message | undefined
   private closed = false
   private closeError: Error | undefined

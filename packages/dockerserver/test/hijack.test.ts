@@ -152,6 +152,46 @@ describe('hijacked connections', () => {
     expect(returned).toBe(true)
   })
 
+  /** A backend output that says nothing until it is told to stop. */
+  const silentOutput = (onReturn: () => void): AsyncIterable<Uint8Array> => ({
+    [Symbol.asyncIterator]: () => {
+      let wake: ((result: IteratorResult<Uint8Array>) => void) | undefined
+      return {
+        next: async () => await new Promise<IteratorResult<Uint8Array>>((resolve) => { wake = resolve }),
+        return: async () => { onReturn(); wake?.({ done: true, value: undefined }); return { done: true, value: undefined } }
+      }
+    }
+  })
+
+  it('lets go of a silent attach whose client half-closed, then left, within a second or two', async () => {
+    let returned = false
+    harness.backend.override = () => ({ status: 101, headers: {}, stream: silentOutput(() => { returned = true }) })
+    const client = connect()
+    client.socket.write(execStart('{}'))
+    await client.waitFor('\r\n\r\n')
+    // the docker CLI half-closes once its stdin ends, and still reads the output: that is no departure
+    client.socket.end()
+    await new Promise((resolve) => setTimeout(resolve, 1500))
+    expect(returned).toBe(false)
+    client.socket.destroy()
+    const deadline = Date.now() + 3000
+    while (!returned && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(returned).toBe(true)
+  })
+
+  it('closes at once, not at its timeout, with an attach whose client left', async () => {
+    harness.backend.override = () => ({ status: 101, headers: {}, stream: silentOutput(() => {}) })
+    const client = connect()
+    client.socket.write(execStart('{}'))
+    await client.waitFor('\r\n\r\n')
+    client.socket.end()
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    client.socket.destroy()
+    const started = Date.now()
+    await harness.server.close()
+    expect(Date.now() - started).toBeLessThan(1000)
+  })
+
   it('passes a large stdin through with backpressure', async () => {
     const client = connect()
     client.socket.write(execStart('{}'))

@@ -159,6 +159,8 @@ class PendingReply implements Sender {
     await this.ret.close(error)
   }
 
+  get abandoned (): AbortSignal | undefined { return this.ret.abandoned }
+
   settle (): void {
     this.done = true
     this.pending.delete(this)

@@ -33,6 +33,15 @@ export async function sendAttachment (source: ByteStream | Iterable<Uint8Array>,
   stream.on('error', noop)
   let iterator: AsyncIterator<Uint8Array> | Iterator<Uint8Array> | undefined
   let sourceFailed = false
+  let returned = false
+  // A receiver that cancels while the source has nothing to give (events, an idle attach) is
+  // heard at once, not at the next chunk: the source is told to stop now.
+  const onClose = (): void => {
+    if (returned) return
+    returned = true
+    void Promise.resolve(iterator?.return?.()).catch(noop)
+  }
+  stream.once('close', onClose)
   try {
     // Sync iterables (an array of chunks) are accepted too: in memory they would work.
     iterator = Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : (source as Iterable<Uint8Array>)[Symbol.iterator]()
@@ -52,10 +61,16 @@ export async function sendAttachment (source: ByteStream | Iterable<Uint8Array>,
       stream.write(step.value)
       if (stream.writableLength >= WRITE_AHEAD) await drained(stream)
     }
+    returned = true
     stream.end()
   } catch {
     if (!stream.destroyed) stream.close(NGHTTP2_INTERNAL_ERROR)
-    if (!sourceFailed) await Promise.resolve(iterator?.return?.()).catch(noop)
+    if (!sourceFailed && !returned) {
+      returned = true
+      await Promise.resolve(iterator?.return?.()).catch(noop)
+    }
+  } finally {
+    stream.off('close', onClose)
   }
 }
 
@@ -71,13 +86,15 @@ export class IncomingAttachment implements ByteStream {
   private used = false
   private status: Promise<number> | undefined
   private finished = false
+  /** The reader left early (`return()`): the stream was cancelled, and that is no error. */
+  private stoppedByReader = false
 
   constructor (readonly id: number, private readonly expectStatus: boolean) {}
 
   /** The HTTP/2 stream carrying the bytes has arrived. */
   provide (stream: http2.Http2Stream): void {
     stream.on('error', noop)
-    if (this.failure !== undefined || this.finished) {
+    if (this.failure !== undefined || this.finished || this.stoppedByReader) {
       stream.close(NGHTTP2_CANCEL)
       return
     }
@@ -102,8 +119,10 @@ export class IncomingAttachment implements ByteStream {
     this.wake?.()
   }
 
-  private async opened (): Promise<http2.Http2Stream> {
+  /** The stream once it arrived; `undefined` if the reader gave up first. */
+  private async opened (): Promise<http2.Http2Stream | undefined> {
     while (this.stream === undefined) {
+      if (this.stoppedByReader) return undefined
       if (this.failure !== undefined) throw this.failure
       await new Promise<void>((resolve) => { this.wake = resolve })
       this.wake = undefined
@@ -116,12 +135,40 @@ export class IncomingAttachment implements ByteStream {
     return stream
   }
 
-  async * [Symbol.asyncIterator] (): AsyncGenerator<Uint8Array, void, undefined> {
+  /**
+   * The bytes. `return()` takes effect at once, even while a read waits for bytes that may
+   * never come (an idle attach, events): the stream is reset with CANCEL and the wait ends.
+   */
+  [Symbol.asyncIterator] (): AsyncGenerator<Uint8Array, void, undefined> {
+    const inner = this.read()
+    const stopReading = (): void => {
+      if (this.finished || this.failure !== undefined) return
+      this.stoppedByReader = true
+      if (this.stream !== undefined && !this.stream.closed) this.stream.close(NGHTTP2_CANCEL)
+      this.wake?.()
+    }
+    return Object.assign(Object.create(inner) as AsyncGenerator<Uint8Array, void, undefined>, {
+      next: async () => await inner.next(),
+      return: async () => {
+        stopReading()
+        return await inner.return(undefined)
+      },
+      throw: async (error: unknown) => {
+        stopReading()
+        return await inner.throw(error)
+      },
+      [Symbol.asyncIterator] () { return this }
+    })
+  }
+
+  private async * read (): AsyncGenerator<Uint8Array, void, undefined> {
     if (this.used) throw new SwarmError(ErrorCode.Protocol, 'an attachment can be read only once')
     this.used = true
     const stream = await this.opened()
+    if (stream === undefined) return
     try {
       yield * readHttp2Stream(stream)
+      if (this.stoppedByReader) return
       // A reset (or the connection ending) may end the readable side without an error.
       if (this.failure !== undefined) throw this.failure
       if (stream.aborted || (stream.rstCode !== undefined && stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR)) {
@@ -129,6 +176,7 @@ export class IncomingAttachment implements ByteStream {
       }
       this.finished = true
     } catch (error) {
+      if (this.stoppedByReader) return
       if (this.failure !== undefined) throw this.failure
       if ((error as { name?: string }).name === 'SwarmError') throw error
       throw new SwarmError(ErrorCode.Unavailable, `attachment ${this.id} was aborted: ${(error as Error).message}`, { cause: error })

@@ -103,8 +103,19 @@ class RemoteChannel {
   state: 'open' | 'closing' | 'releasing' | 'closed' = 'open'
   error: Error | undefined
   closeError: Error | undefined
+  /** Made when someone asks whether the channel was abandoned: most handles are never asked. */
+  private abandon: AbortController | undefined
 
   constructor (readonly wire: WireSession, readonly id: number) {}
+
+  /** Aborts when the peer resets the channel or the connection ends: nobody listens any more. */
+  abandonedSignal (): AbortSignal {
+    if (this.abandon === undefined) {
+      this.abandon = new AbortController()
+      if (this.error !== undefined) this.abandon.abort(this.error)
+    }
+    return this.abandon.signal
+  }
 
   send (message: Message, options?: AbortOptions): Promise<void> {
     if (this.state !== 'open') return Promise.reject(this.closedError())
@@ -191,6 +202,7 @@ class RemoteChannel {
     this.wire.imports.delete(this.id)
     this.wire.forget(this)
     this.rejectQueued(error)
+    this.abandon?.abort(error)
   }
 
   private rejectQueued (error: Error): void {
@@ -215,6 +227,7 @@ class RemoteSender implements Sender {
   constructor (channel: RemoteChannel) { this[REMOTE] = channel }
   send (message: Message, options?: AbortOptions): Promise<void> { return this[REMOTE].send(message, options) }
   close (error?: Error): Promise<void> { return this[REMOTE].close(error) }
+  get abandoned (): AbortSignal { return this[REMOTE].abandonedSignal() }
 }
 
 const collected = new FinalizationRegistry<RemoteChannel>((channel) => { channel.collected() })
@@ -240,7 +253,16 @@ class ExportedChannel {
   consumed = 0
   state: 'open' | 'closing' | 'closed' = 'open'
   closeError: Error | undefined
+  /** Removes the listener on the sender's `abandoned` signal. */
+  unwatch: (() => void) | undefined
   constructor (readonly id: number, readonly sender: Sender) {}
+
+  /** The channel leaves the open state: its abandonment no longer matters. */
+  leave (state: 'closing' | 'closed'): void {
+    this.state = state
+    this.unwatch?.()
+    this.unwatch = undefined
+  }
 }
 
 interface BoundMessage {
@@ -639,7 +661,9 @@ export class WireSession implements WireConnection {
     this.writeFrame(FrameType.Message, channel, packed, packed.start, packed.end)
     if (exported !== undefined) {
       this.nextChannel += 2
-      this.exports.set(exportedId, new ExportedChannel(exportedId, exported))
+      const entry = new ExportedChannel(exportedId, exported)
+      this.exports.set(exportedId, entry)
+      if (exported.abandoned !== undefined) this.watchAbandoned(entry, exported.abandoned)
     }
     if (attachmentId !== undefined) {
       this.nextAttachment += 2
@@ -662,6 +686,26 @@ export class WireSession implements WireConnection {
     this.track(stream)
     stream.resume()
     void sendAttachment(source, stream)
+  }
+
+  /**
+   * A local channel exported as a `ret` whose receiver stops listening: the peer learns it at
+   * once from a RESET, and its handle's `abandoned` signal aborts (PROTOCOL.md §5).
+   */
+  private watchAbandoned (entry: ExportedChannel, signal: AbortSignal): void {
+    const onAbort = (): void => {
+      entry.unwatch = undefined
+      if (entry.state !== 'open' || this.exports.get(entry.id) !== entry) return
+      entry.leave('closed')
+      this.exports.delete(entry.id)
+      if (!this.ended) this.writeFrame(FrameType.Reset, entry.id, encodeErrorPayload(ErrorCode.ChannelClosed, 'the receiver stopped listening'))
+    }
+    if (signal.aborted) {
+      onAbort()
+      return
+    }
+    signal.addEventListener('abort', onAbort, { once: true })
+    entry.unwatch = () => { signal.removeEventListener('abort', onAbort) }
   }
 
   /** Stops tracking a handle that was closed or failed. */
@@ -801,7 +845,7 @@ export class WireSession implements WireConnection {
     const error = toSwarmError(reason, ErrorCode.ChannelClosed)
     this.drop(bound, error)
     if (entry.state === 'open') {
-      entry.state = 'closed'
+      entry.leave('closed')
       this.exports.delete(entry.id)
       if (!this.ended) this.writeFrame(FrameType.Reset, entry.id, encodeErrorPayload(error.code, error.message))
     } else if (entry.state === 'closing' && entry.pending === 0) {
@@ -813,7 +857,7 @@ export class WireSession implements WireConnection {
     const entry = this.exports.get(channel)
     if (entry === undefined) return
     this.exports.delete(channel)
-    entry.state = 'closing'
+    entry.leave('closing')
     entry.closeError = error
     if (entry.pending === 0) this.finishExport(entry)
   }
@@ -828,7 +872,7 @@ export class WireSession implements WireConnection {
     const entry = this.exports.get(channel)
     if (entry === undefined) return
     this.exports.delete(channel)
-    entry.state = 'closed'
+    entry.leave('closed')
   }
 
   /**
@@ -848,7 +892,7 @@ export class WireSession implements WireConnection {
     if (entry === undefined) return
     this.exports.delete(channel)
     this.writeFrame(FrameType.Reset, channel, encodeErrorPayload(error.code, error.message))
-    entry.state = 'closing'
+    entry.leave('closing')
     entry.closeError = error
     if (entry.pending === 0) this.finishExport(entry)
   }
@@ -866,7 +910,7 @@ export class WireSession implements WireConnection {
     for (const remote of [...this.imports.values()]) remote.fail(lost)
     for (const entry of this.exports.values()) {
       if (entry.id !== 0 && entry.state === 'open') {
-        entry.state = 'closed'
+        entry.leave('closed')
         entry.sender.close(lost).catch(noop)
       }
     }
