@@ -95,8 +95,10 @@ export class DockerHttpFront {
    */
   readonly onClientError = (error: NodeJS.ErrnoException, socket: Socket): void => {
     socket.on('error', () => {})
-    // A response already under way, or a client already gone, cannot get an answer.
-    if (error.code === 'ECONNRESET' || !socket.writable || (socket as { _httpMessage?: unknown })._httpMessage != null) {
+    // A response already under way, or a client already gone, cannot get an answer. (A request
+    // whose body breaks has a response object, not yet begun: the answer goes out instead.)
+    const response = (socket as { _httpMessage?: { headersSent?: boolean } | null })._httpMessage
+    if (error.code === 'ECONNRESET' || !socket.writable || response?.headersSent === true) {
       socket.destroy()
       return
     }
@@ -188,6 +190,8 @@ export class DockerHttpFront {
       this.answerError(responder, toSwarmError(error), { close: true })
       return undefined
     }
+    // A body cut short (the client left, or its chunks broke and node:http answered) goes nowhere.
+    if (!req.complete) return undefined
     if (kind === 'ignore') return request
     return this.withJson(request, bytes, responder)
   }
