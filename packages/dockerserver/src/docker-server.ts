@@ -37,14 +37,14 @@ export interface DockerServerOptions {
    * loads) have no limit. Default 10 MiB.
    */
   readonly maxBodySize?: number | undefined
-  /** How long a client may take to send a request's headers, from its first byte or its connection. Default 60 s. */
+  /** How long a client may take to send a request's headers, from its connection or its previous request (0: no limit). Default 60 s. */
   readonly headersTimeoutMs?: number | undefined
   /**
    * How long a client may take to send a JSON body once its headers are in; answered 408 after.
-   * Stream bodies and hijacked connections have no timeout while they last. Default 60 s.
+   * Stream bodies and hijacked connections have no timeout while they last. 0: no limit. Default 60 s.
    */
   readonly bodyTimeoutMs?: number | undefined
-  /** How long an idle keep-alive connection is kept between requests. Default 5 s. */
+  /** How long an idle keep-alive connection is kept between requests (0: no limit). Default 5 s. */
   readonly keepAliveTimeoutMs?: number | undefined
   /** Connections served at once, over every address; one more is answered 503 and closed. Default 1000. */
   readonly maxConnections?: number | undefined
@@ -110,7 +110,7 @@ export function createDockerServer (options: DockerServerOptions): DockerServer 
       requestTimeout: 0,
       headersTimeout: headersTimeoutMs,
       // node checks its header timeouts every 30 s by default: a 60 s timeout would fire at up to 90 s.
-      connectionsCheckingInterval: Math.max(10, Math.min(30_000, Math.floor(headersTimeoutMs / 4))),
+      connectionsCheckingInterval: headersTimeoutMs > 0 ? Math.max(10, Math.min(30_000, Math.floor(headersTimeoutMs / 4))) : 30_000,
       keepAliveTimeout: options.keepAliveTimeoutMs ?? DOCKER_SERVER_LIMITS.keepAliveTimeoutMs,
       noDelay: true,
       // dockerd (Go) accepts 1 MiB of headers; X-Registry-Config for a build carries every saved login.
