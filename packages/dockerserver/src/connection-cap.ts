@@ -1,5 +1,4 @@
-import type { Server } from 'node:net'
-import type { Socket } from 'node:net'
+import type { Server, Socket } from 'node:net'
 import { errorBody, rawResponseHead } from './http-reply.js'
 
 /** How long a refused connection may linger after its answer, for the client to read it. */
