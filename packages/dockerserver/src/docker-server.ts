@@ -37,7 +37,7 @@ export interface DockerServerOptions {
    * loads) have no limit. Default 10 MiB.
    */
   readonly maxBodySize?: number | undefined
-  /** How long a client may take to send a request's headers, from its connection or its previous request (0: no limit). Default 60 s. */
+  /** How long a client may take to send a request's headers, from its connection or from a later request's first byte (0: no limit). Default 60 s. */
   readonly headersTimeoutMs?: number | undefined
   /**
    * How long a client may take to send a JSON body once its headers are in; answered 408 after.
