@@ -3,6 +3,7 @@ import https from 'node:https'
 import type { Server } from 'node:net'
 import { SwarmError, silentLogger, type Logger, type Sender } from '@libswarm/core'
 import { DockerServerErrorCode } from './errors.js'
+import { ConnectionCap } from './connection-cap.js'
 import { DockerHttpFront } from './http-front.js'
 import { formatListenAddress, isLoopbackHost, listenOn, parseListenAddress, removeSocketFile, type ListenAddress } from './listen-address.js'
 
@@ -30,8 +31,23 @@ export interface DockerServerOptions {
   readonly allowInsecureTcp?: boolean | undefined
   /** How long `close()` lets requests in flight finish before cutting them. Default 10 s. */
   readonly closeTimeoutMs?: number | undefined
-  /** The largest JSON request body accepted. Default 64 MiB. */
+  /**
+   * The largest JSON request body (and exec start body) accepted; a larger one is answered 413,
+   * at once when its `Content-Length` says so. Stream bodies (build contexts, archives, image
+   * loads) have no limit. Default 10 MiB.
+   */
   readonly maxBodySize?: number | undefined
+  /** How long a client may take to send a request's headers, from its connection or from a later request's first byte (0: no limit). Default 60 s. */
+  readonly headersTimeoutMs?: number | undefined
+  /**
+   * How long a client may take to send a JSON body once its headers are in; answered 408 after.
+   * Stream bodies and hijacked connections have no timeout while they last. 0: no limit. Default 60 s.
+   */
+  readonly bodyTimeoutMs?: number | undefined
+  /** How long an idle keep-alive connection is kept between requests (0: no limit). Default 5 s. */
+  readonly keepAliveTimeoutMs?: number | undefined
+  /** Connections served at once, over every address; one more is answered 503 and closed. Default 1000. */
+  readonly maxConnections?: number | undefined
   readonly log?: Logger | undefined
 }
 
@@ -41,9 +57,20 @@ export interface DockerServer extends AsyncDisposable {
   start (): Promise<void>
   /** The addresses listened on, with the ports actually bound. */
   readonly addresses: readonly string[]
+  /** The client connections open now, hijacked ones included. */
+  readonly connections: number
   /** Stops accepting, lets requests in flight finish (up to the close timeout), then closes and removes unix sockets. */
   close (): Promise<void>
 }
+
+/** Defaults of the limits, see {@link DockerServerOptions}. */
+export const DOCKER_SERVER_LIMITS = {
+  maxBodySize: 10 * 1024 * 1024,
+  headersTimeoutMs: 60_000,
+  bodyTimeoutMs: 60_000,
+  keepAliveTimeoutMs: 5_000,
+  maxConnections: 1000
+} as const
 
 /**
  * Creates the Docker Engine API front of a chain: every HTTP request becomes a Docker
@@ -65,13 +92,30 @@ export function createDockerServer (options: DockerServerOptions): DockerServer 
         `refusing plain TCP on ${options.addresses[index] ?? ''}: anyone who reaches it controls the engine; use a loopback host, TLS (--tlsverify), or --allow-insecure-tcp`)
     }
   }
-  const front = new DockerHttpFront({ next: options.next, log, maxBodySize: options.maxBodySize ?? 64 * 1024 * 1024 })
+  const headersTimeoutMs = options.headersTimeoutMs ?? DOCKER_SERVER_LIMITS.headersTimeoutMs
+  const front = new DockerHttpFront({
+    next: options.next,
+    log,
+    maxBodySize: options.maxBodySize ?? DOCKER_SERVER_LIMITS.maxBodySize,
+    bodyTimeoutMs: options.bodyTimeoutMs ?? DOCKER_SERVER_LIMITS.bodyTimeoutMs
+  })
+  const cap = new ConnectionCap(options.maxConnections ?? DOCKER_SERVER_LIMITS.maxConnections, () => front.defaultHeaders(''))
   const listening: Array<{ address: ListenAddress, server: Server }> = []
   let closing: Promise<void> | undefined
 
   const makeServer = (address: ListenAddress): http.Server => {
-    // dockerd (Go) accepts 1 MiB of headers; X-Registry-Config for a build carries every saved login.
-    const serverOptions: http.ServerOptions = { requestTimeout: 0, keepAliveTimeout: 5_000, noDelay: true, maxHeaderSize: 1024 * 1024 }
+    const serverOptions: http.ServerOptions = {
+      // node's requestTimeout counts until the body is in, which never happens for streams:
+      // bodies get their own timeout, per route, in the front.
+      requestTimeout: 0,
+      headersTimeout: headersTimeoutMs,
+      // node checks its header timeouts every 30 s by default: a 60 s timeout would fire at up to 90 s.
+      connectionsCheckingInterval: headersTimeoutMs > 0 ? Math.max(10, Math.min(30_000, Math.floor(headersTimeoutMs / 4))) : 30_000,
+      keepAliveTimeout: options.keepAliveTimeoutMs ?? DOCKER_SERVER_LIMITS.keepAliveTimeoutMs,
+      noDelay: true,
+      // dockerd (Go) accepts 1 MiB of headers; X-Registry-Config for a build carries every saved login.
+      maxHeaderSize: 1024 * 1024
+    }
     const server = address.kind === 'tcp' && options.tls !== undefined
       ? https.createServer({
         ...serverOptions,
@@ -80,11 +124,14 @@ export function createDockerServer (options: DockerServerOptions): DockerServer 
         ca: options.tls.ca,
         requestCert: options.tls.verify === true,
         rejectUnauthorized: options.tls.verify === true,
-        minVersion: 'TLSv1.2'
+        minVersion: 'TLSv1.2',
+        handshakeTimeout: headersTimeoutMs
       })
       : http.createServer(serverOptions)
+    cap.guard(server, server instanceof https.Server ? 'secureConnection' : 'connection')
     server.on('request', front.onRequest)
     server.on('upgrade', front.onUpgrade)
+    server.on('clientError', front.onClientError)
     return server
   }
 
@@ -100,6 +147,7 @@ export function createDockerServer (options: DockerServerOptions): DockerServer 
     clearTimeout(timer)
     for (const socket of front.hijacked) socket.destroy()
     for (const { server } of servers) (server as http.Server).closeAllConnections?.()
+    cap.destroyAll()
     await Promise.all(stopped)
     await Promise.all(servers.map(async ({ address }) => { await removeSocketFile(address) }))
   }
@@ -108,6 +156,7 @@ export function createDockerServer (options: DockerServerOptions): DockerServer 
     get addresses () {
       return listening.map(({ address, server }) => formatListenAddress(address, server))
     },
+    get connections () { return cap.size },
     start: async () => {
       try {
         for (const address of parsed) {

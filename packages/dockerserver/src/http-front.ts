@@ -10,6 +10,7 @@ import { DEFAULT_MAX_API_VERSION, MIN_API_VERSION, isApiVersion, splitVersionPre
 import { pumpToWritable, readAll, readExactly, readableByteStream } from './byte-streams.js'
 import { errorBody, headerValue, isFinalStatus, rawResponseHead, responseHeaders } from './http-reply.js'
 import { ReplySlot } from './reply-slot.js'
+import { RequestRefusal, contentTypeRefusal, isJavaScriptInternal, parseJsonBody, withinTimeout } from './request-body.js'
 import { createRouteLookup, type RouteLookup } from './route-table.js'
 
 /** Options of {@link DockerHttpFront}. */
@@ -18,6 +19,8 @@ export interface DockerHttpFrontOptions {
   readonly log: Logger
   /** The largest JSON body read into memory. */
   readonly maxBodySize: number
+  /** How long a JSON body may take to arrive once the headers are in (0: no limit). */
+  readonly bodyTimeoutMs?: number
   /** How long a hijacked connection may linger after its output ended, waiting for the client to close. */
   readonly lingerMs?: number
 }
@@ -82,8 +85,28 @@ export class DockerHttpFront {
     socket.pause()
     if (head.length > 0) socket.unshift(head)
     this.adopt(socket)
-    const responder = new SocketResponder(socket, req.method === 'HEAD')
+    const responder = new SocketResponder(socket, req.method === 'HEAD', this.options.lingerMs)
     this.track(this.handle(req, responder, socket), responder)
+  }
+
+  /**
+   * node:http's `clientError` listener: what node:http refuses itself (a bad request line,
+   * headers over the limit, headers too slow) is answered as dockerd's errors are, in JSON.
+   */
+  readonly onClientError = (error: NodeJS.ErrnoException, socket: Socket): void => {
+    socket.on('error', () => {})
+    // A response already under way, or a client already gone, cannot get an answer. (A request
+    // whose body breaks has a response object, not yet begun: the answer goes out instead.)
+    const response = (socket as { _httpMessage?: { headersSent?: boolean } | null })._httpMessage
+    if (error.code === 'ECONNRESET' || !socket.writable || response?.headersSent === true) {
+      socket.destroy()
+      return
+    }
+    const [status, message] = clientErrorAnswer(error)
+    const body = errorBody(message)
+    const headers = { ...this.defaultHeaders(''), 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)), Connection: 'close' }
+    socket.end(rawResponseHead(status, headers) + body)
+    socket.destroySoon?.()
   }
 
   /** Keeps `work` in flight for close(); a failure nobody answered is answered as a 500 (or the connection cut). */
@@ -92,7 +115,7 @@ export class DockerHttpFront {
       this.options.log.error('request failed', { error: error instanceof Error ? error.message : String(error) })
       try {
         if (responder.headersSent) responder.destroy()
-        else this.answerError(responder, toSwarmError(error))
+        else this.answerError(responder, new RequestRefusal(ErrorCode.Internal, INTERNAL_ERROR_MESSAGE), { close: true })
       } catch {
         responder.destroy()
       }
@@ -152,18 +175,40 @@ export class DockerHttpFront {
 
   /** Adds the body of a request node:http parsed: JSON parsed, streams passed on pull by pull. */
   private async withBody (req: IncomingMessage, request: DockerRequest, spec: DockerOperationSpec | undefined, responder: Responder): Promise<DockerRequest | undefined> {
+    const refusal = contentTypeRefusal(request.operation, request.version, req.headers['content-type'], hasBody(req))
+    if (refusal !== undefined) {
+      this.answerError(responder, refusal, { close: hasBody(req) })
+      return undefined
+    }
     if (!hasBody(req)) return request
     const kind = bodyKind(spec, req)
     if (kind === 'stream') return { ...request, stream: readableByteStream(req) }
-    if (kind === 'ignore') return request
     let bytes: Buffer
     try {
-      bytes = await readAll(req, this.options.maxBodySize)
+      bytes = await this.readBody(req, contentLength(req), async (limit) => await readAll(req, limit))
     } catch (error) {
-      this.answerError(responder, new SwarmError(ErrorCode.MessageTooLarge, error instanceof Error ? error.message : String(error)))
+      this.answerError(responder, toSwarmError(error), { close: true })
       return undefined
     }
+    // A body cut short (the client left, or its chunks broke and node:http answered) goes nowhere.
+    if (!req.complete) return undefined
+    if (kind === 'ignore') return request
     return this.withJson(request, bytes, responder)
+  }
+
+  /**
+   * Reads a body that is kept in memory: over the size limit it is a 413 (at once when the
+   * declared length says so), and it must arrive within the body timeout (408 after).
+   */
+  private async readBody (req: IncomingMessage, declared: number, read: (limit: number) => Promise<Buffer>): Promise<Buffer> {
+    const limit = this.options.maxBodySize
+    if (declared > limit) throw tooLarge(`request body of ${declared} bytes is over the limit of ${limit} bytes`)
+    try {
+      return await withinTimeout(read(limit), this.options.bodyTimeoutMs ?? 0, `the body of ${req.method ?? ''} ${req.url ?? ''}`)
+    } catch (error) {
+      if (error instanceof RangeError) throw tooLarge(`request body is over the limit of ${limit} bytes`)
+      throw error
+    }
   }
 
   /** The same for a request that asked for an upgrade it does not get: its body is read off the socket. */
@@ -172,11 +217,16 @@ export class DockerHttpFront {
       this.answerError(responder, new SwarmError(ErrorCode.BadRequest, 'a chunked body cannot come with an Upgrade header'))
       return undefined
     }
+    const refusal = contentTypeRefusal(request.operation, request.version, req.headers['content-type'], hasBody(req))
+    if (refusal !== undefined) {
+      this.answerError(responder, refusal)
+      return undefined
+    }
     let bytes: Buffer
     try {
-      bytes = await readUpgradeBody(req, socket, contentLength(req), this.options.maxBodySize)
+      bytes = await this.readBody(req, contentLength(req), async (limit) => await readUpgradeBody(req, socket, contentLength(req), limit))
     } catch (error) {
-      this.answerError(responder, new SwarmError(ErrorCode.MessageTooLarge, error instanceof Error ? error.message : String(error)))
+      this.answerError(responder, toSwarmError(error))
       return undefined
     }
     if (bytes.length === 0) return request
@@ -187,14 +237,14 @@ export class DockerHttpFront {
   }
 
   private withJson (request: DockerRequest, bytes: Buffer, responder: Responder): DockerRequest | undefined {
-    const text = bytes.toString('utf8')
-    if (text.trim() === '') return request
+    let body: unknown
     try {
-      return { ...request, body: JSON.parse(text) as unknown }
+      body = parseJsonBody(bytes)
     } catch (error) {
-      this.answerError(responder, new SwarmError(ErrorCode.BadRequest, `invalid JSON body: ${error instanceof Error ? error.message : String(error)}`))
+      this.answerError(responder, toSwarmError(error))
       return undefined
     }
+    return body === undefined ? request : { ...request, body }
   }
 
   /**
@@ -259,7 +309,7 @@ export class DockerHttpFront {
   }
 
   /** dockerd's headers on every answer, for a backend that sends none of its own. */
-  private defaultHeaders (operation: string): Record<string, string> {
+  defaultHeaders (operation: string): Record<string, string> {
     const headers: Record<string, string> = { 'Api-Version': this.maxVersion, Ostype: 'linux', 'Docker-Experimental': 'false' }
     if (PING_OPERATIONS.has(operation)) {
       headers['Builder-Version'] = '1'
@@ -319,13 +369,25 @@ export class DockerHttpFront {
     for (const socket of this.hijacked) if (socket.readableEnded) probe(socket)
   }
 
-  private answerError (responder: Responder, error: SwarmError): void {
+  /**
+   * Answers an error as dockerd does: its status, `{"message": ...}` in JSON. A 500 that reads
+   * as a JavaScript bug somewhere down the chain is logged and answered with a generic message.
+   * With `close`, the connection closes after the answer (a body was left unread).
+   */
+  private answerError (responder: Responder, error: SwarmError, options: { close?: boolean } = {}): void {
     if (responder.headersSent) {
       responder.destroy()
       return
     }
+    const status = error instanceof RequestRefusal && error.status !== undefined ? error.status : statusForCode(error.code)
+    let message = error.message
+    if (status === 500 && isJavaScriptInternal(message)) {
+      this.options.log.error('internal error hidden from the client', { code: error.code, error: message })
+      message = INTERNAL_ERROR_MESSAGE
+    }
     const headers = responseHeaders(this.defaultHeaders(''), { 'Content-Type': 'application/json' })
-    responder.head(statusForCode(error.code), headers, errorBody(error.message))
+    if (options.close === true) headers.Connection = 'close'
+    responder.head(status, headers, errorBody(message))
     responder.end()
   }
 
@@ -335,26 +397,28 @@ export class DockerHttpFront {
    * way: the client's bytes are the request's stream, the reply's stream goes back.
    */
   private async hijack (req: IncomingMessage, request: DockerRequest, upgraded: Socket | undefined): Promise<void> {
-    let socket: Socket
-    let bodyBytes: Buffer
-    if (upgraded !== undefined) {
-      socket = upgraded
-      bodyBytes = await readUpgradeBody(req, socket, contentLength(req), this.options.maxBodySize)
-    } else {
-      bodyBytes = await readAll(req, this.options.maxBodySize)
-      socket = takeOverSocket(req)
-      this.adopt(socket)
-    }
-    const responder = new SocketResponder(socket)
-    let body: unknown
-    const text = bodyBytes.toString('utf8')
-    if (text.trim() !== '') {
+    let failure: SwarmError | undefined = contentTypeRefusal(request.operation, request.version, req.headers['content-type'], hasBody(req))
+    let bodyBytes: Buffer = EMPTY
+    if (failure === undefined) {
+      const length = contentLength(req)
       try {
-        body = JSON.parse(text)
+        bodyBytes = await this.readBody(req, length, upgraded === undefined
+          ? async (limit) => await readAll(req, limit)
+          : async (limit) => await readUpgradeBody(req, upgraded, length, limit))
       } catch (error) {
-        this.answerError(responder, new SwarmError(ErrorCode.BadRequest, `invalid JSON body: ${error instanceof Error ? error.message : String(error)}`))
-        return
+        failure = toSwarmError(error)
       }
+    }
+    const socket = upgraded ?? takeOverSocket(req)
+    if (upgraded === undefined) this.adopt(socket)
+    const responder = new SocketResponder(socket, false, this.options.lingerMs)
+    let body: unknown
+    try {
+      if (failure !== undefined) throw failure
+      body = parseJsonBody(bodyBytes)
+    } catch (error) {
+      this.answerError(responder, toSwarmError(error))
+      return
     }
     const stdin = readableByteStream(socket)
     let reply: DockerReply
@@ -442,7 +506,7 @@ class SocketResponder implements Responder {
   private readonly controller = new AbortController()
   private sent = false
   onGone: ((reason: SwarmError) => void) | undefined
-  constructor (private readonly socket: Socket, private readonly bodiless = false) {
+  constructor (private readonly socket: Socket, private readonly bodiless = false, private readonly lingerMs = 30_000) {
     socket.once('close', () => {
       const reason = new SwarmError(ErrorCode.Aborted, 'the client went away')
       this.onGone?.(reason)
@@ -464,6 +528,10 @@ class SocketResponder implements Responder {
   end (): void {
     this.socket.end()
     this.socket.resume()
+    // The client closes once it has read the answer; the timer only catches one that never does.
+    const linger = setTimeout(() => this.socket.destroy(), this.lingerMs)
+    linger.unref()
+    this.socket.once('close', () => clearTimeout(linger))
   }
 
   destroy (): void { this.socket.destroy() }
@@ -645,4 +713,22 @@ function probeDeparture (socket: Socket): () => void {
   else socket.once('end', onEnd)
   socket.once('close', stop)
   return stop
+}
+
+/** What a client sees for a bug of ours or of a service below: the details go to the log. */
+const INTERNAL_ERROR_MESSAGE = 'internal server error (details are in the server log)'
+
+function tooLarge (message: string): RequestRefusal {
+  return new RequestRefusal(ErrorCode.MessageTooLarge, message)
+}
+
+/** The status and message for what node:http refused itself, as Go's server would refuse it. */
+function clientErrorAnswer (error: NodeJS.ErrnoException): [number, string] {
+  switch (error.code) {
+    case 'HPE_HEADER_OVERFLOW': return [431, 'request header fields too large']
+    case 'ERR_HTTP_REQUEST_TIMEOUT': return [408, 'timed out waiting for the request headers']
+    case 'HPE_INVALID_VERSION': return [505, 'unsupported protocol version']
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW': return [413, 'chunk extensions too large']
+    default: return [400, `malformed HTTP request: ${error.message.replace(/^Parse Error: /, '')}`]
+  }
 }

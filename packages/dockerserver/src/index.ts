@@ -6,6 +6,6 @@
  * and may rewrite every Docker operation, attach and exec streams included.
  */
 export { dockerserver, parseDockerServerArgs, DOCKERSERVER_USAGE } from './service.js'
-export { createDockerServer } from './docker-server.js'
+export { createDockerServer, DOCKER_SERVER_LIMITS } from './docker-server.js'
 export type { DockerServer, DockerServerOptions, DockerServerTlsOptions } from './docker-server.js'
 export { DockerServerErrorCode } from './errors.js'

@@ -189,6 +189,16 @@ describe('service arguments', () => {
     expect(() => parseDockerServerArgs(['tcp://127.0.0.1:1', '--tls', '--tlscert', join(dir, 'missing.pem'), '--tlskey', 'b'])).toThrow(/--tlscert .*missing\.pem: ENOENT/)
   })
 
+  it('reads the limits: counts, sizes and durations', () => {
+    expect(parseDockerServerArgs(['unix:///a', '--max-connections', '200', '--max-body-size', '2m', '--headers-timeout', '10s', '--body-timeout=500ms', '--keep-alive-timeout', '1.5'])).toMatchObject({
+      maxConnections: 200, maxBodySize: 2 * 1024 * 1024, headersTimeoutMs: 10_000, bodyTimeoutMs: 500, keepAliveTimeoutMs: 1500
+    })
+    expect(parseDockerServerArgs(['unix:///a', '--body-timeout', '0']).bodyTimeoutMs).toBe(0)
+    expect(() => parseDockerServerArgs(['unix:///a', '--max-connections', '0'])).toThrow(/--max-connections "0": expected a whole number/)
+    expect(() => parseDockerServerArgs(['unix:///a', '--max-body-size', '10 parsecs'])).toThrow(/--max-body-size "10 parsecs": expected a size/)
+    expect(() => parseDockerServerArgs(['unix:///a', '--headers-timeout', 'soon'])).toThrow(/--headers-timeout "soon": expected a duration/)
+  })
+
   it('runs as the front of a chain', async () => {
     const socket = join(dir, 'chain.sock')
     const fake: Service = { name: 'fake', usage: 'fake', spawn: () => createFakeBackend().sender }

@@ -154,6 +154,21 @@ describe('docker CLIs through dockerserver and dockerclient to dockerd 20.10', (
     expect(chainAnswer.headers['content-type']).toBe(engineAnswer.headers['content-type'])
   })
 
+  it.each([
+    ['create with text/plain', '/v1.41/containers/create', { 'Content-Type': 'text/plain' }, '{"Image":"busybox"}'],
+    ['create with no Content-Type and a body', '/v1.41/containers/create', {}, '{"Image":"busybox"}'],
+    ['create with a malformed Content-Type', '/v1.41/containers/create', { 'Content-Type': 'application/json;;;' }, '{}'],
+    ['network create with text/plain', '/v1.41/networks/create', { 'Content-Type': 'text/plain' }, '{"Name":"e2e-x"}'],
+    ['exec start with text/plain', '/v1.41/exec/e2e-nosuch/start', { 'Content-Type': 'text/plain' }, '{}']
+  ])("refuses %s as the engine's CheckForJSON does, byte for byte", async (_name, path, headers, body) => {
+    const chainAnswer = await httpRequest({ socket }, 'POST', path, { headers, body })
+    const engineAnswer = await httpRequest({ socket: engine.socketPath }, 'POST', path, { headers, body })
+    expect(chainAnswer.status).toBe(400)
+    expect(chainAnswer.status).toBe(engineAnswer.status)
+    expect(chainAnswer.body).toBe(engineAnswer.body)
+    expect(chainAnswer.headers['content-type']).toBe(engineAnswer.headers['content-type'])
+  })
+
   it('push and pull through a registry at host:port (image names with a port, X-Registry-Auth)', async () => {
     await using registry = await startRegistry()
     const name = `${registry.address}/team/bb:1.0`
