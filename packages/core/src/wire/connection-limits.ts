@@ -63,6 +63,13 @@ export class UnclaimedAttachments {
   /** Held for now. */
   get size (): number { return this.deadlines.size }
 
+  /** Bytes the held attachments buffer now. */
+  bytes (): number {
+    let total = 0
+    for (const item of this.counted) total += item.buffered()
+    return total
+  }
+
   /**
    * Starts holding `item`; `counted` ones (streams the peer fills) count against the limits.
    * Returns false when it was refused (and dropped) at once.
@@ -118,8 +125,7 @@ export class UnclaimedAttachments {
 
   /** Drops the fullest attachments until the rest fit in the byte limit. */
   private enforceBytes (): void {
-    let total = 0
-    for (const item of this.counted) total += item.buffered()
+    let total = this.bytes()
     const limit = this.limits.unclaimedAttachmentBytes
     while (total > limit && this.counted.size > 0) {
       let fullest: Unclaimed | undefined
