@@ -8,8 +8,10 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
+import fc from 'fast-check'
+import { pack } from 'msgpackr'
 import { afterAll, describe, expect, it } from 'vitest'
-import { connectStreams, createServer, dial, listen, message, request, type WireConnection, type WireListener } from '../src/index.js'
+import { VERBS, connectStreams, createServer, dial, listen, message, request, type WireConnection, type WireListener } from '../src/index.js'
 import { FrameParser, FrameType, encodeFrame, encodeMessagePayload } from '../src/wire/frame.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'libswarm-wire-limits-'))
@@ -234,4 +236,57 @@ describe('wire edge cases', () => {
       await server.close()
     }
   })
+})
+
+describe('wire fuzz', () => {
+  it('answers generated frames (valid, truncated, oversized, of any type, random msgpack or bytes) with frames or a clean close, never a crash or a hang', async () => {
+    const { listener: l, path, connections } = await listener({
+      service: createServer({ Get: (m) => message('Ack', m.args), Attach: () => message('Ack', [], { ret: createServer({}) }) }),
+      maxMessageSize: 4096,
+      limits: { unclaimedAttachmentTimeout: 500 }
+    })
+    const channel = fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 16 }), fc.maxSafeInteger().filter((n) => n >= 0))
+    const payload = fc.oneof(
+      fc.record({ verb: fc.constantFrom(...VERBS), args: fc.array(fc.string({ maxLength: 20 }), { maxLength: 4 }), ret: fc.option(fc.integer({ min: 1, max: 99 }).map((id) => ({ id })), { nil: undefined }), stream: fc.option(fc.integer({ min: 1, max: 99 }), { nil: undefined }) })
+        .map((m) => encodeMessagePayload(m)),
+      fc.anything({ maxDepth: 2 }).map((value) => { try { return Buffer.from(pack(value)) } catch { return Buffer.alloc(0) } }),
+      fc.uint8Array({ maxLength: 64 }).map((bytes) => Buffer.from(bytes))
+    )
+    const frame = fc.oneof(
+      fc.tuple(fc.integer({ min: 0, max: 6 }), channel, payload).map(([type, id, body]) => encodeFrame(type, id, body)),
+      // Truncated, or announcing more than the limit.
+      fc.tuple(fc.integer({ min: 0, max: 4 }), channel, payload, fc.nat(20)).map(([type, id, body, cut]) => encodeFrame(type, id, body).subarray(0, Math.max(0, 13 + body.length - cut))),
+      fc.tuple(fc.integer({ min: 0, max: 4 }), channel, fc.integer({ min: 4097, max: 2 ** 32 - 1 })).map(([type, id, length]) => { const f = encodeFrame(type, id); f.writeUInt32BE(length, 0); return f }),
+      fc.uint8Array({ maxLength: 40 }).map((bytes) => Buffer.from(bytes))
+    )
+    const errors: unknown[] = []
+    const onError = (error: unknown): void => { errors.push(error) }
+    process.on('uncaughtException', onError)
+    process.on('unhandledRejection', onError)
+    try {
+      await fc.assert(fc.asyncProperty(fc.array(frame, { maxLength: 30 }), async (frames) => {
+        const session = http2.connect('http://localhost', { createConnection: () => net.connect(path) })
+        session.on('error', () => {})
+        const control = session.request({ ':method': 'POST', ':path': '/libswarm/1/control', 'content-type': 'application/vnd.libswarm.frames' }, { endStream: false })
+        control.on('error', () => {})
+        control.on('data', () => {})
+        control.write(Buffer.concat(frames))
+        await new Promise((resolve) => setTimeout(resolve, 20))
+        control.close()
+        session.close()
+        // The listener still serves.
+        await using connection = await dial(`unix://${path}`)
+        expect((await request(connection.remote, 'Get', ['still'])).args).toEqual(['still'])
+      }), { numRuns: 40, interruptAfterTimeLimit: 15_000 })
+      for (const connection of connections) {
+        expect(await withTimeout(connection.closed.then(() => 'closed'), 3000)).toBe('closed')
+        expect(held(connection)).toEqual({ exports: 0, imports: 0, incoming: 0, outgoing: 0, streams: 0, fetching: 0, waiting: 0, withheld: 0, overdrawn: 0, unclaimed: 0 })
+      }
+      expect(errors).toEqual([])
+    } finally {
+      process.off('uncaughtException', onError)
+      process.off('unhandledRejection', onError)
+      await l.close()
+    }
+  }, 40_000)
 })
