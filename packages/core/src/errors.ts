@@ -18,6 +18,7 @@ export const ErrorCode = {
   ChannelClosed: 'CHANNEL_CLOSED',
   MalformedFrame: 'MALFORMED_FRAME',
   MessageTooLarge: 'MESSAGE_TOO_LARGE',
+  LimitExceeded: 'LIMIT_EXCEEDED',
   Protocol: 'PROTOCOL_ERROR',
   InvalidArguments: 'INVALID_ARGUMENTS',
   UnknownService: 'UNKNOWN_SERVICE'

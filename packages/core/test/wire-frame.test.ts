@@ -2,7 +2,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { VERBS } from '../src/index.js'
 import {
-  FRAME_HEADER_SIZE, FrameParser, decodeCreditPayload, decodeErrorPayload, decodeMessagePayload,
+  FRAME_HEADER_SIZE, FrameParser, UnknownVerbError, decodeCreditPayload, decodeErrorPayload, decodeMessagePayload,
   encodeCreditPayload, encodeErrorPayload, encodeFrame, encodeMessagePayload, packMessagePayload, type MessagePayload
 } from '../src/wire/frame.js'
 
@@ -87,15 +87,18 @@ describe('wire frames', () => {
     }))
   })
 
-  it('decode any bytes to a message or a MALFORMED_FRAME error, never anything else', () => {
+  it('decode any bytes to a message, a MALFORMED_FRAME error or (a well-formed message with a verb beyond VERBS) NOT_IMPLEMENTED', () => {
     fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
       try {
         const decoded = decodeMessagePayload(bytes)
         expect(VERBS).toContain(decoded.verb)
       } catch (error) {
-        expect(error).toMatchObject({ code: 'MALFORMED_FRAME' })
+        if (error instanceof UnknownVerbError) expect(error.verbIndex).toBeGreaterThanOrEqual(VERBS.length)
+        else expect(error).toMatchObject({ code: 'MALFORMED_FRAME' })
       }
     }))
+    expect(() => decodeMessagePayload(encodeFrame(0, 0).subarray(0, 0))).toThrow(expect.objectContaining({ code: 'MALFORMED_FRAME' }))
+    expect(() => decodeMessagePayload(Buffer.from([0x93, 0x63, 0x90, 0x05]))).toThrow(expect.objectContaining({ code: 'NOT_IMPLEMENTED', verbIndex: 99, ret: { id: 5 } }))
   })
 
   it('encode errors and credits', () => {

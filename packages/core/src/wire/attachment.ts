@@ -1,6 +1,7 @@
 import http2 from 'node:http2'
 import { ErrorCode, SwarmError } from '../errors.js'
 import type { ByteStream } from '../message.js'
+import type { Unclaimed, UnclaimedAttachments } from './connection-limits.js'
 
 const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR } = http2.constants
 
@@ -79,7 +80,7 @@ export async function sendAttachment (source: ByteStream | Iterable<Uint8Array>,
  * may arrive after the message announcing it. It can be iterated once; leaving the
  * loop early resets the stream with CANCEL, which stops the sender.
  */
-export class IncomingAttachment implements ByteStream {
+export class IncomingAttachment implements ByteStream, Unclaimed {
   private stream: http2.Http2Stream | undefined
   private failure: Error | undefined
   private wake: (() => void) | undefined
@@ -89,7 +90,19 @@ export class IncomingAttachment implements ByteStream {
   /** The reader left early (`return()`): the stream was cancelled, and that is no error. */
   private stoppedByReader = false
 
-  constructor (readonly id: number, private readonly expectStatus: boolean) {}
+  /**
+   * `unclaimed`: the connection's count of attachments nobody reads yet, which this one joins
+   * once its stream arrives and leaves once someone reads it.
+   */
+  constructor (readonly id: number, private readonly expectStatus: boolean, private readonly unclaimed?: UnclaimedAttachments) {}
+
+  /** Called once when it is dropped or cancelled. */
+  onDrop: (() => void) | undefined
+
+  /** Its message came first: its stream is awaited no longer than an unclaimed attachment. */
+  expect (): void {
+    if (this.stream === undefined && this.failure === undefined) this.unclaimed?.admit(this, false)
+  }
 
   /** The HTTP/2 stream carrying the bytes has arrived. */
   provide (stream: http2.Http2Stream): void {
@@ -99,6 +112,8 @@ export class IncomingAttachment implements ByteStream {
       return
     }
     this.stream = stream
+    if (this.used) this.unclaimed?.release(this)
+    else if (this.unclaimed?.admit(this, true) === false) return
     if (this.expectStatus) {
       this.status = new Promise<number>((resolve, reject) => {
         const onResponse = (headers: http2.IncomingHttpHeaders): void => { stream.off('close', onClose); resolve(Number(headers[':status'])) }
@@ -113,9 +128,26 @@ export class IncomingAttachment implements ByteStream {
 
   /** Nobody will read it (its message was dropped) or the connection ended. */
   cancel (error: Error): void {
+    this.drop(NGHTTP2_CANCEL, error)
+  }
+
+  /** Bytes that arrived and wait to be read. */
+  buffered (): number {
+    return this.stream?.readableLength ?? 0
+  }
+
+  /** Ends it with `error` for its reader, and its stream with the HTTP/2 code `h2Code`. */
+  drop (h2Code: number, error: Error): void {
+    this.unclaimed?.release(this)
     if (this.failure !== undefined) return
     this.failure = error
-    if (this.stream !== undefined && !this.stream.closed && !this.finished) this.stream.close(NGHTTP2_CANCEL)
+    this.onDrop?.()
+    const stream = this.stream
+    if (stream !== undefined && !this.finished) {
+      if (!stream.closed) stream.close(h2Code)
+      // What arrived unread goes with it.
+      else if (!this.used) stream.destroy()
+    }
     this.wake?.()
   }
 
@@ -127,6 +159,7 @@ export class IncomingAttachment implements ByteStream {
       await new Promise<void>((resolve) => { this.wake = resolve })
       this.wake = undefined
     }
+    if (this.failure !== undefined) throw this.failure
     const stream = this.stream
     if (this.status !== undefined) {
       const status = await this.status
@@ -164,6 +197,8 @@ export class IncomingAttachment implements ByteStream {
   private async * read (): AsyncGenerator<Uint8Array, void, undefined> {
     if (this.used) throw new SwarmError(ErrorCode.Protocol, 'an attachment can be read only once')
     this.used = true
+    // Until its stream arrives it still waits within the timeout.
+    if (this.stream !== undefined) this.unclaimed?.release(this)
     const stream = await this.opened()
     if (stream === undefined) return
     try {

@@ -6,10 +6,11 @@ import type { AbortOptions, ByteStream, Message, Sender } from '../message.js'
 import { ACCEPTED } from '../message.js'
 import { errorMessage, replyAndClose } from '../server.js'
 import { IncomingAttachment, sendAttachment } from './attachment.js'
+import { UnclaimedAttachments, type Unclaimed, type WireLimits } from './connection-limits.js'
 import {
   DEFAULT_MAX_MESSAGE_SIZE, FRAME_HEADER_SIZE, FrameParser, FrameType, INITIAL_CHANNEL_WINDOW,
-  decodeCreditPayload, decodeErrorPayload, decodeMessagePayload, encodeCreditPayload, encodeErrorPayload,
-  packMessage, writeFrameHeader, type MessagePayload
+  UnknownVerbError, decodeCreditPayload, decodeErrorPayload, decodeMessagePayload, encodeCreditPayload,
+  encodeErrorPayload, packMessage, writeFrameHeader, type MessagePayload
 } from './frame.js'
 
 /** PEM text or a path to a PEM file. */
@@ -33,6 +34,8 @@ export interface WireOptions {
   tls?: TlsOptions
   /** Milliseconds between HTTP/2 PINGs; a PING unanswered for as long closes the connection. 0 disables. Default 15000. */
   keepAlive?: number
+  /** What the peer may make this end hold for it (PROTOCOL.md §8). */
+  limits?: WireLimits
 }
 
 /** A connection to a peer. */
@@ -105,6 +108,8 @@ class RemoteChannel {
   closeError: Error | undefined
   /** Made when someone asks whether the channel was abandoned: most handles are never asked. */
   private abandon: AbortController | undefined
+  /** Channels exported as the ret of a message on this handle that the peer has not named yet. */
+  unheard: Set<ExportedChannel> | undefined
 
   constructor (readonly wire: WireSession, readonly id: number) {}
 
@@ -123,7 +128,7 @@ class RemoteChannel {
     if (signal?.aborted === true) return Promise.reject(signal.reason as Error)
     if (this.queue === undefined && this.credit > 0 && !this.wire.congested) {
       try {
-        this.credit -= this.wire.writeMessage(this.id, message)
+        this.credit -= this.wire.writeMessage(this.id, message, this)
       } catch (error) {
         return Promise.reject(error)
       }
@@ -152,7 +157,7 @@ class RemoteChannel {
       const pending = queue.shift() as PendingSend
       if (pending.onAbort !== undefined) pending.signal?.removeEventListener('abort', pending.onAbort)
       try {
-        this.credit -= this.wire.writeMessage(this.id, pending.message)
+        this.credit -= this.wire.writeMessage(this.id, pending.message, this)
         pending.resolve()
       } catch (error) {
         pending.reject(error as Error)
@@ -196,6 +201,7 @@ class RemoteChannel {
 
   /** The peer reset the channel, or the connection ended. */
   fail (error: Error): void {
+    this.unheard = undefined
     if (this.state === 'closed') return
     this.state = 'closed'
     this.error = error
@@ -250,11 +256,16 @@ type ControlUse = 'read' | 'write' | 'both'
 /** A local {@link Sender} this end exported to the peer under a channel id. */
 class ExportedChannel {
   pending = 0
+  /** Bytes accepted and not yet credited back. */
   consumed = 0
+  /** Bytes received and not yet credited back: the peer's window is spent when it reaches the window. */
+  unacked = 0
   state: 'open' | 'closing' | 'closed' = 'open'
   closeError: Error | undefined
   /** Removes the listener on the sender's `abandoned` signal. */
   unwatch: (() => void) | undefined
+  /** The handle whose message carried this channel as its ret, until the peer names the channel. */
+  via: RemoteChannel | undefined
   constructor (readonly id: number, readonly sender: Sender) {}
 
   /** The channel leaves the open state: its abandonment no longer matters. */
@@ -269,6 +280,23 @@ interface BoundMessage {
   message: Message
   freshRet: RemoteChannel | undefined
   attachment: IncomingAttachment | undefined
+}
+
+/** Listening end: an attachment of this end's message, waiting for the peer's GET. */
+class OutgoingSource implements Unclaimed {
+  constructor (readonly source: ByteStream, private readonly forget: () => void) {}
+  buffered (): number { return 0 }
+  /** Nobody will fetch it: the source is told to stop (a log stream, say, lets its resources go). */
+  drop (_h2Code: number, error: Error): void {
+    this.forget()
+    if (this.source instanceof IncomingAttachment) {
+      this.source.cancel(error)
+      return
+    }
+    try {
+      Promise.resolve(this.source[Symbol.asyncIterator]().return?.()).catch(noop)
+    } catch {}
+  }
 }
 
 const noService: Sender = {
@@ -300,7 +328,15 @@ export class WireSession implements WireConnection {
 
   private readonly exports = new Map<number, ExportedChannel>()
   private readonly incoming = new Map<number, IncomingAttachment>()
-  private readonly outgoing = new Map<number, ByteStream>()
+  private readonly outgoing = new Map<number, OutgoingSource>()
+  /** Attachments held for the peer until someone here reads them (or it fetches them), within the limits. */
+  readonly unclaimed: UnclaimedAttachments
+  /** Channels whose credit is due but held back while the peer does not read what this end writes. */
+  private readonly withheld = new Set<ExportedChannel>()
+  /** Channels on which the peer sent past its window: reading stops until they are back within. */
+  private readonly overdrawn = new Set<ExportedChannel>()
+  /** The control stream frames are read from. */
+  private reader: http2.Http2Stream | undefined
   /** Attachment streams in flight, both directions: ended with CANCEL when the connection ends. */
   private readonly streams = new Set<http2.Http2Stream>()
   /** Attachments the client end is fetching. */
@@ -339,6 +375,7 @@ export class WireSession implements WireConnection {
     this.returns = setup.returns
     this.handshakeTimeout = setup.handshakeTimeout ?? 10_000
     this.maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE
+    this.unclaimed = new UnclaimedAttachments(options.limits)
     this.nextChannel = role === 'client' ? 1 : 2
     this.nextAttachment = role === 'client' ? 1 : 2
     this.closed = new Promise((resolve) => { this.settleClosed = resolve })
@@ -486,6 +523,8 @@ export class WireSession implements WireConnection {
       this.control = control
       control.on('drain', () => {
         this.congested = false
+        for (const entry of this.withheld) this.grant(entry)
+        this.withheld.clear()
         for (const channel of [...this.waiting]) channel.pump()
       })
     }
@@ -494,6 +533,7 @@ export class WireSession implements WireConnection {
       // response body); flowing, the stream still reports its close.
       control.on('data', noop)
     } else {
+      this.reader = control
       control.on('data', (chunk: Buffer) => { this.parser.push(chunk) })
       // The peer's END_STREAM leaves this end's half open; Node also ends the readable side of
       // every stream when the socket just drops, and then the stream is already closed.
@@ -548,12 +588,13 @@ export class WireSession implements WireConnection {
       return
     }
     if (Number.isSafeInteger(id) && method === 'GET') {
-      const source = this.outgoing.get(id)
-      if (source !== undefined) {
+      const waiting = this.outgoing.get(id)
+      if (waiting !== undefined) {
         this.outgoing.delete(id)
+        this.unclaimed.release(waiting)
         this.track(stream)
         stream.respond({ ':status': 200, 'content-type': 'application/octet-stream' })
-        void sendAttachment(source, stream)
+        void sendAttachment(waiting.source, stream)
         return
       }
     }
@@ -568,8 +609,10 @@ export class WireSession implements WireConnection {
   private incomingAttachment (id: number): IncomingAttachment {
     let attachment = this.incoming.get(id)
     if (attachment === undefined) {
-      attachment = new IncomingAttachment(id, false)
+      attachment = new IncomingAttachment(id, false, this.unclaimed)
       this.incoming.set(id, attachment)
+      const known = attachment
+      known.onDrop = () => { if (this.incoming.get(id) === known) this.incoming.delete(id) }
     } else {
       this.incoming.delete(id)
     }
@@ -634,8 +677,11 @@ export class WireSession implements WireConnection {
     if (!ok) this.congested = true
   }
 
-  /** Encodes and writes a MESSAGE; returns the bytes of channel credit it used. */
-  writeMessage (channel: number, message: Message): number {
+  /**
+   * Encodes and writes a MESSAGE on the handle `via` (id `channel`); returns the bytes of
+   * channel credit it used.
+   */
+  writeMessage (channel: number, message: Message, via?: RemoteChannel): number {
     if (this.ended) throw new SwarmError(ErrorCode.ChannelClosed, 'connection is closed')
     let exported: Sender | undefined
     let exportedId = 0
@@ -655,7 +701,10 @@ export class WireSession implements WireConnection {
     const packed = packMessage(message.verb, message.args, retField, attachmentId)
     const length = packed.end - packed.start
     if (length > this.peerMaxMessageSize) {
-      throw new SwarmError(ErrorCode.MessageTooLarge, `a message of ${length} bytes exceeds the peer's limit of ${this.peerMaxMessageSize} bytes`)
+      const error = new SwarmError(ErrorCode.MessageTooLarge, `a message of ${length} bytes exceeds the peer's limit of ${this.peerMaxMessageSize} bytes`)
+      // Whoever waits on this channel (a requester, for a reply) learns why nothing came.
+      if (via !== undefined && channel !== 0) via.credit -= this.writeMessage(channel, errorMessage(error))
+      throw error
     }
     // Copied before anything else is packed: the bytes live in msgpackr's buffer.
     this.writeFrame(FrameType.Message, channel, packed, packed.start, packed.end)
@@ -664,6 +713,10 @@ export class WireSession implements WireConnection {
       const entry = new ExportedChannel(exportedId, exported)
       this.exports.set(exportedId, entry)
       if (exported.abandoned !== undefined) this.watchAbandoned(entry, exported.abandoned)
+      if (via !== undefined) {
+        entry.via = via
+        ;(via.unheard ??= new Set()).add(entry)
+      }
     }
     if (attachmentId !== undefined) {
       this.nextAttachment += 2
@@ -674,7 +727,10 @@ export class WireSession implements WireConnection {
 
   private startAttachment (id: number, source: ByteStream): void {
     if (this.role === 'server') {
-      this.outgoing.set(id, source)
+      const waiting = new OutgoingSource(source, () => { if (this.outgoing.get(id) === waiting) this.outgoing.delete(id) })
+      this.outgoing.set(id, waiting)
+      // Waits for the peer's GET no longer than an unclaimed attachment waits to be read.
+      this.unclaimed.admit(waiting, false)
       return
     }
     const stream = (this.session as http2.ClientHttp2Session).request({
@@ -743,7 +799,7 @@ export class WireSession implements WireConnection {
         case FrameType.Close: this.onClose(channel, decodeErrorPayload(source, start, end)); break
         case FrameType.Release: this.onRelease(channel); break
         case FrameType.Credit: this.onCredit(channel, decodeCreditPayload(source, start, end)); break
-        case FrameType.Reset: this.imports.get(channel)?.fail(decodeErrorPayload(source, start, end) ?? new SwarmError(ErrorCode.ChannelClosed, 'the peer reset the channel')); break
+        case FrameType.Reset: this.onReset(channel, decodeErrorPayload(source, start, end) ?? new SwarmError(ErrorCode.ChannelClosed, 'the peer reset the channel')); break
         default: break
       }
     } catch (error) {
@@ -759,14 +815,23 @@ export class WireSession implements WireConnection {
   }
 
   private onMessage (channel: number, source: Buffer, start: number, end: number): void {
-    const decoded = decodeMessagePayload(source, start, end)
-    const bound = this.bind(decoded)
     const entry = this.exports.get(channel)
+    if (entry?.via !== undefined) this.hear(entry)
+    let decoded: MessagePayload
+    try {
+      decoded = decodeMessagePayload(source, start, end)
+    } catch (error) {
+      if (!(error instanceof UnknownVerbError)) throw error
+      this.onUnknownVerb(entry, error, FRAME_HEADER_SIZE + end - start)
+      return
+    }
+    const bound = this.bind(decoded)
     if (entry === undefined || entry.state !== 'open') {
       this.drop(bound, new SwarmError(ErrorCode.ChannelClosed, `channel ${channel} is closed`))
       return
     }
     const size = FRAME_HEADER_SIZE + end - start
+    this.received(entry, size)
     entry.pending++
     let sent: Promise<void>
     try {
@@ -779,11 +844,46 @@ export class WireSession implements WireConnection {
     else sent.then(() => { this.settled(entry, size) }, (error: unknown) => { this.refused(entry, bound, error) })
   }
 
+  /**
+   * A message with a verb added after this end was built: answered `Error [NOT_IMPLEMENTED]`
+   * on its ret, its attachment cancelled, its bytes credited; the channel goes on.
+   */
+  private onUnknownVerb (entry: ExportedChannel | undefined, error: UnknownVerbError, size: number): void {
+    this.log.debug('wire message with an unknown verb', { verb: error.verbIndex })
+    const bound = this.bind({ verb: 'Error', args: [], ret: error.ret, stream: error.stream })
+    bound.attachment?.cancel(error)
+    void replyAndClose(bound.message.ret, errorMessage(error))
+    if (entry === undefined || entry.state !== 'open') return
+    this.received(entry, size)
+    entry.pending++
+    this.settled(entry, size)
+  }
+
+  /** Counts `size` bytes against the peer's window on `entry`; past it, stops reading (§7). */
+  private received (entry: ExportedChannel, size: number): void {
+    if (entry.unacked >= INITIAL_CHANNEL_WINDOW && !this.overdrawn.has(entry)) {
+      this.log.warn('wire peer sent past its channel window; reading paused', { channel: entry.id })
+      this.overdrawn.add(entry)
+      this.reader?.pause()
+    }
+    entry.unacked += size
+  }
+
+  /** The peer named a channel this end exported as a ret: it knows of it. */
+  private hear (entry: ExportedChannel): void {
+    entry.via?.unheard?.delete(entry)
+    entry.via = undefined
+  }
+
   /** Turns ids into a ret handle and an attachment stream. */
   private bind (decoded: MessagePayload): BoundMessage {
     let ret: Sender | undefined
     let freshRet: RemoteChannel | undefined
     let attachment: IncomingAttachment | undefined
+    // Checked before any id is bound, so that a refused frame leaves nothing behind.
+    if (decoded.stream !== undefined && (decoded.stream % 2 === 1) !== (this.role === 'server')) {
+      throw new SwarmError(ErrorCode.MalformedFrame, `malformed frame: attachment ${decoded.stream} was not the sender's to allocate`)
+    }
     if (decoded.ret !== undefined) {
       if ('id' in decoded.ret) {
         const id = decoded.ret.id
@@ -802,13 +902,11 @@ export class WireSession implements WireConnection {
     }
     if (decoded.stream !== undefined) {
       const id = decoded.stream
-      if ((id % 2 === 1) !== (this.role === 'server')) {
-        throw new SwarmError(ErrorCode.MalformedFrame, `malformed frame: attachment ${id} was not the sender's to allocate`)
-      }
       if (this.role === 'server') {
         attachment = this.incomingAttachment(id)
+        attachment.expect()
       } else {
-        attachment = new IncomingAttachment(id, true)
+        attachment = new IncomingAttachment(id, true, this.unclaimed)
         const session = (this.returnSession ?? this.session) as http2.ClientHttp2Session
         const stream = session.request({ ':method': 'GET', ':path': ATTACHMENT_PATH + String(id) }, { endStream: true })
         this.track(stream)
@@ -832,12 +930,32 @@ export class WireSession implements WireConnection {
     if (entry.state === 'open') {
       entry.consumed += size
       if (entry.consumed >= INITIAL_CHANNEL_WINDOW / 2 && !this.ended) {
-        this.writeFrame(FrameType.Credit, entry.id, encodeCreditPayload(entry.consumed))
-        entry.consumed = 0
+        // While the peer leaves what this end writes unread, it gets no more credit: a peer
+        // that sends requests and never reads the replies is held to its window (§7).
+        if (this.congested) this.withheld.add(entry)
+        else this.grant(entry)
       }
     } else if (entry.state === 'closing' && entry.pending === 0) {
       this.finishExport(entry)
     }
+  }
+
+  private grant (entry: ExportedChannel): void {
+    if (entry.state !== 'open' || entry.consumed === 0 || this.ended) return
+    this.writeFrame(FrameType.Credit, entry.id, encodeCreditPayload(entry.consumed))
+    entry.unacked -= entry.consumed
+    entry.consumed = 0
+    if (entry.unacked < INITIAL_CHANNEL_WINDOW && this.overdrawn.delete(entry)) this.resumeReading()
+  }
+
+  /** `entry` is gone: nothing is held back on its account any more. */
+  private unhold (entry: ExportedChannel): void {
+    this.withheld.delete(entry)
+    if (this.overdrawn.delete(entry)) this.resumeReading()
+  }
+
+  private resumeReading (): void {
+    if (this.overdrawn.size === 0 && !this.ended) this.reader?.resume()
   }
 
   private refused (entry: ExportedChannel, bound: BoundMessage, reason: unknown): void {
@@ -847,6 +965,7 @@ export class WireSession implements WireConnection {
     if (entry.state === 'open') {
       entry.leave('closed')
       this.exports.delete(entry.id)
+      this.unhold(entry)
       if (!this.ended) this.writeFrame(FrameType.Reset, entry.id, encodeErrorPayload(error.code, error.message))
     } else if (entry.state === 'closing' && entry.pending === 0) {
       this.finishExport(entry)
@@ -856,7 +975,14 @@ export class WireSession implements WireConnection {
   private onClose (channel: number, error: Error | undefined): void {
     const entry = this.exports.get(channel)
     if (entry === undefined) return
-    this.exports.delete(channel)
+    this.hear(entry)
+    this.closeExport(entry, error)
+  }
+
+  /** The peer is done with `entry`: the local channel closes once what it accepted settled. */
+  private closeExport (entry: ExportedChannel, error: Error | undefined): void {
+    this.exports.delete(entry.id)
+    this.unhold(entry)
     entry.leave('closing')
     entry.closeError = error
     if (entry.pending === 0) this.finishExport(entry)
@@ -871,8 +997,27 @@ export class WireSession implements WireConnection {
   private onRelease (channel: number): void {
     const entry = this.exports.get(channel)
     if (entry === undefined) return
+    this.hear(entry)
     this.exports.delete(channel)
+    this.unhold(entry)
     entry.leave('closed')
+  }
+
+  /**
+   * The peer reset a handle. A frame it could not read (too large, malformed) had a ret it
+   * never learnt of: every channel exported as a ret on this handle and not named by the peer
+   * since is closed with the error, so that no requester waits for a reply that cannot come.
+   */
+  private onReset (channel: number, error: SwarmError): void {
+    const remote = this.imports.get(channel)
+    if (remote === undefined) return
+    const unheard = remote.unheard
+    remote.fail(error)
+    if (unheard === undefined || (error.code !== ErrorCode.MessageTooLarge && error.code !== ErrorCode.MalformedFrame)) return
+    for (const entry of unheard) {
+      entry.via = undefined
+      if (this.exports.get(entry.id) === entry) this.closeExport(entry, error)
+    }
   }
 
   /**
@@ -890,11 +1035,9 @@ export class WireSession implements WireConnection {
     }
     const entry = this.exports.get(channel)
     if (entry === undefined) return
-    this.exports.delete(channel)
+    this.hear(entry)
     this.writeFrame(FrameType.Reset, channel, encodeErrorPayload(error.code, error.message))
-    entry.leave('closing')
-    entry.closeError = error
-    if (entry.pending === 0) this.finishExport(entry)
+    this.closeExport(entry, error)
   }
 
   // ---- teardown -------------------------------------------------------------------
@@ -915,12 +1058,16 @@ export class WireSession implements WireConnection {
       }
     }
     this.exports.clear()
+    this.withheld.clear()
+    this.overdrawn.clear()
+    this.unclaimed.clear()
     for (const attachment of this.incoming.values()) attachment.cancel(lost)
     this.incoming.clear()
     for (const attachment of this.fetching) attachment.cancel(lost)
     this.fetching.clear()
     for (const stream of this.streams) if (!stream.closed) stream.close(NGHTTP2_CANCEL)
     this.streams.clear()
+    for (const waiting of [...this.outgoing.values()]) waiting.drop(NGHTTP2_CANCEL, lost)
     this.outgoing.clear()
     this.settleClosed(error)
     if (error === undefined) {

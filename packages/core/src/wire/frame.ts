@@ -131,19 +131,33 @@ function isId (value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
 }
 
-/** Decodes a MESSAGE payload (`payload[start, end)`); throws MALFORMED_FRAME when it is not one. */
+/**
+ * A well-formed MESSAGE whose verb index this end does not know (a verb added after it was
+ * built): its `ret` and `stream` are decoded, so that the receiver can answer and go on.
+ */
+export class UnknownVerbError extends SwarmError {
+  constructor (readonly verbIndex: number, readonly ret: MessagePayload['ret'], readonly stream: number | undefined) {
+    super(ErrorCode.NotImplemented, `verb ${verbIndex} is not known to this end`)
+  }
+}
+
+/**
+ * Decodes a MESSAGE payload (`payload[start, end)`); throws MALFORMED_FRAME when it is not one,
+ * and {@link UnknownVerbError} when it is one with a verb index beyond {@link VERBS}.
+ */
 export function decodeMessagePayload (payload: Uint8Array, start = 0, end = payload.length): MessagePayload {
   const value = unpack(payload, start, end)
   if (!Array.isArray(value) || value.length < 2 || value.length > 4) throw malformed('a message is an array of 2 to 4 items')
   const [verbIndex, args, ret, stream] = value as unknown[]
-  const verb = typeof verbIndex === 'number' ? VERBS[verbIndex] : undefined
-  if (verb === undefined) throw malformed(`unknown verb ${JSON.stringify(verbIndex)}`)
+  if (!isId(verbIndex)) throw malformed(`verb must be an index, not ${JSON.stringify(verbIndex)}`)
   if (!Array.isArray(args) || !args.every((arg) => typeof arg === 'string')) throw malformed('args must be an array of strings')
   let decodedRet: MessagePayload['ret']
   if (isId(ret)) decodedRet = { id: ret }
   else if (Array.isArray(ret) && ret.length === 1 && isId(ret[0])) decodedRet = { back: ret[0] }
   else if (ret !== null && ret !== undefined) throw malformed('ret must be nil, a channel id or [channel id]')
   if (stream !== null && stream !== undefined && !isId(stream)) throw malformed('stream must be nil or an attachment id')
+  const verb = VERBS[verbIndex]
+  if (verb === undefined) throw new UnknownVerbError(verbIndex, decodedRet, (stream ?? undefined) as number | undefined)
   return { verb, args: args as string[], ret: decodedRet, stream: stream ?? undefined }
 }
 

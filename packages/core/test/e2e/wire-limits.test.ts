@@ -124,8 +124,26 @@ describe('wire limits against a peer in another process', () => {
       client.send(FrameType.Message, child, Buffer.from([0xc1, 0x00]))
       const reset = await client.next(FrameType.Reset, child)
       expect(decodeErrorPayload(reset.payload)).toMatchObject({ code: 'MALFORMED_FRAME' })
-      client.send(FrameType.Message, other, Buffer.from([0x93, 0x63, 0x90, 0x01]))
+      // ["x", []]: a verb is an index.
+      client.send(FrameType.Message, other, Buffer.from([0x92, 0xa1, 0x78, 0x90]))
       expect(decodeErrorPayload((await client.next(FrameType.Reset, other)).payload)).toMatchObject({ code: 'MALFORMED_FRAME' })
+      expect((await client.get(0, ['root'])).args).toEqual(['root'])
+    } finally { client.close() }
+  })
+
+  it('answers a verb it does not know with an Error on the ret and keeps the channel, the root included', async () => {
+    const client = new RawClient(path)
+    try {
+      const child = await client.attach('a')
+      for (const channel of [0, child]) {
+        const ret = client.channel()
+        // [99, [], ret]: a well-formed message with a verb added after this peer was built.
+        client.send(FrameType.Message, channel, Buffer.from([0x93, 0x63, 0x90, ret]))
+        const reply = decodeMessagePayload((await client.next(FrameType.Message, ret)).payload)
+        expect(reply).toMatchObject({ verb: 'Error', args: ['NOT_IMPLEMENTED', 'verb 99 is not known to this end'] })
+        expect((await client.next(FrameType.Close, ret)).payload.length).toBe(0)
+      }
+      expect((await client.get(child, ['still'])).args).toEqual(['level2', 'still'])
       expect((await client.get(0, ['root'])).args).toEqual(['root'])
     } finally { client.close() }
   })
