@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process'
 import { accessSync, constants } from 'node:fs'
 import { delimiter, join } from 'node:path'
+import { TestEngineError } from './errors.js'
 import { DOCKER20, DOCKER28 } from './paths.js'
 
 /**
@@ -72,7 +73,8 @@ function check (need: TestNeed): string | undefined {
 /**
  * Why tests needing `needs` cannot run here, in one line, or `undefined` when they can.
  * Each check runs once per process. With `LIBSWARM_TEST_NO_SKIP=1` (CI), a missing need
- * throws instead, so a machine that lost a tool fails rather than skips.
+ * throws a `TestEngineError` (`TOOLS_MISSING`) instead, so a machine that lost a tool fails
+ * rather than skips.
  *
  * @example
  * describe.skipIf(skipReason(['engine']) !== undefined)('against a real engine', () => { ... })
@@ -82,7 +84,7 @@ export function skipReason (needs: readonly TestNeed[]): string | undefined {
     if (!known.has(need)) known.set(need, check(need))
     const reason = known.get(need)
     if (reason === undefined) continue
-    if (process.env[NO_SKIP_VARIABLE] === '1') throw new Error(`${NO_SKIP_VARIABLE}=1, but tests here ${reason}`)
+    if (process.env[NO_SKIP_VARIABLE] === '1') throw new TestEngineError('TOOLS_MISSING', `${NO_SKIP_VARIABLE}=1, but tests here ${reason}`)
     return reason
   }
   return undefined
