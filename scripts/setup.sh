@@ -16,6 +16,7 @@ if [ "${1:-}" = "--test-tools" ]; then
   command -v openssl >/dev/null || need+=(openssl)
   command -v script >/dev/null || need+=(bsdutils)
   command -v ip >/dev/null || need+=(iproute2)
+  command -v curl >/dev/null || need+=(curl)
   if [ "${#need[@]}" -gt 0 ]; then
     echo "setup: installing Debian packages: ${need[*]}" >&2
     export DEBIAN_FRONTEND=noninteractive

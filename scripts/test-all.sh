@@ -6,11 +6,22 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --test-tools
 export COREPACK_INTEGRITY_KEYS=0
+# Here every test runs: a test whose machine needs are missing (root, dockerd, python3-h2...) fails instead of skipping.
+export LIBSWARM_TEST_NO_SKIP=1
 pnpm typecheck
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
 pnpm test 2>&1 | tee "$log" || status=$?
+
+# Publishing: publint and are-the-types-wrong on every public package (their output only when one fails),
+# then the release flow without publishing (scripts/release-dry-run.sh).
+if pnpm lint:package --output-logs=errors-only; then
+  echo "lint:package: ok: publint --strict and attw --profile esm-only found nothing in any public package"
+else
+  echo "lint:package: FAILED (above)"; status=1
+fi
+bash scripts/release-dry-run.sh || status=1
 
 if [ "$(uname -m)" = x86_64 ] && [ "${LIBSWARM_SKIP_NODE24:-}" != 1 ]; then
   node24="${XDG_CACHE_HOME:-$HOME/.cache}/libswarm/node-24"

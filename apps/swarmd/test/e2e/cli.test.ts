@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { dial, request } from '@libswarm/core'
+import { canRunTests } from '@libswarm/test-engine'
 import { runSwarmd, startSwarmdProcess } from './swarmd-process.js'
 
 /** Docker CLI 28 when installed, else Debian's 20.10 (scripts/setup.sh --test-tools installs it). */
@@ -126,7 +127,7 @@ describe('swarmd (the binary)', () => {
     expect((await runSwarmd(['--version'])).stdout).toMatch(/^swarmd \d+\.\d+\.\d+\n$/)
   })
 
-  it('serves the Docker API with dockerserver in front of a simulator, for the real docker CLI, and removes its socket on SIGTERM', async () => {
+  it.runIf(canRunTests(['docker-cli']))('serves the Docker API with dockerserver in front of a simulator, for the real docker CLI, and removes its socket on SIGTERM', async () => {
     const socket = join(project, 'docker.sock')
     await using swarmd = startSwarmdProcess([`dockerserver unix://${socket}`, 'debug --max-arg-length 60', 'libswarm-greeter', 'simulator --name sim-e2e'], { cwd: project })
     await swarmd.waitForLog(/swarmd is running/)
@@ -146,7 +147,7 @@ describe('swarmd (the binary)', () => {
     expect(existsSync(socket)).toBe(false)
   })
 
-  it('lets a request in flight finish on SIGTERM before it stops', async () => {
+  it.runIf(canRunTests(['docker-cli']))('lets a request in flight finish on SIGTERM before it stops', async () => {
     const socket = join(project, 'slow.sock')
     await using swarmd = startSwarmdProcess([`dockerserver unix://${socket}`, 'debug', 'simulator --latency 1500'], { cwd: project })
     await swarmd.waitForLog(/swarmd is running/)
@@ -191,7 +192,7 @@ describe('swarmd (the binary)', () => {
     expect(existsSync(socket)).toBe(false)
   })
 
-  it('runs a service written in Python inside the chain: serve, exec wire_service.py, a third-party package', async () => {
+  it.runIf(canRunTests(['python3-h2']))('runs a service written in Python inside the chain: serve, exec wire_service.py, a third-party package', async () => {
     // The Python service of @libswarm/exec's tests: answers Ls itself, sends the rest back into the chain.
     const python = fileURLToPath(new URL('../../../../packages/exec/test/fixtures/wire_service.py', import.meta.url))
     const socket = join(project, 'python.sock')

@@ -6,13 +6,13 @@
  */
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { Engine } from '@libswarm/test-engine'
+import { canRunTests, type Engine } from '@libswarm/test-engine'
 import { dockerEnv, type EngineRoutes, FIXTURES, normaliseOutput, type ProcessResult, runProcess, startEngineRoutes } from './docker-cli-harness.js'
 
 const COMPOSE = '/usr/bin/docker-compose'
 const PROJECT_FILE = join(FIXTURES, 'compose', 'docker-compose.yml')
 
-describe('docker-compose through swarmd', () => {
+describe.runIf(canRunTests(['engine', 'docker-compose']))('docker-compose through swarmd', () => {
   let routes: EngineRoutes
   let engine: Engine
   let work: EngineRoutes['work']

@@ -5,7 +5,7 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { DOCKER20, DOCKER28, startEngine, startRegistry, type Engine, type Registry } from '@libswarm/test-engine'
+import { canRunTests, DOCKER20, DOCKER28, startEngine, startRegistry, type Engine, type Registry } from '@libswarm/test-engine'
 import { compareStep, DOCKER_STEPS, expandArg, type CliName, type DockerStep, type SideContext, type SideOutcome } from './docker-cli-commands.js'
 import { normaliseOutput, runDocker, startSwarmd, tempDir, type SwarmdProcess } from './docker-cli-harness.js'
 
@@ -123,7 +123,7 @@ function describeResult (outcome: SideOutcome): string {
 }
 
 for (const cli of ['docker28', 'docker20'] as const) {
-  describe(`${cli} (${CLIS[cli]})`, () => {
+  describe.runIf(canRunTests())(`${cli} (${CLIS[cli]})`, () => {
     const pass = `e2e-${cli}`
     let since = ''
 
@@ -166,7 +166,7 @@ for (const cli of ['docker28', 'docker20'] as const) {
   })
 }
 
-describe('swarm mode (a second engine)', () => {
+describe.runIf(canRunTests())('swarm mode (a second engine)', () => {
   let swarmEngine: Engine
   const swarmChains: Route[] = []
 

@@ -6,13 +6,13 @@
  */
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { Engine } from '@libswarm/test-engine'
+import { canRunTests, type Engine } from '@libswarm/test-engine'
 import { type EngineRoutes, FIXTURES, runProcess, startEngineRoutes } from './docker-cli-harness.js'
 
 const PYTHON = '/usr/bin/python3'
 const SESSION = join(FIXTURES, 'python', 'sdk_session.py')
 
-describe('python docker SDK through swarmd', () => {
+describe.runIf(canRunTests(['engine', 'python3-docker']))('python docker SDK through swarmd', () => {
   let routes: EngineRoutes
   let engine: Engine
   let socketA: string

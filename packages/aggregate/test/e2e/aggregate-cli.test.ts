@@ -1,17 +1,15 @@
 import { execFile } from 'node:child_process'
-import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { spawnChain, type Chain, type Service } from '@libswarm/core'
 import { dockerclient } from '@libswarm/dockerclient'
 import { createDockerServer, type DockerServer } from '@libswarm/dockerserver'
-import { DOCKER20, DOCKER28, startEngine, type Engine } from '@libswarm/test-engine'
+import { canRunTests, DOCKER20, DOCKER28, startEngine, type Engine } from '@libswarm/test-engine'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { aggregate } from '../../src/index.js'
 
 const services: Record<string, Service> = { aggregate, dockerclient }
-const canRun = process.getuid?.() === 0 && (existsSync('/usr/sbin/dockerd') || existsSync('/usr/bin/dockerd'))
 
 interface Front { chain: Chain, server: DockerServer, host: string }
 
@@ -55,7 +53,7 @@ async function nodeOf (ref: string): Promise<string> {
   return await ok(spread.host, ['inspect', '-f', '{{.Node.Name}}', ref])
 }
 
-describe.skipIf(!canRun)('aggregate over three private dockerd, driven by the docker CLI', () => {
+describe.runIf(canRunTests())('aggregate over three private dockerd, driven by the docker CLI', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'aggregate-e2e-'))
     engines = await Promise.all([
@@ -162,7 +160,7 @@ describe.skipIf(!canRun)('aggregate over three private dockerd, driven by the do
     expect((await engine.docker(['ps', '--format', '{{.Names}}'])).stdout).toMatch(/^s1$/m)
   })
 
-  it('runs a docker-compose project across the nodes', async () => {
+  it.runIf(canRunTests(['docker-compose']))('runs a docker-compose project across the nodes', async () => {
     const project = join(dir, 'proj')
     await mkdir(project)
     await writeFile(join(project, 'docker-compose.yml'), [

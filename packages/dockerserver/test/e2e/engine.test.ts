@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Sender, ServiceInstance } from '@libswarm/core'
 import { createDockerClient } from '@libswarm/dockerclient'
-import { startEngine, startRegistry, type Engine } from '@libswarm/test-engine'
+import { canRunTests, startEngine, startRegistry, type Engine } from '@libswarm/test-engine'
 import { createDockerServer, type DockerServer } from '../../src/index.js'
 import { CLI_20, CLI_28, httpRequest, runCli, type CliResult } from '../harness.js'
 
@@ -50,7 +50,7 @@ afterAll(async () => {
 const docker = async (args: string[], options: { cli?: string, input?: string, env?: Record<string, string>, host?: string } = {}): Promise<CliResult> =>
   await runCli(options.cli ?? CLI_28, options.host ?? `unix://${socket}`, args, { configDir: dir, input: options.input, env: options.env, timeoutMs: 120_000 })
 
-describe('docker CLIs through dockerserver and dockerclient to dockerd 20.10', () => {
+describe.runIf(canRunTests())('docker CLIs through dockerserver and dockerclient to dockerd 20.10', () => {
   it.each([['28', CLI_28], ['20.10', CLI_20]])('CLI %s: docker run --rm busybox echo hello', async (_name, cli) => {
     const result = await docker(['run', '--rm', 'busybox', 'echo', 'hello'], { cli })
     expect(result.stderr).toBe('')
@@ -185,7 +185,7 @@ describe('docker CLIs through dockerserver and dockerclient to dockerd 20.10', (
     expect((await docker(['image', 'inspect', '--format', '{{index .RepoTags 0}}', name])).stdout.trim()).toBe(name)
   })
 
-  it('docker-py (python3-docker over requests) runs, execs, attaches and gets a 404', async () => {
+  it.runIf(canRunTests(['python3-docker']))('docker-py (python3-docker over requests) runs, execs, attaches and gets a 404', async () => {
     const script = [
       'import docker',
       `c = docker.DockerClient(base_url='unix://${socket}')`,

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest'
 import { createServer, dial, message, request, spawnChain, type LogFields, type Logger, type Service, type WireConnection } from '@libswarm/core'
 import { complianceTests } from '@libswarm/core/compliance'
+import { canRunTests } from '@libswarm/test-engine'
 import { exec, spawnExec } from '../../src/index.js'
 import { PYTHON, WIRE_SERVICE } from '../python.js'
 
@@ -54,7 +55,7 @@ async function until (condition: () => boolean, timeout = 5000): Promise<void> {
 
 const resolve = (name: string): Service => name === 'exec' ? exec : back
 
-describe('exec with a Python service', () => {
+describe.runIf(canRunTests(['python3-h2']))('exec with a Python service', () => {
   it('answers Ls in Python and sends everything else back into the chain', async () => {
     const log = memoryLogger()
     await using chain = await spawnChain([`exec ${PYTHON} ${WIRE_SERVICE} snake`, 'back'], { resolve, log })
@@ -158,7 +159,7 @@ describe('exec with a Python service', () => {
   })
 })
 
-describe('the Python service listening on a unix socket', () => {
+describe.runIf(canRunTests(['python3-h2']))('the Python service listening on a unix socket', () => {
   async function dialPython (extra: string[], check: (connection: WireConnection, stderr: () => string) => Promise<void>): Promise<void> {
     const { spawn } = await import('node:child_process')
     const { mkdtempSync, rmSync, existsSync } = await import('node:fs')

@@ -1,7 +1,7 @@
 import { access } from 'node:fs/promises'
 import { describe, expect, it } from 'vitest'
 import { runCommand } from '../../src/run-command.js'
-import { busyboxImageTar, startEngine, startRegistry, type Engine } from '../../src/index.js'
+import { busyboxImageTar, canRunTests, startEngine, startRegistry, type Engine } from '../../src/index.js'
 
 async function exists (path: string): Promise<boolean> {
   return await access(path).then(() => true, () => false)
@@ -17,7 +17,7 @@ async function ok (engine: Engine, args: string[]): Promise<string> {
   return result.stdout
 }
 
-describe('startEngine', () => {
+describe.runIf(canRunTests())('startEngine', () => {
   it('runs two engines in parallel, each with its own hostname, bridge and busybox', async () => {
     const [a, b] = await Promise.all([startEngine({ name: 'te-alpha', tcp: true, labels: { zone: 'a' } }), startEngine({ name: 'te-beta' })])
     try {

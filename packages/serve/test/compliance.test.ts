@@ -1,0 +1,14 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { complianceTests } from '@libswarm/core/compliance'
+import { afterAll, describe, it } from 'vitest'
+import { serve } from '../src/index.js'
+
+const dir = mkdtempSync(join(tmpdir(), 'serve-compliance-'))
+afterAll(() => { rmSync(dir, { recursive: true, force: true }) })
+
+// Each test spawns and closes its own instance on the same socket: close must free it.
+describe('serve compliance', () => {
+  for (const test of complianceTests({ service: serve, args: [`unix://${join(dir, 'wire.sock')}`] })) it(test.name, test.run)
+})
