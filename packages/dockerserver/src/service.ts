@@ -116,9 +116,16 @@ export const dockerserver: Service = defineService({
   spawn: async (args, context) => {
     const server = createDockerServer({ ...parseDockerServerArgs(args), next: context.next, log: context.log })
     await server.start()
+    let closed = false
     return {
-      send: async (message, options) => { await context.next.send(message, options) },
-      close: async () => { await server.close() }
+      send: async (message, options) => {
+        if (closed) throw new SwarmError(ErrorCode.ChannelClosed, 'dockerserver is closed')
+        await context.next.send(message, options)
+      },
+      close: async () => {
+        closed = true
+        await server.close()
+      }
     }
   }
 })
