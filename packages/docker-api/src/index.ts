@@ -12,3 +12,5 @@ export {
   isDockerRequest, jsonReply, operationSpec, operationUrl, parseFilters, queryFlag, queryValue, replyJson, statusForCode
 } from './docker-message.js'
 export type { DockerQuery, DockerReply, DockerRequest } from './docker-message.js'
+export { compileClientRegex, filterMatcher } from './client-regex.js'
+export type { ClientRegex, ClientRegexOptions } from './client-regex.js'
