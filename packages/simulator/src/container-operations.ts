@@ -1,5 +1,5 @@
 import type { Message } from '@libswarm/core'
-import { headerValue, jsonReply, parseFilters, queryFlag, queryValue, type DockerRequest } from '@libswarm/docker-api'
+import { filterMatcher, headerValue, jsonReply, parseFilters, queryFlag, queryValue, type DockerRequest } from '@libswarm/docker-api'
 import { ByteQueue } from './byte-queue.js'
 import { humanDuration, now, parseClientTime, rfc3339 } from './clock.js'
 import type { Container, Engine, SimExec, WaitCondition } from './engine.js'
@@ -225,17 +225,6 @@ function portMap (container: Container): Record<string, unknown> {
   return ports
 }
 
-function regexes (values: string[] | undefined): RegExp[] | undefined {
-  if (values === undefined || values.length === 0) return undefined
-  const compiled: RegExp[] = []
-  for (const value of values) {
-    try {
-      compiled.push(new RegExp(value))
-    } catch {}
-  }
-  return compiled
-}
-
 const list: Operation = (engine, request) => {
   const query = request.query
   const filters = parseFilters(query)
@@ -247,8 +236,8 @@ const list: Operation = (engine, request) => {
   let all = queryFlag(query, 'all') || limit > 0 || filters.before !== undefined || filters.since !== undefined
   if (filters.status !== undefined || filters.exited !== undefined) all = true
   const size = queryFlag(query, 'size')
-  const ids = regexes(filters.id)
-  const names = regexes(filters.name)
+  const ids = filters.id === undefined ? undefined : filterMatcher(filters.id)
+  const names = filters.name === undefined ? undefined : filterMatcher(filters.name)
   const before = filters.before?.[0] === undefined ? undefined : engine.getContainer(filters.before[0]).created
   const since = filters.since?.[0] === undefined ? undefined : engine.getContainer(filters.since[0]).created
   const ancestors = filters.ancestor?.map((reference) => engine.findImage(reference)?.id ?? reference)
@@ -261,8 +250,8 @@ const list: Operation = (engine, request) => {
   for (const container of newestFirst) {
     if (!all && !container.running) continue
     if (filters.status !== undefined && !filters.status.includes(container.status)) continue
-    if (ids !== undefined && !ids.some((pattern) => pattern.test(container.id))) continue
-    if (names !== undefined && !names.some((pattern) => pattern.test('/' + container.name))) continue
+    if (ids !== undefined && !ids(container.id)) continue
+    if (names !== undefined && !names('/' + container.name) && !names(container.name)) continue
     if (filters.label !== undefined && !filters.label.every((label) => labelMatches(label, container.labels))) continue
     if (before !== undefined && container.created >= before) continue
     if (since !== undefined && container.created <= since) continue
