@@ -1,0 +1,241 @@
+import { engineErrors } from './errors.js'
+import {
+  fillGoZeros, goArray, goBool, goDecodeError, goInt, goMap, goSlice, goString, goStruct, goUint, strSlice, type GoType
+} from './go-json.js'
+
+// The request bodies of dockerd 20.10 (moby v20.10.24, api/types) as Go types, field for field:
+// a body whose types Go would not decode is refused with Go's message, so nothing wrongly typed is
+// ever stored (one `"Entrypoint": 0` used to make every later `docker ps` fail).
+
+const int64 = goInt('int64')
+const int = goInt('int')
+const strings = goSlice(goString())
+const stringMap = goMap(goString())
+
+const endpointSettings = goStruct('network.EndpointSettings', {
+  IPAMConfig: goStruct('network.EndpointIPAMConfig', { IPv4Address: goString(), IPv6Address: goString(), LinkLocalIPs: strings }),
+  Links: strings,
+  Aliases: strings,
+  NetworkID: goString(),
+  EndpointID: goString(),
+  Gateway: goString(),
+  IPAddress: goString(),
+  IPPrefixLen: int,
+  IPv6Gateway: goString(),
+  GlobalIPv6Address: goString(),
+  GlobalIPv6PrefixLen: int,
+  MacAddress: goString(),
+  DriverOpts: stringMap
+})
+
+const throttleDevices = goSlice(goStruct('blkiodev.ThrottleDevice', { Path: goString(), Rate: goUint('uint64', 64) }), '[]*blkiodev.ThrottleDevice')
+
+/** container.Resources, embedded in HostConfig and UpdateConfig. */
+const RESOURCES: Record<string, GoType> = {
+  CpuShares: int64,
+  Memory: int64,
+  NanoCpus: int64,
+  CgroupParent: goString(),
+  BlkioWeight: goUint('uint16', 16),
+  BlkioWeightDevice: goSlice(goStruct('blkiodev.WeightDevice', { Path: goString(), Weight: goUint('uint16', 16) }), '[]*blkiodev.WeightDevice'),
+  BlkioDeviceReadBps: throttleDevices,
+  BlkioDeviceWriteBps: throttleDevices,
+  BlkioDeviceReadIOps: throttleDevices,
+  BlkioDeviceWriteIOps: throttleDevices,
+  CpuPeriod: int64,
+  CpuQuota: int64,
+  CpuRealtimePeriod: int64,
+  CpuRealtimeRuntime: int64,
+  CpusetCpus: goString(),
+  CpusetMems: goString(),
+  Devices: goSlice(goStruct('container.DeviceMapping', { PathOnHost: goString(), PathInContainer: goString(), CgroupPermissions: goString() })),
+  DeviceCgroupRules: strings,
+  DeviceRequests: goSlice(goStruct('container.DeviceRequest', {
+    Driver: goString(), Count: int, DeviceIDs: strings, Capabilities: goSlice(strings), Options: stringMap
+  })),
+  KernelMemory: int64,
+  KernelMemoryTCP: int64,
+  MemoryReservation: int64,
+  MemorySwap: int64,
+  MemorySwappiness: int64,
+  OomKillDisable: goBool,
+  PidsLimit: int64,
+  Ulimits: goSlice(goStruct('units.Ulimit', { Name: goString(), Hard: int64, Soft: int64 }), '[]*units.Ulimit'),
+  CpuCount: int64,
+  CpuPercent: int64,
+  IOMaximumIOps: goUint('uint64', 64),
+  IOMaximumBandwidth: goUint('uint64', 64)
+}
+
+const restartPolicy = goStruct('container.RestartPolicy', { Name: goString(), MaximumRetryCount: int })
+
+/** container.HostConfig's own fields and its embedded Resources. */
+const HOST_CONFIG: Record<string, GoType> = {
+  Binds: strings,
+  ContainerIDFile: goString(),
+  LogConfig: goStruct('container.LogConfig', { Type: goString(), Config: stringMap }),
+  NetworkMode: goString('container.NetworkMode'),
+  PortBindings: goMap(goSlice(goStruct('nat.PortBinding', { HostIp: goString(), HostPort: goString() })), 'nat.PortMap'),
+  RestartPolicy: restartPolicy,
+  AutoRemove: goBool,
+  VolumeDriver: goString(),
+  VolumesFrom: strings,
+  CapAdd: strSlice,
+  CapDrop: strSlice,
+  CgroupnsMode: goString('container.CgroupnsMode'),
+  Dns: strings,
+  DnsOptions: strings,
+  DnsSearch: strings,
+  ExtraHosts: strings,
+  GroupAdd: strings,
+  IpcMode: goString('container.IpcMode'),
+  Cgroup: goString('container.CgroupSpec'),
+  Links: strings,
+  OomScoreAdj: int,
+  PidMode: goString('container.PidMode'),
+  Privileged: goBool,
+  PublishAllPorts: goBool,
+  ReadonlyRootfs: goBool,
+  SecurityOpt: strings,
+  StorageOpt: stringMap,
+  Tmpfs: stringMap,
+  UTSMode: goString('container.UTSMode'),
+  UsernsMode: goString('container.UsernsMode'),
+  ShmSize: int64,
+  Sysctls: stringMap,
+  Runtime: goString(),
+  ConsoleSize: goArray(2, goUint('uint', 64)),
+  Isolation: goString('container.Isolation'),
+  ...RESOURCES,
+  Mounts: goSlice(goStruct('mount.Mount', {
+    Type: goString('mount.Type'),
+    Source: goString(),
+    Target: goString(),
+    ReadOnly: goBool,
+    Consistency: goString('mount.Consistency'),
+    BindOptions: goStruct('mount.BindOptions', { Propagation: goString('mount.Propagation'), NonRecursive: goBool }),
+    VolumeOptions: goStruct('mount.VolumeOptions', {
+      NoCopy: goBool, Labels: stringMap, DriverConfig: goStruct('mount.Driver', { Name: goString(), Options: stringMap })
+    }),
+    TmpfsOptions: goStruct('mount.TmpfsOptions', { SizeBytes: int64, Mode: goUint('fs.FileMode', 32) })
+  })),
+  MaskedPaths: strings,
+  ReadonlyPaths: strings,
+  Init: goBool
+}
+
+/** container.Config. */
+const CONFIG: Record<string, GoType> = {
+  Hostname: goString(),
+  Domainname: goString(),
+  User: goString(),
+  AttachStdin: goBool,
+  AttachStdout: goBool,
+  AttachStderr: goBool,
+  ExposedPorts: goMap(goStruct('struct {}', {}), 'nat.PortSet'),
+  Tty: goBool,
+  OpenStdin: goBool,
+  StdinOnce: goBool,
+  Env: strings,
+  Cmd: strSlice,
+  Healthcheck: goStruct('container.HealthConfig', {
+    Test: strings,
+    Interval: goInt('time.Duration'),
+    Timeout: goInt('time.Duration'),
+    StartPeriod: goInt('time.Duration'),
+    Retries: int
+  }),
+  ArgsEscaped: goBool,
+  Image: goString(),
+  Volumes: goMap(goStruct('struct {}', {})),
+  WorkingDir: goString(),
+  Entrypoint: strSlice,
+  NetworkDisabled: goBool,
+  MacAddress: goString(),
+  OnBuild: strings,
+  Labels: stringMap,
+  StopSignal: goString(),
+  StopTimeout: int,
+  Shell: strSlice
+}
+
+/**
+ * The body of ContainerCreate: runconfig.ContainerConfigWrapper, which embeds Config and (for old
+ * clients) HostConfig, so HostConfig's fields are read at the top too.
+ */
+export const CONTAINER_CREATE_BODY = goStruct('runconfig.ContainerConfigWrapper', {
+  ...HOST_CONFIG,
+  ...CONFIG,
+  HostConfig: goStruct('container.HostConfig', HOST_CONFIG),
+  Cpuset: goString(),
+  NetworkingConfig: goStruct('network.NetworkingConfig', { EndpointsConfig: goMap(endpointSettings, 'map[string]*network.EndpointSettings') })
+})
+
+/** The body of ContainerUpdate: container.UpdateConfig. Its fields are the only ones an update changes. */
+export const CONTAINER_UPDATE_BODY = goStruct('container.UpdateConfig', { ...RESOURCES, RestartPolicy: restartPolicy })
+
+/** The body of ContainerExec: types.ExecConfig. */
+export const EXEC_CREATE_BODY = goStruct('types.ExecConfig', {
+  User: goString(),
+  Privileged: goBool,
+  Tty: goBool,
+  AttachStdin: goBool,
+  AttachStderr: goBool,
+  AttachStdout: goBool,
+  Detach: goBool,
+  DetachKeys: goString(),
+  Env: strings,
+  WorkingDir: goString(),
+  Cmd: strings
+})
+
+/** The body of ExecStart: types.ExecStartCheck. */
+export const EXEC_START_BODY = goStruct('types.ExecStartCheck', { Detach: goBool, Tty: goBool })
+
+/** The body of NetworkCreate: types.NetworkCreateRequest. */
+export const NETWORK_CREATE_BODY = goStruct('types.NetworkCreateRequest', {
+  CheckDuplicate: goBool,
+  Driver: goString(),
+  Scope: goString(),
+  EnableIPv6: goBool,
+  IPAM: goStruct('network.IPAM', {
+    Driver: goString(),
+    Options: stringMap,
+    Config: goSlice(goStruct('network.IPAMConfig', { Subnet: goString(), IPRange: goString(), Gateway: goString(), AuxiliaryAddresses: stringMap }))
+  }),
+  Internal: goBool,
+  Attachable: goBool,
+  Ingress: goBool,
+  ConfigOnly: goBool,
+  ConfigFrom: goStruct('network.ConfigReference', { Network: goString() }),
+  Options: stringMap,
+  Labels: stringMap,
+  Name: goString()
+})
+
+/** The body of NetworkConnect: types.NetworkConnect. */
+export const NETWORK_CONNECT_BODY = goStruct('types.NetworkConnect', { Container: goString(), EndpointConfig: endpointSettings })
+
+/** The body of NetworkDisconnect: types.NetworkDisconnect. */
+export const NETWORK_DISCONNECT_BODY = goStruct('types.NetworkDisconnect', { Container: goString(), Force: goBool })
+
+/** The body of VolumeCreate: volume.VolumeCreateBody. */
+export const VOLUME_CREATE_BODY = goStruct('volume.VolumeCreateBody', { Driver: goString(), DriverOpts: stringMap, Labels: stringMap, Name: goString() })
+
+/**
+ * Decodes a body as dockerd does into `type`: one Go would not decode is refused with Go's message
+ * and the status of the route (500 where dockerd passes the error on as it is, create and update;
+ * 400 where it marks it an invalid parameter); one it decodes gets Go's zero values for the `null`s
+ * in its lists and maps, in place. An absent body passes: each route has its own answer.
+ */
+export function decodeBody (body: unknown, type: GoType, status: 400 | 500): void {
+  if (body === undefined) return
+  const message = goDecodeError(body, type)
+  if (message !== undefined) throw status === 400 ? engineErrors.badRequest(message) : engineErrors.internal(message)
+  fillGoZeros(body, type)
+}
+
+/** The fields of a struct type, as Go names them. */
+export function fieldNames (type: GoType): ReadonlySet<string> {
+  return new Set(type.kind === 'struct' ? Object.keys(type.fields) : [])
+}
