@@ -1,5 +1,5 @@
 import type { Message } from '@libswarm/core'
-import { filterMatcher, headerValue, jsonReply, parseFilters, queryFlag, queryValue, type DockerRequest } from '@libswarm/docker-api'
+import { CONTAINER_UPDATE_BODY, decodeEngineBody, filterMatcher, goFieldNames, headerValue, jsonReply, parseFilters, queryFlag, queryValue, type DockerRequest } from '@libswarm/docker-api'
 import { ByteQueue } from './byte-queue.js'
 import { humanDuration, now, parseClientTime, rfc3339 } from './clock.js'
 import type { Container, Engine, SimExec, WaitCondition } from './engine.js'
@@ -7,10 +7,9 @@ import { engineErrors } from './errors.js'
 import { labelMatches } from './event-log.js'
 import { frameOutput } from './log-buffer.js'
 import { bodyObject, emptyReply, streamReply, type Operation } from './operation.js'
-import { CONTAINER_CREATE_BODY, CONTAINER_UPDATE_BODY, EXEC_CREATE_BODY, EXEC_START_BODY, decodeBody, fieldNames } from './body-types.js'
 import { parseSignal } from './process-model.js'
 
-const UPDATE_FIELDS = fieldNames(CONTAINER_UPDATE_BODY)
+const UPDATE_FIELDS = goFieldNames(CONTAINER_UPDATE_BODY)
 
 const RAW_STREAM = 'application/vnd.docker.raw-stream'
 /** How long an attached exec waits before its process starts (see Engine.startExec). */
@@ -289,7 +288,7 @@ function portMatches (filter: string, ports: Array<[number, string]>): boolean {
 }
 
 const create: Operation = (engine, request) => {
-  decodeBody(request.body, CONTAINER_CREATE_BODY, 500)
+  decodeEngineBody('ContainerCreate', request.body)
   const container = engine.createContainer(bodyObject(request), queryValue(request.query, 'name'))
   return jsonReply({ Id: container.id, Warnings: [] }, 201)
 }
@@ -370,7 +369,7 @@ const rename: Operation = (engine, request) => {
 }
 
 const update: Operation = (engine, request) => {
-  decodeBody(request.body, CONTAINER_UPDATE_BODY, 500)
+  decodeEngineBody('ContainerUpdate', request.body)
   const container = engine.getContainer(request.target)
   // dockerd reads only UpdateConfig's fields: anything else in the body is no change
   const changes = Object.fromEntries(Object.entries(bodyObject(request)).filter(([key]) => UPDATE_FIELDS.has(key)))
@@ -593,7 +592,7 @@ const changes: Operation = (engine, request) => {
 }
 
 const execCreate: Operation = (engine, request) => {
-  decodeBody(request.body, EXEC_CREATE_BODY, 400)
+  decodeEngineBody('ContainerExec', request.body)
   const container = engine.getContainer(request.target)
   const body = bodyObject(request)
   if (container.status === 'paused') throw engineErrors.paused(container.id)
@@ -612,7 +611,7 @@ function getExec (engine: Engine, id: string): SimExec {
 
 const execStart: Operation = (engine, request) => {
   const exec = getExec(engine, request.target)
-  decodeBody(request.body, EXEC_START_BODY, 400)
+  decodeEngineBody('ExecStart', request.body)
   const body = bodyObject(request)
   if (exec.running) throw engineErrors.conflict(`Error: Exec command ${exec.id} is already running`)
   if (exec.exitCode !== null) throw engineErrors.conflict(`Error: Exec command ${exec.id} has already run`)

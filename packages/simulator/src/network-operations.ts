@@ -1,11 +1,10 @@
-import { filterMatcher, jsonReply, parseFilters } from '@libswarm/docker-api'
+import { decodeEngineBody, filterMatcher, jsonReply, parseFilters } from '@libswarm/docker-api'
 import { now, parseClientTime, rfc3339 } from './clock.js'
 import { macFor } from './container-operations.js'
 import { ipText, type Engine, type SimNetwork } from './engine.js'
 import { engineErrors } from './errors.js'
 import { labelMatches } from './event-log.js'
 import { bodyObject, emptyReply, type Operation } from './operation.js'
-import { NETWORK_CONNECT_BODY, NETWORK_CREATE_BODY, NETWORK_DISCONNECT_BODY, decodeBody } from './body-types.js'
 
 const LIST_FILTERS = new Set(['dangling', 'driver', 'id', 'label', 'name', 'scope', 'type'])
 const DRIVERS = new Set(['bridge', 'macvlan', 'ipvlan', 'host', 'null'])
@@ -84,7 +83,7 @@ function parseSubnet (text: string): { base: number, prefix: number } {
 }
 
 const create: Operation = (engine, request) => {
-  decodeBody(request.body, NETWORK_CREATE_BODY, 400)
+  decodeEngineBody('NetworkCreate', request.body)
   const body = bodyObject(request)
   const name = typeof body.Name === 'string' ? body.Name : ''
   if (name === '') throw engineErrors.badRequest('network name must not be empty')
@@ -130,7 +129,7 @@ const remove: Operation = (engine, request) => {
 }
 
 const connect: Operation = (engine, request) => {
-  decodeBody(request.body, NETWORK_CONNECT_BODY, 400)
+  decodeEngineBody('NetworkConnect', request.body)
   const network = engine.getNetwork(request.target)
   const body = bodyObject(request)
   const container = engine.getContainer(typeof body.Container === 'string' ? body.Container : '')
@@ -141,7 +140,7 @@ const connect: Operation = (engine, request) => {
 }
 
 const disconnect: Operation = (engine, request) => {
-  decodeBody(request.body, NETWORK_DISCONNECT_BODY, 400)
+  decodeEngineBody('NetworkDisconnect', request.body)
   const network = engine.getNetwork(request.target)
   const body = bodyObject(request)
   const container = engine.getContainer(typeof body.Container === 'string' ? body.Container : '')

@@ -1,10 +1,9 @@
-import { jsonReply, parseFilters, queryFlag } from '@libswarm/docker-api'
+import { decodeEngineBody, jsonReply, parseFilters, queryFlag } from '@libswarm/docker-api'
 import { now } from './clock.js'
 import type { Engine, SimVolume } from './engine.js'
 import { engineErrors } from './errors.js'
 import { labelMatches } from './event-log.js'
 import { bodyObject, emptyReply, type Operation } from './operation.js'
-import { VOLUME_CREATE_BODY, decodeBody } from './body-types.js'
 
 const LIST_FILTERS = new Set(['dangling', 'driver', 'label', 'name'])
 
@@ -44,7 +43,7 @@ const list: Operation = (engine, request) => {
 }
 
 const create: Operation = (engine, request) => {
-  decodeBody(request.body, VOLUME_CREATE_BODY, 400)
+  decodeEngineBody('VolumeCreate', request.body)
   const body = bodyObject(request)
   const name = typeof body.Name === 'string' && body.Name !== '' ? body.Name : undefined
   if (name !== undefined && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(name)) {

@@ -1,6 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { CONTAINER_CREATE_BODY } from '../src/body-types.js'
-import type { GoType } from '../src/go-json.js'
+import { CONTAINER_CREATE_BODY, type GoType } from '@libswarm/docker-api'
 import { createSimulator, type Simulator } from '../src/index.js'
 import { call, runContainer } from './call.js'
 

@@ -1,11 +1,11 @@
-import { engineErrors } from './errors.js'
+import { ErrorCode, SwarmError } from '@libswarm/core'
 import {
   fillGoZeros, goArray, goBool, goDecodeError, goInt, goMap, goSlice, goString, goStruct, goUint, strSlice, type GoType
 } from './go-json.js'
 
 // The request bodies of dockerd 20.10 (moby v20.10.24, api/types) as Go types, field for field:
-// a body whose types Go would not decode is refused with Go's message, so nothing wrongly typed is
-// ever stored (one `"Entrypoint": 0` used to make every later `docker ps` fail).
+// a body whose types Go would not decode is refused with Go's message, so nothing wrongly typed
+// reaches a service (one `"Entrypoint": 0` stored by the simulator made every later `docker ps` fail).
 
 const int64 = goInt('int64')
 const int = goInt('int')
@@ -222,20 +222,41 @@ export const NETWORK_DISCONNECT_BODY = goStruct('types.NetworkDisconnect', { Con
 /** The body of VolumeCreate: volume.VolumeCreateBody. */
 export const VOLUME_CREATE_BODY = goStruct('volume.VolumeCreateBody', { Driver: goString(), DriverOpts: stringMap, Labels: stringMap, Name: goString() })
 
+/** The JSON bodies dockerd decodes into a Go type, by operation, with the status of its refusal. */
+export const ENGINE_BODY_TYPES: Readonly<Record<string, { readonly type: GoType, readonly status: 400 | 500 }>> = {
+  // create and update pass Go's error on as it is (500); the others mark it an invalid parameter
+  ContainerCreate: { type: CONTAINER_CREATE_BODY, status: 500 },
+  ContainerUpdate: { type: CONTAINER_UPDATE_BODY, status: 500 },
+  ContainerExec: { type: EXEC_CREATE_BODY, status: 400 },
+  ExecStart: { type: EXEC_START_BODY, status: 400 },
+  NetworkCreate: { type: NETWORK_CREATE_BODY, status: 400 },
+  NetworkConnect: { type: NETWORK_CONNECT_BODY, status: 400 },
+  NetworkDisconnect: { type: NETWORK_DISCONNECT_BODY, status: 400 },
+  VolumeCreate: { type: VOLUME_CREATE_BODY, status: 400 }
+}
+
 /**
- * Decodes a body as dockerd does into `type`: one Go would not decode is refused with Go's message
- * and the status of the route (500 where dockerd passes the error on as it is, create and update;
- * 400 where it marks it an invalid parameter); one it decodes gets Go's zero values for the `null`s
- * in its lists and maps, in place. An absent body passes: each route has its own answer.
+ * Decodes the JSON body of an operation as dockerd 20.10 does into its Go type: a body Go would
+ * not decode throws Go's message with dockerd's status (INTERNAL, 500, for ContainerCreate and
+ * ContainerUpdate; BAD_REQUEST, 400, for the others); one it decodes gets Go's zero values for
+ * the `null`s in its lists and maps, in place. A missing body, and an operation without a typed
+ * body, pass.
+ *
+ * @example
+ * ```ts
+ * decodeEngineBody('ContainerCreate', { Image: 'busybox', Entrypoint: 0 })
+ * // throws INTERNAL: json: cannot unmarshal number into Go struct field ContainerConfigWrapper.Entrypoint of type string
+ * ```
  */
-export function decodeBody (body: unknown, type: GoType, status: 400 | 500): void {
-  if (body === undefined) return
-  const message = goDecodeError(body, type)
-  if (message !== undefined) throw status === 400 ? engineErrors.badRequest(message) : engineErrors.internal(message)
-  fillGoZeros(body, type)
+export function decodeEngineBody (operation: string, body: unknown): void {
+  const spec = Object.hasOwn(ENGINE_BODY_TYPES, operation) ? ENGINE_BODY_TYPES[operation] : undefined
+  if (spec === undefined || body === undefined) return
+  const message = goDecodeError(body, spec.type)
+  if (message !== undefined) throw new SwarmError(spec.status === 400 ? ErrorCode.BadRequest : ErrorCode.Internal, message)
+  fillGoZeros(body, spec.type)
 }
 
 /** The fields of a struct type, as Go names them. */
-export function fieldNames (type: GoType): ReadonlySet<string> {
+export function goFieldNames (type: GoType): ReadonlySet<string> {
   return new Set(type.kind === 'struct' ? Object.keys(type.fields) : [])
 }

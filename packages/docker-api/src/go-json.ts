@@ -17,7 +17,6 @@ export const goInt = (name: string, min = -(2 ** 63), max = 2 ** 63): GoType => 
 export const goUint = (name: string, bits: number): GoType => goInt(name, 0, 2 ** bits - 1)
 export const goString = (name = 'string'): GoType => ({ kind: 'string', name })
 export const goBool: GoType = { kind: 'bool', name: 'bool' }
-export const goAny: GoType = { kind: 'any', name: 'interface {}' }
 export const strSlice: GoType = { kind: 'strslice', name: 'string' }
 export const goSlice = (element: GoType, name = `[]${element.name}`): GoType => ({ kind: 'slice', name, element })
 export const goArray = (length: number, element: GoType): GoType => ({ kind: 'slice', name: `[${length}]${element.name}`, element, length })
