@@ -51,7 +51,17 @@ export function patternMatcher (pattern: string): (value: string) => boolean {
 export function nodeMatcher (values: readonly string[] | undefined): ((node: { readonly name: string, readonly facts?: { readonly id: string } | undefined }) => boolean) | undefined {
   if (values === undefined || values.length === 0) return undefined
   const patterns = values.map((value) => ({ value, matches: patternMatcher(value) }))
-  return (node) => patterns.some(({ value, matches }) => matches(node.name) || node.facts?.id === value)
+  // asked once per container: remembered per node, as a node's name and id do not change within a request
+  const known = new Map<string, boolean>()
+  return (node) => {
+    const key = `${node.name}\u0000${node.facts?.id ?? ''}`
+    let passes = known.get(key)
+    if (passes === undefined) {
+      passes = patterns.some(({ value, matches }) => matches(node.name) || node.facts?.id === value)
+      known.set(key, passes)
+    }
+    return passes
+  }
 }
 
 /**
