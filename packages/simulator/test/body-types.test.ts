@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { CONTAINER_CREATE_BODY, type GoType } from '@libswarm/docker-api'
 import { createSimulator, type Simulator } from '../src/index.js'
 import { call, runContainer } from './call.js'
+import { ENGINE_ANSWERS, unmarshal } from './engine-answers.js'
 
 let sim: Simulator
 
@@ -23,84 +24,6 @@ async function listWorks (): Promise<void> {
   expect((await call(sim, 'ContainerList', '', { query: { all: '1' } })).status).toBe(200)
   expect((await call(sim, 'SystemInfo')).status).toBe(200)
 }
-
-const unmarshal = (what: string): string => `json: cannot unmarshal ${what}`
-
-// Each answer as dockerd 20.10.24 gave it (status and message), sent with curl to its unix socket.
-const ENGINE_ANSWERS: Array<[string, unknown, number, string]> = [
-  ['ContainerCreate', { Entrypoint: 0 }, 500, 'number into Go struct field ContainerConfigWrapper.Entrypoint of type string'],
-  ['ContainerCreate', { entrypoint: 0 }, 500, 'number into Go struct field ContainerConfigWrapper.Entrypoint of type string'],
-  ['ContainerCreate', { Cmd: {} }, 500, 'object into Go struct field ContainerConfigWrapper.Cmd of type string'],
-  ['ContainerCreate', { Env: 'A=1' }, 500, 'string into Go struct field ContainerConfigWrapper.Env of type []string'],
-  ['ContainerCreate', { Env: [1] }, 500, 'number into Go struct field ContainerConfigWrapper.Env of type string'],
-  ['ContainerCreate', { Labels: [] }, 500, 'array into Go struct field ContainerConfigWrapper.Labels of type map[string]string'],
-  ['ContainerCreate', { Labels: { a: 1 } }, 500, 'number into Go struct field ContainerConfigWrapper.Labels of type string'],
-  ['ContainerCreate', { Image: 5 }, 500, 'number into Go struct field ContainerConfigWrapper.Image of type string'],
-  ['ContainerCreate', { Tty: 'yes' }, 500, 'string into Go struct field ContainerConfigWrapper.Tty of type bool'],
-  ['ContainerCreate', { Tty: 'x', Entrypoint: 0 }, 500, 'number into Go struct field ContainerConfigWrapper.Entrypoint of type string'],
-  ['ContainerCreate', { Tty: 'x', Env: 0 }, 500, 'string into Go struct field ContainerConfigWrapper.Tty of type bool'],
-  ['ContainerCreate', { Volumes: [] }, 500, 'array into Go struct field ContainerConfigWrapper.Volumes of type map[string]struct {}'],
-  ['ContainerCreate', { Volumes: { '/a': [] } }, 500, 'array into Go struct field ContainerConfigWrapper.Volumes of type struct {}'],
-  ['ContainerCreate', { ExposedPorts: [] }, 500, 'array into Go struct field ContainerConfigWrapper.ExposedPorts of type nat.PortSet'],
-  ['ContainerCreate', { ExposedPorts: { '80/tcp': 1 } }, 500, 'number into Go struct field ContainerConfigWrapper.ExposedPorts of type struct {}'],
-  ['ContainerCreate', { Healthcheck: 5 }, 500, 'number into Go struct field ContainerConfigWrapper.Healthcheck of type container.HealthConfig'],
-  ['ContainerCreate', { Healthcheck: { Test: 'x' } }, 500, 'string into Go struct field HealthConfig.Healthcheck.Test of type []string'],
-  ['ContainerCreate', { Healthcheck: { Interval: '1s' } }, 500, 'string into Go struct field HealthConfig.Healthcheck.Interval of type time.Duration'],
-  ['ContainerCreate', { StopTimeout: '5' }, 500, 'string into Go struct field ContainerConfigWrapper.StopTimeout of type int'],
-  ['ContainerCreate', { StopTimeout: 1.5 }, 500, 'number 1.5 into Go struct field ContainerConfigWrapper.StopTimeout of type int'],
-  ['ContainerCreate', { Memory: '1g' }, 500, 'string into Go struct field ContainerConfigWrapper.Memory of type int64'],
-  ['ContainerCreate', { Cpuset: 5 }, 500, 'number into Go struct field ContainerConfigWrapper.Cpuset of type string'],
-  ['ContainerCreate', { HostConfig: 5 }, 500, 'number into Go struct field ContainerConfigWrapper.HostConfig of type container.HostConfig'],
-  ['ContainerCreate', { HostConfig: { Binds: 'x' } }, 500, 'string into Go struct field HostConfig.HostConfig.Binds of type []string'],
-  ['ContainerCreate', { HostConfig: { Binds: [1] } }, 500, 'number into Go struct field HostConfig.HostConfig.Binds of type string'],
-  ['ContainerCreate', { HostConfig: { Memory: '1g' } }, 500, 'string into Go struct field HostConfig.HostConfig.Memory of type int64'],
-  ['ContainerCreate', { HostConfig: { Memory: 1.5 } }, 500, 'number 1.5 into Go struct field HostConfig.HostConfig.Memory of type int64'],
-  ['ContainerCreate', { HostConfig: { MemorySwappiness: 'x' } }, 500, 'string into Go struct field HostConfig.HostConfig.MemorySwappiness of type int64'],
-  ['ContainerCreate', { HostConfig: { BlkioWeight: 70000 } }, 500, 'number 70000 into Go struct field HostConfig.HostConfig.BlkioWeight of type uint16'],
-  ['ContainerCreate', { HostConfig: { BlkioWeightDevice: [{ Weight: -1 }] } }, 500, 'number -1 into Go struct field WeightDevice.HostConfig.BlkioWeightDevice.Weight of type uint16'],
-  ['ContainerCreate', { HostConfig: { PortBindings: 'x' } }, 500, 'string into Go struct field HostConfig.HostConfig.PortBindings of type nat.PortMap'],
-  ['ContainerCreate', { HostConfig: { PortBindings: { '80/tcp': 5 } } }, 500, 'number into Go struct field HostConfig.HostConfig.PortBindings of type []nat.PortBinding'],
-  ['ContainerCreate', { HostConfig: { PortBindings: { '80/tcp': [5] } } }, 500, 'number into Go struct field HostConfig.HostConfig.PortBindings of type nat.PortBinding'],
-  ['ContainerCreate', { HostConfig: { PortBindings: { '80/tcp': [{ HostPort: 80 }] } } }, 500, 'number into Go struct field PortBinding.HostConfig.PortBindings.HostPort of type string'],
-  ['ContainerCreate', { HostConfig: { NetworkMode: 5 } }, 500, 'number into Go struct field HostConfig.HostConfig.NetworkMode of type container.NetworkMode'],
-  ['ContainerCreate', { HostConfig: { ConsoleSize: 5 } }, 500, 'number into Go struct field HostConfig.HostConfig.ConsoleSize of type [2]uint'],
-  ['ContainerCreate', { HostConfig: { ConsoleSize: [1, 'a'] } }, 500, 'string into Go struct field HostConfig.HostConfig.ConsoleSize of type uint'],
-  ['ContainerCreate', { HostConfig: { Ulimits: [5] } }, 500, 'number into Go struct field HostConfig.HostConfig.Ulimits of type units.Ulimit'],
-  ['ContainerCreate', { HostConfig: { Mounts: [5] } }, 500, 'number into Go struct field HostConfig.HostConfig.Mounts of type mount.Mount'],
-  ['ContainerCreate', { HostConfig: { Mounts: [{ TmpfsOptions: { Mode: -1 } }] } }, 500, 'number -1 into Go struct field TmpfsOptions.HostConfig.Mounts.TmpfsOptions.Mode of type fs.FileMode'],
-  ['ContainerCreate', { HostConfig: { DeviceRequests: [{ Capabilities: [['a', 1]] }] } }, 500, 'number into Go struct field DeviceRequest.HostConfig.DeviceRequests.Capabilities of type string'],
-  ['ContainerCreate', { HostConfig: { RestartPolicy: 5 } }, 500, 'number into Go struct field HostConfig.HostConfig.RestartPolicy of type container.RestartPolicy'],
-  ['ContainerCreate', { HostConfig: { RestartPolicy: { Name: 'always', MaximumRetryCount: '3' } } }, 500, 'string into Go struct field RestartPolicy.HostConfig.RestartPolicy.MaximumRetryCount of type int'],
-  ['ContainerCreate', { HostConfig: { LogConfig: { Config: { a: 1 } } } }, 500, 'number into Go struct field LogConfig.HostConfig.LogConfig.Config of type string'],
-  ['ContainerCreate', { HostConfig: { CapAdd: 5 } }, 500, 'number into Go struct field HostConfig.HostConfig.CapAdd of type string'],
-  ['ContainerCreate', { HostConfig: { Init: 'yes' } }, 500, 'string into Go struct field HostConfig.HostConfig.Init of type bool'],
-  ['ContainerCreate', { HostConfig: { Tmpfs: { '/a': 1 } } }, 500, 'number into Go struct field HostConfig.HostConfig.Tmpfs of type string'],
-  ['ContainerCreate', { NetworkingConfig: 5 }, 500, 'number into Go struct field ContainerConfigWrapper.NetworkingConfig of type network.NetworkingConfig'],
-  ['ContainerCreate', { NetworkingConfig: { EndpointsConfig: { bridge: { Aliases: 'x' } } } }, 500, 'string into Go struct field EndpointSettings.NetworkingConfig.EndpointsConfig.Aliases of type []string'],
-  ['ContainerCreate', { NetworkingConfig: { EndpointsConfig: { x: 5 } } }, 500, 'number into Go struct field NetworkingConfig.NetworkingConfig.EndpointsConfig of type network.EndpointSettings'],
-  ['ContainerCreate', { NetworkingConfig: { EndpointsConfig: { x: { IPAMConfig: { LinkLocalIPs: 'a' } } } } }, 500, 'string into Go struct field EndpointIPAMConfig.NetworkingConfig.EndpointsConfig.IPAMConfig.LinkLocalIPs of type []string'],
-  ['ContainerCreate', [1], 500, 'array into Go value of type runconfig.ContainerConfigWrapper'],
-  ['ContainerCreate', 5, 500, 'number into Go value of type runconfig.ContainerConfigWrapper'],
-  ['NetworkCreate', { Name: 5 }, 400, 'number into Go struct field NetworkCreateRequest.Name of type string'],
-  ['NetworkCreate', { Name: 'n1', IPAM: { Config: [{ Subnet: 5 }] } }, 400, 'number into Go struct field IPAMConfig.IPAM.Config.Subnet of type string'],
-  ['NetworkCreate', { Name: 'n1', Options: { a: 1 } }, 400, 'number into Go struct field NetworkCreateRequest.Options of type string'],
-  ['NetworkCreate', { Name: 'n2', IPAM: 5 }, 400, 'number into Go struct field NetworkCreateRequest.IPAM of type network.IPAM'],
-  ['NetworkCreate', { Name: 'n2', ConfigFrom: { Network: 5 } }, 400, 'number into Go struct field ConfigReference.ConfigFrom.Network of type string'],
-  ['NetworkCreate', [], 400, 'array into Go value of type types.NetworkCreateRequest'],
-  ['NetworkConnect', { Container: 5 }, 400, 'number into Go struct field NetworkConnect.Container of type string'],
-  ['NetworkConnect', { Container: 'x', EndpointConfig: { Aliases: 'x' } }, 400, 'string into Go struct field EndpointSettings.EndpointConfig.Aliases of type []string'],
-  ['NetworkDisconnect', { Container: 'x', Force: 'yes' }, 400, 'string into Go struct field NetworkDisconnect.Force of type bool'],
-  ['VolumeCreate', { Labels: [] }, 400, 'array into Go struct field VolumeCreateBody.Labels of type map[string]string'],
-  ['VolumeCreate', { Name: 5 }, 400, 'number into Go struct field VolumeCreateBody.Name of type string'],
-  ['VolumeCreate', 5, 400, 'number into Go value of type volume.VolumeCreateBody'],
-  ['ContainerExec', { Cmd: 'ls' }, 400, 'string into Go struct field ExecConfig.Cmd of type []string'],
-  ['ContainerExec', { Cmd: ['ls'], Tty: 'x' }, 400, 'string into Go struct field ExecConfig.Tty of type bool'],
-  ['ContainerExec', { Cmd: ['ls'], Env: 'x' }, 400, 'string into Go struct field ExecConfig.Env of type []string'],
-  ['ContainerUpdate', { Memory: '1g' }, 500, 'string into Go struct field UpdateConfig.Memory of type int64'],
-  ['ContainerUpdate', { RestartPolicy: { Name: 5 } }, 500, 'number into Go struct field RestartPolicy.RestartPolicy.Name of type string'],
-  ['ExecStart', { Detach: 'x' }, 400, 'string into Go struct field ExecStartCheck.Detach of type bool'],
-  ['ExecStart', { Detach: true, Tty: 5 }, 400, 'number into Go struct field ExecStartCheck.Tty of type bool']
-]
 
 describe('request bodies are decoded as dockerd 20.10 decodes them', () => {
   it('refuses a wrongly typed body with the engine\'s status and message, and stores nothing', async () => {
