@@ -1,5 +1,5 @@
 import { ErrorCode, SwarmError } from '@libswarm/core'
-import { decodeEngineBody } from '@libswarm/docker-api'
+import { checkPortBindings, decodeEngineBody } from '@libswarm/docker-api'
 import { patternMatcher } from './container-filters.js'
 import { hostPortsOf, normalizeImageRef, reservationOf, type ContainerInspect, type Reservation } from './container-view.js'
 import type { ClusterState } from './cluster-state.js'
@@ -103,7 +103,8 @@ export function readCreateBody (raw: unknown): { request: PlacementRequest, body
   // typed as dockerd types it, and refused as it refuses, before anything here reads it
   decodeEngineBody('ContainerCreate', raw)
   const body: CreateBody = { ...(raw as CreateBody ?? {}) }
-  checkHostPorts(body.HostConfig?.PortBindings)
+  // placement counts a host port range port by port: only the ranges dockerd takes
+  checkPortBindings(body.HostConfig?.PortBindings)
   const filters: PlacementFilter[] = []
   const env: string[] = []
   for (const entry of body.Env ?? []) {
@@ -145,20 +146,6 @@ export function readCreateBody (raw: unknown): { request: PlacementRequest, body
       dependencies
     },
     body
-  }
-}
-
-/** dockerd's check of host ports, which placement counts port by port: a port or range within 0-65535. */
-function checkHostPorts (bindings: Record<string, Array<{ HostPort?: string } | null> | null> | null | undefined): void {
-  for (const list of Object.values(bindings ?? {})) {
-    for (const binding of list ?? []) {
-      const hostPort = binding?.HostPort ?? ''
-      if (hostPort === '') continue
-      const match = /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(hostPort)
-      const low = Number(match?.[1])
-      const high = Number(match?.[2] ?? match?.[1])
-      if (match === null || high > 65535 || low > high) throw new SwarmError(ErrorCode.BadRequest, `invalid port specification: "${hostPort}"`)
-    }
   }
 }
 

@@ -260,3 +260,40 @@ export function decodeEngineBody (operation: string, body: unknown): void {
 export function goFieldNames (type: GoType): ReadonlySet<string> {
   return new Set(type.kind === 'struct' ? Object.keys(type.fields) : [])
 }
+
+/** Go's `strconv.ParseUint(text, 10, 16)`: a port, or undefined. */
+function parsePort (text: string): number | undefined {
+  if (!/^[0-9]+$/.test(text)) return undefined
+  const port = Number(text)
+  return port <= 65535 ? port : undefined
+}
+
+/** go-connections' ParsePortRangeToInt: empty, a port, or a range `LOW-HIGH` (what follows a second `-` is not read). */
+function portRangeValid (text: string): boolean {
+  if (text === '') return true
+  const parts = text.split('-')
+  const low = parsePort(parts[0] as string)
+  if (parts.length === 1) return low !== undefined
+  const high = parsePort(parts[1] as string)
+  return low !== undefined && high !== undefined && high >= low
+}
+
+/**
+ * dockerd 20.10's check of a create's `HostConfig.PortBindings` (daemon's validatePortBindings):
+ * each container port (`80/tcp`) is a port, each host port empty, a port or a range within
+ * 0-65535. Throws BAD_REQUEST `invalid port specification: "1-99999"` as dockerd does. Run it on
+ * a body {@link decodeEngineBody} accepted.
+ */
+export function checkPortBindings (bindings: unknown): void {
+  if (bindings === null || typeof bindings !== 'object') return
+  for (const [key, list] of Object.entries(bindings as Record<string, unknown>)) {
+    // go-connections' SplitProtoPort: the port is what comes before the first `/`
+    const port = key.split('/')[0] as string
+    if (port !== '' && parsePort(port) === undefined) throw new SwarmError(ErrorCode.BadRequest, `invalid port specification: "${port}"`)
+    for (const binding of Array.isArray(list) ? list as Array<{ HostPort?: unknown } | null> : []) {
+      const hostPort = typeof binding?.HostPort === 'string' ? binding.HostPort : ''
+      // the host port is split as a port/proto too: `8080/udp` is read as 8080
+      if (!portRangeValid(hostPort.split('/')[0] as string)) throw new SwarmError(ErrorCode.BadRequest, `invalid port specification: "${hostPort}"`)
+    }
+  }
+}

@@ -44,3 +44,22 @@ describe('engine bodies', () => {
     expect(performance.now() - start).toBeLessThan(1000)
   })
 })
+
+describe('port bindings', () => {
+  it('are checked as dockerd 20.10 checks them', async () => {
+    const { checkPortBindings } = await import('../src/index.js')
+    const refused = (bindings: unknown): string | undefined => {
+      try {
+        checkPortBindings(bindings)
+      } catch (error) {
+        return (error as Error).message
+      }
+      return undefined
+    }
+    expect(refused({ '80/tcp': [{ HostPort: '' }, { HostPort: '8080' }, { HostPort: '1000-60000' }, { HostPort: '8081/udp' }, null, {}] })).toBeUndefined()
+    expect(refused({ '80/tcp': null, '': [], '/udp': [] })).toBeUndefined()
+    for (const hostPort of ['1-99999999', 'x', '9000-8000', '70000', '-5', '+80']) expect(refused({ '80/tcp': [{ HostPort: hostPort }] })).toBe(`invalid port specification: "${hostPort}"`)
+    expect(refused({ 'abc/tcp': [] })).toBe('invalid port specification: "abc"')
+    expect(refused({ '80-81/tcp': [] })).toBe('invalid port specification: "80-81"')
+  })
+})

@@ -1,5 +1,5 @@
 import type { Message } from '@libswarm/core'
-import { CONTAINER_UPDATE_BODY, decodeEngineBody, filterMatcher, goFieldNames, headerValue, jsonReply, parseFilters, queryFlag, queryValue, type DockerRequest } from '@libswarm/docker-api'
+import { CONTAINER_UPDATE_BODY, checkPortBindings, decodeEngineBody, filterMatcher, goFieldNames, headerValue, jsonReply, parseFilters, queryFlag, queryValue, type DockerRequest } from '@libswarm/docker-api'
 import { ByteQueue } from './byte-queue.js'
 import { humanDuration, now, parseClientTime, rfc3339 } from './clock.js'
 import type { Container, Engine, SimExec, WaitCondition } from './engine.js'
@@ -289,6 +289,7 @@ function portMatches (filter: string, ports: Array<[number, string]>): boolean {
 
 const create: Operation = (engine, request) => {
   decodeEngineBody('ContainerCreate', request.body)
+  checkPortBindings((bodyObject(request).HostConfig as { PortBindings?: unknown } | null | undefined)?.PortBindings)
   const container = engine.createContainer(bodyObject(request), queryValue(request.query, 'name'))
   return jsonReply({ Id: container.id, Warnings: [] }, 201)
 }

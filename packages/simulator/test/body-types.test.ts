@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { CONTAINER_CREATE_BODY, type GoType } from '@libswarm/docker-api'
 import { createSimulator, type Simulator } from '../src/index.js'
 import { call, runContainer } from './call.js'
-import { ENGINE_ANSWERS, unmarshal } from './engine-answers.js'
+import { ENGINE_ANSWERS, PORT_ANSWERS, unmarshal } from './engine-answers.js'
 
 let sim: Simulator
 
@@ -39,6 +39,13 @@ describe('request bodies are decoded as dockerd 20.10 decodes them', () => {
     expect((await call(sim, 'NetworkList')).json<unknown[]>().length).toBe(3)
     expect((await call(sim, 'VolumeList')).json<{ Volumes: unknown[] }>().Volumes).toEqual([])
     await listWorks()
+  })
+
+  it('refuses host ports as dockerd does', async () => {
+    for (const [bindings, message] of PORT_ANSWERS) {
+      expect(await answer('ContainerCreate', '', { Image: 'busybox', Cmd: ['true'], HostConfig: { PortBindings: bindings } })).toEqual({ status: 400, message })
+    }
+    expect(await answer('ContainerCreate', '', { Image: 'busybox', Cmd: ['true'], HostConfig: { PortBindings: { '80/tcp': [{ HostPort: '20000-20001' }] } } })).toEqual({ status: 201 })
   })
 
   it('keeps docker ps working after a create with "Entrypoint": 0', async () => {
@@ -90,7 +97,7 @@ function wrongValue (type: GoType): [unknown, string] {
 function nullish (type: GoType, depth = 0): unknown {
   switch (type.kind) {
     case 'slice': case 'strslice': return [null]
-    case 'map': return { k: null }
+    case 'map': return { '80/tcp': null }
     case 'struct': return depth > 3 ? {} : Object.fromEntries(Object.entries(type.fields).map(([name, field]) => [name, nullish(field, depth + 1)]))
     default: return null
   }

@@ -80,3 +80,12 @@ export const ENGINE_ANSWERS: Array<[string, unknown, number, string]> = [
   ['ExecStart', { Detach: 'x' }, 400, 'string into Go struct field ExecStartCheck.Detach of type bool'],
   ['ExecStart', { Detach: true, Tty: 5 }, 400, 'number into Go struct field ExecStartCheck.Tty of type bool']
 ]
+
+/** Host port bindings dockerd 20.10.24 refused at create: [PortBindings, the message]. All answered 400. */
+export const PORT_ANSWERS: Array<[Record<string, unknown>, string]> = [
+  [{ '80/tcp': [{ HostPort: '1-99999999' }] }, 'invalid port specification: "1-99999999"'],
+  [{ '80/tcp': [{ HostPort: 'x' }] }, 'invalid port specification: "x"'],
+  [{ '80/tcp': [{ HostPort: '9000-8000' }] }, 'invalid port specification: "9000-8000"'],
+  [{ '80/tcp': [{ HostPort: '70000' }] }, 'invalid port specification: "70000"'],
+  [{ 'abc/tcp': [] }, 'invalid port specification: "abc"']
+]

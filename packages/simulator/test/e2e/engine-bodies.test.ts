@@ -3,7 +3,7 @@ import { request } from 'node:http'
 import { operationSpec, operationUrl } from '@libswarm/docker-api'
 import { startEngine, type Engine } from '@libswarm/test-engine'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ENGINE_ANSWERS, unmarshal } from '../engine-answers.js'
+import { ENGINE_ANSWERS, PORT_ANSWERS, unmarshal } from '../engine-answers.js'
 
 const CAN_START_ENGINE = process.getuid?.() === 0 && existsSync('/usr/sbin/dockerd')
 
@@ -46,6 +46,13 @@ describe.skipIf(!CAN_START_ENGINE)('the answers to wrongly typed bodies are dock
       const full = operation === 'ContainerCreate' && typeof body === 'object' && !Array.isArray(body) ? { Image: 'busybox', Cmd: ['true'], ...body } : body
       const answer = await send(engine, spec.method, operationUrl(spec, targets[operation] ?? ''), full)
       expect([operation, body, answer.status, answer.json?.message]).toEqual([operation, body, status, unmarshal(message)])
+    }
+  })
+
+  it('refuses the host ports of the table with 400 and its message', async () => {
+    for (const [bindings, message] of PORT_ANSWERS) {
+      const answer = await send(engine, 'POST', '/containers/create', { Image: 'busybox', Cmd: ['true'], HostConfig: { PortBindings: bindings } })
+      expect([bindings, answer.status, answer.json?.message]).toEqual([bindings, 400, message])
     }
   })
 })
