@@ -31,4 +31,13 @@ describe('create bodies are typed as dockerd types them before placement reads t
     }
     expect((await run(cluster.service, 'wide', { HostConfig: { PortBindings: { '80/tcp': [{ HostPort: '20000-20010' }] } } }, false)).node).toBe('node-0')
   })
+  it('refuses wrongly typed network and volume bodies as the engine does', async () => {
+    await using cluster = await fakeCluster([{}, {}])
+    expect(await failure(docker(cluster.service, 'NetworkCreate', '', { body: { Name: 5 } })))
+      .toMatchObject({ code: 'BAD_REQUEST', message: unmarshal('number into Go struct field NetworkCreateRequest.Name of type string') })
+    expect(await failure(docker(cluster.service, 'VolumeCreate', '', { body: { Name: 'v', Labels: [] } })))
+      .toMatchObject({ code: 'BAD_REQUEST', message: unmarshal('array into Go struct field VolumeCreateBody.Labels of type map[string]string') })
+    expect(await failure(docker(cluster.service, 'NetworkConnect', 'bridge', { body: { Container: 5 } })))
+      .toMatchObject({ code: 'BAD_REQUEST', message: unmarshal('number into Go struct field NetworkConnect.Container of type string') })
+  })
 })
