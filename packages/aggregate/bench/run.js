@@ -46,11 +46,16 @@ if (total !== nodes * perNode) throw new Error(`expected ${nodes * perNode} cont
 
 await measure(`ps (${total} containers, from the cache)`, 50, async () => { await raw(swarm, 'ContainerList') })
 await measure('ps --filter node=node-7', 200, async () => { await raw(swarm, 'ContainerList', '', { query: { filters: '{"node":["node-7"]}' } }) })
+await measure('ps --filter name=^pre-[0-2]$ (a regexp)', 50, async () => { await raw(swarm, 'ContainerList', '', { query: { filters: '{"name":["^pre-[0-2]$"]}' } }) })
+await measure('ps --filter node=/^node-1[0-9]$/', 200, async () => { await raw(swarm, 'ContainerList', '', { query: { filters: '{"node":["/^node-1[0-9]$/"]}' } }) })
 await measure(`info (${nodes} node lines)`, 100, async () => { await raw(swarm, 'SystemInfo') })
 await measure('inspect by NODE/NAME (from the cache)', 2000, async (index) => { await raw(swarm, 'ContainerInspect', `node-${index % nodes}/pre-0`) })
 await measure('create, spread', 500, async (index) => { await call(swarm, 'ContainerCreate', '', { query: { name: `s-${index}` }, body: { Image: 'busybox', HostConfig: { Memory: 8 * 1024 * 1024 } } }) })
 await measure('create, constraint:zone==z1 + port', 300, async (index) => {
   await call(swarm, 'ContainerCreate', '', { query: { name: `c-${index}` }, body: { Image: 'busybox', Env: ['constraint:zone==z1'], HostConfig: { PortBindings: { '80/tcp': [{ HostPort: String(20000 + index) }] } } } })
+})
+await measure('create, constraint:node==/^node-1[0-9]$/', 300, async (index) => {
+  await call(swarm, 'ContainerCreate', '', { query: { name: `r-${index}` }, body: { Image: 'busybox', Env: ['constraint:node==/^node-1[0-9]$/'] } })
 })
 const concurrent = 200
 const t0 = process.hrtime.bigint()

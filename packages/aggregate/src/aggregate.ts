@@ -10,7 +10,7 @@ import {
 import { AGGREGATE_USAGE, addressOf, parseAggregateArgs, type AggregateOptions } from './aggregate-options.js'
 import { bodyJson, callDocker, drainProgress, jsonArrayChunks, jsonObjects, stopOnAbort, utf8 } from './child-call.js'
 import { ClusterState, listRowJson } from './cluster-state.js'
-import { cacheAnswers, containerPredicate, matchPattern } from './container-filters.js'
+import { cacheAnswers, containerPredicate, nodeMatcher } from './container-filters.js'
 import type { ContainerInspect } from './container-view.js'
 import { EngineNode, type CachedContainer } from './engine-node.js'
 import { nodeUnavailable } from './errors.js'
@@ -216,8 +216,7 @@ export class Aggregate {
     const now = Date.now()
     if (!queryFlag(request.query, 'size') && cacheAnswers(filters)) {
       const accept = containerPredicate(filters, this.cluster)
-      const nodeFilter = filters.node
-      const onNode = nodeFilter === undefined ? undefined : (node: EngineNode) => nodeFilter.some((value) => matchPattern(value, node.name) || node.facts?.id === value)
+      const onNode = nodeMatcher(filters.node)
       const chosen: CachedContainer[] = []
       for (const container of this.cluster.visible(onNode)) {
         if (!all && container.state.Running !== true) continue

@@ -1,4 +1,5 @@
 import { ErrorCode, SwarmError } from '@libswarm/core'
+import { compileClientRegex, filterMatcher } from '@libswarm/docker-api'
 import { normalizeImageRef } from './container-view.js'
 import type { CachedContainer } from './engine-node.js'
 import type { ClusterState } from './cluster-state.js'
@@ -18,21 +19,49 @@ export function cacheAnswers (filters: Record<string, string[]>): boolean {
   return true
 }
 
-function globToRegExp (pattern: string): RegExp {
-  return new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i')
+function globSource (pattern: string): string {
+  return `^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`
 }
 
-/** A glob (`node-*`), a `/regex/`, or a plain value compared case-insensitively. */
-export function matchPattern (pattern: string, value: string): boolean {
-  if (pattern.length > 2 && pattern.startsWith('/') && pattern.endsWith('/')) {
+const NEVER = (): boolean => false
+
+/**
+ * A node or placement pattern, compiled once for every value it is tried on (one request's
+ * nodes, containers or images): a glob (`node-*`), a `/regex/` (Go's RE2 syntax, linear in
+ * time), or a plain value, all compared without regard to case. A `/regex/` that does not
+ * compile matches nothing.
+ */
+export function patternMatcher (pattern: string): (value: string) => boolean {
+  const regex = pattern.length > 2 && pattern.startsWith('/') && pattern.endsWith('/')
+  if (regex || pattern.includes('*') || pattern.includes('?')) {
     try {
-      return new RegExp(pattern.slice(1, -1), 'i').test(value)
+      return compileClientRegex(regex ? pattern.slice(1, -1) : globSource(pattern), { ignoreCase: true }).test
     } catch {
-      return false
+      return NEVER
     }
   }
-  if (pattern.includes('*') || pattern.includes('?')) return globToRegExp(pattern).test(value)
-  return pattern.toLowerCase() === value.toLowerCase()
+  const lower = pattern.toLowerCase()
+  return (value) => lower === value.toLowerCase()
+}
+
+/**
+ * The `node` filter of one request, compiled once: a node passes when one of the values matches
+ * its name (see {@link patternMatcher}) or is its engine id. `undefined` when there is no filter.
+ */
+export function nodeMatcher (values: readonly string[] | undefined): ((node: { readonly name: string, readonly facts?: { readonly id: string } | undefined }) => boolean) | undefined {
+  if (values === undefined || values.length === 0) return undefined
+  const patterns = values.map((value) => ({ value, matches: patternMatcher(value) }))
+  // asked once per container: remembered per node, as a node's name and id do not change within a request
+  const known = new Map<string, boolean>()
+  return (node) => {
+    const key = `${node.name}\u0000${node.facts?.id ?? ''}`
+    let passes = known.get(key)
+    if (passes === undefined) {
+      passes = patterns.some(({ value, matches }) => matches(node.name) || node.facts?.id === value)
+      known.set(key, passes)
+    }
+    return passes
+  }
 }
 
 /**
@@ -46,15 +75,13 @@ export function containerPredicate (filters: Record<string, string[]>, cluster: 
     checks.push((container) => values.some((value) => test(value, container)))
   }
   any(filters.id, (value, c) => c.id.startsWith(value))
-  const names = (filters.name ?? []).map((value) => {
-    try {
-      return new RegExp(value)
-    } catch {
-      throw new SwarmError(ErrorCode.BadRequest, `invalid filter 'name=${value}'`)
-    }
-  })
-  if (names.length > 0) checks.push((c) => names.some((pattern) => pattern.test(`/${c.node.name}/${c.name}`) || pattern.test(`/${c.name}`)))
-  any(filters.node, (value, c) => matchPattern(value, c.node.name) || c.node.facts?.id === value)
+  if (filters.name !== undefined && filters.name.length > 0) {
+    // as the engine: each name with and without its slash, and here with and without its node too
+    const names = filterMatcher(filters.name)
+    checks.push((c) => names(`/${c.node.name}/${c.name}`) || names(`${c.node.name}/${c.name}`) || names(`/${c.name}`) || names(c.name))
+  }
+  const nodes = nodeMatcher(filters.node)
+  if (nodes !== undefined) checks.push((c) => nodes(c.node))
   for (const status of filters.status ?? []) {
     if (!STATUSES.has(status)) throw new SwarmError(ErrorCode.BadRequest, `invalid filter 'status=${status}'`)
   }

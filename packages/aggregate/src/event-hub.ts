@@ -1,6 +1,6 @@
 import { ErrorCode, SwarmError, type ByteStream } from '@libswarm/core'
 import { utf8 } from './child-call.js'
-import { matchPattern } from './container-filters.js'
+import { nodeMatcher } from './container-filters.js'
 import type { EngineEvent, EngineNode } from './engine-node.js'
 
 /** An event as aggregate hands it out: the engine's, with the node it came from. */
@@ -48,7 +48,8 @@ export function eventPredicate (filters: Record<string, string[]>): (event: Node
     (type(event) === 'image' && (event.Actor?.ID ?? event.id) === value))
   any(filters.network, (value, event) => type(event) === 'network' && ((event.Actor?.ID ?? '').startsWith(value) || attr(event, 'name') === value))
   any(filters.volume, (value, event) => type(event) === 'volume' && (event.Actor?.ID ?? '') === value)
-  any(filters.node, (value, event) => matchPattern(value, event.node.Name) || event.node.Id === value)
+  const nodes = nodeMatcher(filters.node)
+  if (nodes !== undefined) checks.push((event) => nodes({ name: event.node.Name, facts: { id: event.node.Id } }))
   any(filters.daemon, (value, event) => type(event) === 'daemon' && (event.Actor?.ID === value || attr(event, 'name') === value))
   any(filters.scope, (value, event) => (event.scope ?? 'local') === value)
   const labels = filters.label

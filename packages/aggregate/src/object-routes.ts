@@ -1,5 +1,5 @@
 import { ErrorCode, SwarmError, type Message } from '@libswarm/core'
-import { encodeDockerReply, jsonReply, parseFilters, queryValue, type DockerQuery, type DockerReply, type DockerRequest } from '@libswarm/docker-api'
+import { decodeEngineBody, encodeDockerReply, jsonReply, parseFilters, queryValue, type DockerQuery, type DockerReply, type DockerRequest } from '@libswarm/docker-api'
 import type { Aggregate, NodeAnswer } from './aggregate.js'
 import { bodyJson, callDocker, jsonObjects, utf8 } from './child-call.js'
 import type { EngineNode } from './engine-node.js'
@@ -287,6 +287,7 @@ async function listVolumes (aggregate: Aggregate, request: DockerRequest): Promi
 
 /** Networks and volumes: `node-0/name` on that node; a named one on every healthy node, so a container finds it wherever it lands. */
 async function createEverywhere (aggregate: Aggregate, request: DockerRequest): Promise<Message> {
+  decodeEngineBody(request.operation, request.body)
   const body = { ...(request.body as Record<string, unknown> ?? {}) }
   const name = typeof body.Name === 'string' ? body.Name : ''
   const { node, rest } = splitNode(aggregate, name)
@@ -345,6 +346,7 @@ async function deleteEverywhere (aggregate: Aggregate, request: DockerRequest): 
 }
 
 async function connectNetwork (aggregate: Aggregate, message: Message, request: DockerRequest): Promise<undefined> {
+  decodeEngineBody(request.operation, request.body)
   const body = { ...(request.body as Record<string, unknown> ?? {}) }
   const container = aggregate.cluster.find(String(body.Container ?? ''))
   const { node, rest } = splitNode(aggregate, request.target)

@@ -1,5 +1,6 @@
 import { ErrorCode, SwarmError } from '@libswarm/core'
-import { matchPattern } from './container-filters.js'
+import { checkPortBindings, decodeEngineBody } from '@libswarm/docker-api'
+import { patternMatcher } from './container-filters.js'
 import { hostPortsOf, normalizeImageRef, reservationOf, type ContainerInspect, type Reservation } from './container-view.js'
 import type { ClusterState } from './cluster-state.js'
 import type { EngineNode } from './engine-node.js'
@@ -50,13 +51,16 @@ export interface PlacementRequest {
 
 const BUILTIN_NETWORKS = new Set(['', 'default', 'bridge', 'host', 'none'])
 
-const RULE = /^\s*([A-Za-z0-9_.\-/]+)\s*(==|!=)(~?)\s*(.+?)\s*$/
+// The value is trimmed by hand: a lazy `(.+?)\s*$` costs time in the square of the spaces it ends with.
+const RULE = /^\s*([A-Za-z0-9_.\-/]+)\s*(==|!=)(~?)(.*)$/s
+const LINE_BREAK = /[\n\r\u2028\u2029]/
 
 /** Parses `node==node-1`, `storage!=~hdd`, ...; throws BAD_REQUEST for anything else. */
 export function parseFilter (kind: PlacementFilter['kind'], text: string): PlacementFilter {
   const match = RULE.exec(text)
-  if (match === null) throw new SwarmError(ErrorCode.BadRequest, `invalid ${kind} expression: ${text} (expected KEY==VALUE or KEY!=VALUE, with ~ after the operator for a soft rule)`)
-  const [, key = '', operator, soft, value = ''] = match
+  const value = match?.[4]?.trim() ?? ''
+  if (match === null || value === '' || LINE_BREAK.test(value)) throw new SwarmError(ErrorCode.BadRequest, `invalid ${kind} expression: ${text} (expected KEY==VALUE or KEY!=VALUE, with ~ after the operator for a soft rule)`)
+  const [, key = '', operator, soft] = match
   if (kind === 'affinity' && key !== 'container' && key !== 'image') {
     throw new SwarmError(ErrorCode.BadRequest, `invalid affinity expression: ${text} (affinities are on container or image)`)
   }
@@ -96,7 +100,11 @@ function labelRules (kind: PlacementFilter['kind'], text: string | undefined): P
  * `com.docker.swarm.constraints`/`affinities` labels instead.
  */
 export function readCreateBody (raw: unknown): { request: PlacementRequest, body: CreateBody } {
+  // typed as dockerd types it, and refused as it refuses, before anything here reads it
+  decodeEngineBody('ContainerCreate', raw)
   const body: CreateBody = { ...(raw as CreateBody ?? {}) }
+  // placement counts a host port range port by port: only the ranges dockerd takes
+  checkPortBindings(body.HostConfig?.PortBindings)
   const filters: PlacementFilter[] = []
   const env: string[] = []
   for (const entry of body.Env ?? []) {
@@ -153,15 +161,15 @@ function nodeValue (node: EngineNode, key: string): string | undefined {
   }
 }
 
-function ruleHolds (rule: PlacementFilter, node: EngineNode, cluster: ClusterState): boolean {
+function ruleHolds (rule: PlacementFilter, matches: (value: string) => boolean, node: EngineNode, cluster: ClusterState): boolean {
   let found: boolean
   if (rule.kind === 'constraint') {
     const value = nodeValue(node, rule.key)
-    found = value !== undefined && matchPattern(rule.value, value)
+    found = value !== undefined && matches(value)
   } else if (rule.key === 'container') {
-    found = containerOn(node, rule.value, cluster)
+    found = containerOn(node, rule.value, matches, cluster)
   } else {
-    found = imageOn(node, rule.value)
+    found = imageOn(node, rule.value, matches)
   }
   return rule.negate ? !found : found
 }
@@ -170,7 +178,7 @@ function isPattern (value: string): boolean {
   return value.includes('*') || value.includes('?') || (value.length > 2 && value.startsWith('/') && value.endsWith('/'))
 }
 
-function containerOn (node: EngineNode, value: string, cluster: ClusterState): boolean {
+function containerOn (node: EngineNode, value: string, matches: (value: string) => boolean, cluster: ClusterState): boolean {
   if (!isPattern(value)) {
     if (node.containers.has(value)) return true
     for (const container of cluster.named(value)) if (container.node === node) return true
@@ -178,12 +186,12 @@ function containerOn (node: EngineNode, value: string, cluster: ClusterState): b
     return false
   }
   for (const container of node.containers.values()) {
-    if (matchPattern(value, container.name) || matchPattern(value, container.id)) return true
+    if (matches(container.name) || matches(container.id)) return true
   }
   return false
 }
 
-function imageOn (node: EngineNode, value: string): boolean {
+function imageOn (node: EngineNode, value: string, matches: (value: string) => boolean): boolean {
   if (!isPattern(value)) {
     if (node.hasImage(value)) return true
     const hex = /^[0-9a-f]{4,}$/.test(value)
@@ -196,7 +204,7 @@ function imageOn (node: EngineNode, value: string): boolean {
     return false
   }
   for (const ref of node.imageReferences()) {
-    if (matchPattern(value, ref) || matchPattern(value, ref.replace(/:latest$/, ''))) return true
+    if (matches(ref) || matches(ref.replace(/:latest$/, ''))) return true
   }
   return false
 }
@@ -231,7 +239,8 @@ export function place (cluster: ClusterState, request: PlacementRequest, options
     throw noSuitableNode(cluster.nodes.length === 0 ? 'No node available in the cluster' : `No healthy node available in the cluster (${nameList(cluster.nodes)} unhealthy)`)
   }
   for (const rule of request.filters) {
-    const kept = candidates.filter((node) => ruleHolds(rule, node, cluster))
+    const matches = patternMatcher(rule.value)
+    const kept = candidates.filter((node) => ruleHolds(rule, matches, node, cluster))
     if (kept.length > 0) {
       candidates = kept
       continue

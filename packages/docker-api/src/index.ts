@@ -12,3 +12,11 @@ export {
   isDockerRequest, jsonReply, operationSpec, operationUrl, parseFilters, queryFlag, queryValue, replyJson, statusForCode
 } from './docker-message.js'
 export type { DockerQuery, DockerReply, DockerRequest } from './docker-message.js'
+export { compileClientRegex, filterMatcher } from './client-regex.js'
+export type { ClientRegex, ClientRegexOptions } from './client-regex.js'
+export {
+  CONTAINER_CREATE_BODY, CONTAINER_UPDATE_BODY, ENGINE_BODY_TYPES, EXEC_CREATE_BODY, EXEC_START_BODY, NETWORK_CONNECT_BODY,
+  NETWORK_CREATE_BODY, NETWORK_DISCONNECT_BODY, VOLUME_CREATE_BODY, checkPortBindings, decodeEngineBody, goFieldNames
+} from './engine-bodies.js'
+export { fillGoZeros, goDecodeError } from './go-json.js'
+export type { GoType } from './go-json.js'

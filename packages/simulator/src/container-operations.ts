@@ -1,5 +1,5 @@
 import type { Message } from '@libswarm/core'
-import { headerValue, jsonReply, parseFilters, queryFlag, queryValue, type DockerRequest } from '@libswarm/docker-api'
+import { CONTAINER_UPDATE_BODY, checkPortBindings, decodeEngineBody, filterMatcher, goFieldNames, headerValue, jsonReply, parseFilters, queryFlag, queryValue, type DockerRequest } from '@libswarm/docker-api'
 import { ByteQueue } from './byte-queue.js'
 import { humanDuration, now, parseClientTime, rfc3339 } from './clock.js'
 import type { Container, Engine, SimExec, WaitCondition } from './engine.js'
@@ -8,6 +8,8 @@ import { labelMatches } from './event-log.js'
 import { frameOutput } from './log-buffer.js'
 import { bodyObject, emptyReply, streamReply, type Operation } from './operation.js'
 import { parseSignal } from './process-model.js'
+
+const UPDATE_FIELDS = goFieldNames(CONTAINER_UPDATE_BODY)
 
 const RAW_STREAM = 'application/vnd.docker.raw-stream'
 /** How long an attached exec waits before its process starts (see Engine.startExec). */
@@ -225,17 +227,6 @@ function portMap (container: Container): Record<string, unknown> {
   return ports
 }
 
-function regexes (values: string[] | undefined): RegExp[] | undefined {
-  if (values === undefined || values.length === 0) return undefined
-  const compiled: RegExp[] = []
-  for (const value of values) {
-    try {
-      compiled.push(new RegExp(value))
-    } catch {}
-  }
-  return compiled
-}
-
 const list: Operation = (engine, request) => {
   const query = request.query
   const filters = parseFilters(query)
@@ -247,8 +238,8 @@ const list: Operation = (engine, request) => {
   let all = queryFlag(query, 'all') || limit > 0 || filters.before !== undefined || filters.since !== undefined
   if (filters.status !== undefined || filters.exited !== undefined) all = true
   const size = queryFlag(query, 'size')
-  const ids = regexes(filters.id)
-  const names = regexes(filters.name)
+  const ids = filters.id === undefined ? undefined : filterMatcher(filters.id)
+  const names = filters.name === undefined ? undefined : filterMatcher(filters.name)
   const before = filters.before?.[0] === undefined ? undefined : engine.getContainer(filters.before[0]).created
   const since = filters.since?.[0] === undefined ? undefined : engine.getContainer(filters.since[0]).created
   const ancestors = filters.ancestor?.map((reference) => engine.findImage(reference)?.id ?? reference)
@@ -261,8 +252,8 @@ const list: Operation = (engine, request) => {
   for (const container of newestFirst) {
     if (!all && !container.running) continue
     if (filters.status !== undefined && !filters.status.includes(container.status)) continue
-    if (ids !== undefined && !ids.some((pattern) => pattern.test(container.id))) continue
-    if (names !== undefined && !names.some((pattern) => pattern.test('/' + container.name))) continue
+    if (ids !== undefined && !ids(container.id)) continue
+    if (names !== undefined && !names('/' + container.name) && !names(container.name)) continue
     if (filters.label !== undefined && !filters.label.every((label) => labelMatches(label, container.labels))) continue
     if (before !== undefined && container.created >= before) continue
     if (since !== undefined && container.created <= since) continue
@@ -297,6 +288,8 @@ function portMatches (filter: string, ports: Array<[number, string]>): boolean {
 }
 
 const create: Operation = (engine, request) => {
+  decodeEngineBody('ContainerCreate', request.body)
+  checkPortBindings((bodyObject(request).HostConfig as { PortBindings?: unknown } | null | undefined)?.PortBindings)
   const container = engine.createContainer(bodyObject(request), queryValue(request.query, 'name'))
   return jsonReply({ Id: container.id, Warnings: [] }, 201)
 }
@@ -377,8 +370,11 @@ const rename: Operation = (engine, request) => {
 }
 
 const update: Operation = (engine, request) => {
+  decodeEngineBody('ContainerUpdate', request.body)
   const container = engine.getContainer(request.target)
-  engine.update(container, bodyObject(request))
+  // dockerd reads only UpdateConfig's fields: anything else in the body is no change
+  const changes = Object.fromEntries(Object.entries(bodyObject(request)).filter(([key]) => UPDATE_FIELDS.has(key)))
+  engine.update(container, changes)
   return jsonReply({ Warnings: null })
 }
 
@@ -597,6 +593,7 @@ const changes: Operation = (engine, request) => {
 }
 
 const execCreate: Operation = (engine, request) => {
+  decodeEngineBody('ContainerExec', request.body)
   const container = engine.getContainer(request.target)
   const body = bodyObject(request)
   if (container.status === 'paused') throw engineErrors.paused(container.id)
@@ -615,6 +612,7 @@ function getExec (engine: Engine, id: string): SimExec {
 
 const execStart: Operation = (engine, request) => {
   const exec = getExec(engine, request.target)
+  decodeEngineBody('ExecStart', request.body)
   const body = bodyObject(request)
   if (exec.running) throw engineErrors.conflict(`Error: Exec command ${exec.id} is already running`)
   if (exec.exitCode !== null) throw engineErrors.conflict(`Error: Exec command ${exec.id} has already run`)

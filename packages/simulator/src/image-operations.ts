@@ -4,7 +4,7 @@ import { now, parseClientTime, rfc3339 } from './clock.js'
 import type { Engine, SimImage } from './engine.js'
 import { engineErrors } from './errors.js'
 import { labelMatches } from './event-log.js'
-import { familiarName, globMatches, parseReference } from './image-reference.js'
+import { familiarName, globMatcher, parseReference } from './image-reference.js'
 import { emptyReply, streamReply, type Operation } from './operation.js'
 import { readTar, writeTar } from './tar.js'
 
@@ -62,6 +62,7 @@ const list: Operation = (engine, request) => {
   if (dangling !== undefined && dangling !== 'true' && dangling !== 'false' && dangling !== '1' && dangling !== '0') throw engineErrors.badRequest(`Invalid filter 'dangling=${dangling}'`)
   const before = filters.before?.[0] === undefined ? undefined : engine.getImage(filters.before[0]).created
   const since = filters.since?.[0] === undefined ? undefined : engine.getImage(filters.since[0]).created
+  const references = filters.reference?.map(globMatcher)
   const result: Array<Record<string, unknown>> = []
   for (const image of engine.images.values()) {
     if (dangling !== undefined && (image.tags.length === 0) !== (dangling === 'true' || dangling === '1')) continue
@@ -69,9 +70,8 @@ const list: Operation = (engine, request) => {
     if (since !== undefined && image.created <= since) continue
     if (filters.label !== undefined && !filters.label.every((label) => labelMatches(label, imageLabels(image)))) continue
     let tags = image.tags
-    if (filters.reference !== undefined) {
-      const patterns = filters.reference
-      tags = image.tags.filter((tag) => patterns.some((pattern) => globMatches(pattern, tag) || globMatches(pattern, tag.slice(0, tag.lastIndexOf(':')))))
+    if (references !== undefined) {
+      tags = image.tags.filter((tag) => references.some((matches) => matches(tag) || matches(tag.slice(0, tag.lastIndexOf(':')))))
       if (tags.length === 0) continue
     }
     const summary = imageSummary(engine, image)

@@ -1,3 +1,4 @@
+import { compileClientRegex } from '@libswarm/docker-api'
 import { engineErrors } from './errors.js'
 
 /** An image reference in Docker's familiar form: `busybox:latest`, `org/app:1`, `registry:5000/app@sha256:...`. */
@@ -47,13 +48,16 @@ export function familiarName (reference: ImageReference): string {
   return `${reference.repository}:${reference.tag ?? 'latest'}`
 }
 
-/** Go's path.Match, which `docker images --filter reference=` uses: `*` and `?` stop at `/`. */
-export function globMatches (pattern: string, text: string): boolean {
+/**
+ * Go's path.Match, which `docker images --filter reference=` uses (`*` and `?` stop at `/`),
+ * compiled once for every tag it is tried on, and linear in the tag (RE2) however many `*` it has.
+ */
+export function globMatcher (pattern: string): (text: string) => boolean {
   let source = '^'
   for (const char of pattern) {
     if (char === '*') source += '[^/]*'
     else if (char === '?') source += '[^/]'
     else source += char.replace(/[.+^${}()|[\]\\]/g, '\\$&')
   }
-  return new RegExp(source + '$').test(text)
+  return compileClientRegex(source + '$').test
 }

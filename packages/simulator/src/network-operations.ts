@@ -1,4 +1,4 @@
-import { jsonReply, parseFilters } from '@libswarm/docker-api'
+import { decodeEngineBody, filterMatcher, jsonReply, parseFilters } from '@libswarm/docker-api'
 import { now, parseClientTime, rfc3339 } from './clock.js'
 import { macFor } from './container-operations.js'
 import { ipText, type Engine, type SimNetwork } from './engine.js'
@@ -49,26 +49,17 @@ export function networkInspect (engine: Engine, network: SimNetwork, containers:
   }
 }
 
-function regexMatches (values: string[] | undefined, text: string): boolean {
-  if (values === undefined) return true
-  return values.some((value) => {
-    try {
-      return new RegExp(value).test(text)
-    } catch {
-      return false
-    }
-  })
-}
-
 const list: Operation = (engine, request) => {
   const filters = parseFilters(request.query)
   for (const key of Object.keys(filters)) if (!LIST_FILTERS.has(key)) throw engineErrors.badRequest(`Invalid filter '${key}'`)
   for (const type of filters.type ?? []) if (type !== 'custom' && type !== 'builtin') throw engineErrors.badRequest(`invalid filter: 'type'='${type}'`)
+  const names = filters.name === undefined ? undefined : filterMatcher(filters.name)
+  const ids = filters.id === undefined ? undefined : filterMatcher(filters.id)
   const result: Array<Record<string, unknown>> = []
   for (const network of engine.networks.values()) {
     if (filters.driver !== undefined && !filters.driver.includes(network.driver)) continue
-    if (!regexMatches(filters.name, network.name)) continue
-    if (!regexMatches(filters.id, network.id)) continue
+    if (names !== undefined && !names(network.name)) continue
+    if (ids !== undefined && !ids(network.id)) continue
     if (filters.label !== undefined && !filters.label.every((label) => labelMatches(label, network.labels))) continue
     if (filters.scope !== undefined && !filters.scope.includes('local')) continue
     if (filters.type !== undefined && !filters.type.includes(network.builtin ? 'builtin' : 'custom')) continue
@@ -92,6 +83,7 @@ function parseSubnet (text: string): { base: number, prefix: number } {
 }
 
 const create: Operation = (engine, request) => {
+  decodeEngineBody('NetworkCreate', request.body)
   const body = bodyObject(request)
   const name = typeof body.Name === 'string' ? body.Name : ''
   if (name === '') throw engineErrors.badRequest('network name must not be empty')
@@ -137,6 +129,7 @@ const remove: Operation = (engine, request) => {
 }
 
 const connect: Operation = (engine, request) => {
+  decodeEngineBody('NetworkConnect', request.body)
   const network = engine.getNetwork(request.target)
   const body = bodyObject(request)
   const container = engine.getContainer(typeof body.Container === 'string' ? body.Container : '')
@@ -147,6 +140,7 @@ const connect: Operation = (engine, request) => {
 }
 
 const disconnect: Operation = (engine, request) => {
+  decodeEngineBody('NetworkDisconnect', request.body)
   const network = engine.getNetwork(request.target)
   const body = bodyObject(request)
   const container = engine.getContainer(typeof body.Container === 'string' ? body.Container : '')

@@ -1,4 +1,4 @@
-import { jsonReply, parseFilters, queryFlag } from '@libswarm/docker-api'
+import { decodeEngineBody, jsonReply, parseFilters, queryFlag } from '@libswarm/docker-api'
 import { now } from './clock.js'
 import type { Engine, SimVolume } from './engine.js'
 import { engineErrors } from './errors.js'
@@ -43,6 +43,7 @@ const list: Operation = (engine, request) => {
 }
 
 const create: Operation = (engine, request) => {
+  decodeEngineBody('VolumeCreate', request.body)
   const body = bodyObject(request)
   const name = typeof body.Name === 'string' && body.Name !== '' ? body.Name : undefined
   if (name !== undefined && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(name)) {
