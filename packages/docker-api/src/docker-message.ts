@@ -161,6 +161,7 @@ const statusByCode: Record<string, number> = {
   [ErrorCode.NotImplemented]: 501,
   [ErrorCode.Unavailable]: 503,
   [ErrorCode.ChannelClosed]: 503,
+  [ErrorCode.LimitExceeded]: 503,
   [ErrorCode.Protocol]: 502,
   [ErrorCode.Timeout]: 504,
   [ErrorCode.Aborted]: 499
