@@ -17,6 +17,8 @@ const canStartEngines = process.getuid?.() === 0
 /** How long swarmd may take to let go of a departed client: its hijack probe runs every second. */
 const LET_GO_MS = 3_000
 const SHUTDOWN_MS = 2_000
+/** swarmd's own shutdown timeout: a swarmd still waiting on a departed client exits 1 after it. */
+const SHUTDOWN_TIMEOUT_MS = 10_000
 
 let engine: Engine
 let work: { path: string, close: () => void }
@@ -115,14 +117,15 @@ async function walkAway (host: string, front: SwarmdProcess, back: SwarmdProcess
   })
   console.log(`engine connections: ${before} before, ${during} during, ${await engineConnections()} ${Date.now() - killed} ms after the clients left`)
   if (!letGo) {
-    for (const swarmd of processes) expect(await abandonedSockets(swarmd.pid), `sockets of swarmd ${swarmd.pid} whose client left`).toEqual([])
-    expect(await engineConnections(), 'connections to the engine still open for the departed clients').toBeLessThanOrEqual(before)
+    // soft: the shutdown below is checked too
+    for (const swarmd of processes) expect.soft(await abandonedSockets(swarmd.pid), `sockets of swarmd ${swarmd.pid} whose client left`).toEqual([])
+    expect.soft(await engineConnections(), 'connections to the engine still open for the departed clients').toBeLessThanOrEqual(before)
   }
   for (const swarmd of processes) {
-    const exit = await terminate(swarmd, SHUTDOWN_MS + 500)
-    expect(exit, `swarmd ${swarmd.pid} on SIGTERM:\n${swarmd.output().slice(-2000)}`).toMatchObject({ code: 0, signal: null })
+    const exit = await terminate(swarmd, SHUTDOWN_TIMEOUT_MS + 2_000)
     console.log(`swarmd ${swarmd.pid} exited ${exit.code ?? exit.signal} ${exit.ms} ms after SIGTERM`)
-    expect(exit.ms).toBeLessThan(SHUTDOWN_MS)
+    expect.soft(exit, `swarmd ${swarmd.pid} on SIGTERM:\n${swarmd.output().slice(-2000)}`).toMatchObject({ code: 0, signal: null })
+    expect.soft(exit.ms, `ms swarmd ${swarmd.pid} took to exit on SIGTERM`).toBeLessThan(SHUTDOWN_MS)
   }
 }
 
