@@ -22,19 +22,23 @@ const SHUTDOWN_TIMEOUT_MS = 10_000
 
 let engine: Engine
 let work: { path: string, close: () => void }
-let container: string
+/** Containers that print once, then nothing for an hour; `interactive` takes stdin (`-i`). */
+let silent: string
+let interactive: string
 
 /** The long requests a client may walk away from, each with both CLIs. */
 const REQUESTS: Array<{ title: string, cli: string, args: () => string[], stdin: 'ignore' | 'pipe' }> = [
-  // stdin at its end: the CLI half-closes the hijacked connection at once, as the issue's client did
-  { title: 'attach (stdin ended)', cli: DOCKER28, args: () => ['attach', container], stdin: 'ignore' },
-  { title: 'attach (stdin open)', cli: DOCKER20, args: () => ['attach', container], stdin: 'pipe' },
-  { title: 'logs -f', cli: DOCKER28, args: () => ['logs', '-f', container], stdin: 'ignore' },
-  { title: 'logs -f', cli: DOCKER20, args: () => ['logs', '-f', container], stdin: 'ignore' },
+  // no stdin to attach: the engine does not end the attach when the client's side closes; only swarmd can tell it left
+  { title: 'attach', cli: DOCKER28, args: () => ['attach', silent], stdin: 'ignore' },
+  { title: 'attach', cli: DOCKER20, args: () => ['attach', silent], stdin: 'ignore' },
+  // stdin attached and held open
+  { title: 'attach -i', cli: DOCKER28, args: () => ['attach', interactive], stdin: 'pipe' },
+  { title: 'logs -f', cli: DOCKER28, args: () => ['logs', '-f', silent], stdin: 'ignore' },
+  { title: 'logs -f', cli: DOCKER20, args: () => ['logs', '-f', silent], stdin: 'ignore' },
   { title: 'events', cli: DOCKER28, args: () => ['events'], stdin: 'ignore' },
   { title: 'events', cli: DOCKER20, args: () => ['events'], stdin: 'ignore' },
-  { title: 'wait', cli: DOCKER28, args: () => ['wait', container], stdin: 'ignore' },
-  { title: 'wait', cli: DOCKER20, args: () => ['wait', container], stdin: 'ignore' }
+  { title: 'wait', cli: DOCKER28, args: () => ['wait', silent], stdin: 'ignore' },
+  { title: 'wait', cli: DOCKER20, args: () => ['wait', interactive], stdin: 'ignore' }
 ]
 
 async function sleep (ms: number): Promise<void> { await new Promise((resolve) => setTimeout(resolve, ms)) }
@@ -67,10 +71,12 @@ beforeAll(async () => {
   if (!canStartEngines) return
   work = tempDir('swarmd-e2e-abandoned-')
   engine = await startEngine()
-  // -i: the container takes stdin, so an attach hijacks it both ways; it prints once, then nothing for an hour
-  const run = await engine.docker(['run', '-d', '-i', 'busybox', 'sh', '-c', 'echo ready; sleep 3600'])
-  expect(run.code, run.stderr).toBe(0)
-  container = run.stdout.trim()
+  for (const interactiveRun of [false, true]) {
+    const run = await engine.docker(['run', '-d', ...(interactiveRun ? ['-i'] : []), 'busybox', 'sh', '-c', 'echo ready; sleep 3600'])
+    expect(run.code, run.stderr).toBe(0)
+    if (interactiveRun) interactive = run.stdout.trim()
+    else silent = run.stdout.trim()
+  }
 }, 120_000)
 
 afterAll(async () => {
