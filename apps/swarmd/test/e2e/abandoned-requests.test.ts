@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { DOCKER20, DOCKER28, startEngine, type Engine } from '@libswarm/test-engine'
+import { DOCKER20, DOCKER28, freePort, startEngine, type Engine } from '@libswarm/test-engine'
 import { dockerEnv, startSwarmd, tempDir, type SwarmdProcess } from './docker-cli-harness.js'
 import { abandonedSockets, connectionsTo } from './process-sockets.js'
 
@@ -88,9 +88,10 @@ afterAll(async () => {
 /**
  * Runs every request of {@link REQUESTS} through `host`, one after another, each until the
  * engine holds its connection; SIGKILLs them all, then asserts that `front` and `back` let
- * go within {@link LET_GO_MS} and exit 0 on SIGTERM within {@link SHUTDOWN_MS}.
+ * go within {@link LET_GO_MS} (all but `lingering` of them) and exit 0 on SIGTERM within
+ * {@link SHUTDOWN_MS}.
  */
-async function walkAway (host: string, front: SwarmdProcess, back: SwarmdProcess): Promise<void> {
+async function walkAway (host: string, front: SwarmdProcess, back: SwarmdProcess, lingering = 0): Promise<void> {
   const config = join(work.path, `cli-config-${front.pid}`)
   mkdirSync(config, { recursive: true })
   const engineConnections = async (): Promise<number> => (await connectionsTo(back.pid, engine.socketPath)).length
@@ -117,15 +118,13 @@ async function walkAway (host: string, front: SwarmdProcess, back: SwarmdProcess
   }
   const processes = front === back ? [front] : [front, back]
   const killed = Date.now()
-  const letGo = await eventually(LET_GO_MS, async () => {
-    for (const swarmd of processes) if ((await abandonedSockets(swarmd.pid)).length > 0) return false
-    return await engineConnections() <= before
-  })
+  const abandoned = async (): Promise<string[]> => (await Promise.all(processes.map(async (swarmd) => await abandonedSockets(swarmd.pid)))).flat()
+  const letGo = await eventually(LET_GO_MS, async () => (await abandoned()).length <= lingering && await engineConnections() <= before + lingering)
   console.log(`engine connections: ${before} before, ${during} during, ${await engineConnections()} ${Date.now() - killed} ms after the clients left`)
   if (!letGo) {
     // soft: the shutdown below is checked too
-    for (const swarmd of processes) expect.soft(await abandonedSockets(swarmd.pid), `sockets of swarmd ${swarmd.pid} whose client left`).toEqual([])
-    expect.soft(await engineConnections(), 'connections to the engine still open for the departed clients').toBeLessThanOrEqual(before)
+    expect.soft((await abandoned()).length, `sockets of swarmd whose client left:\n${(await abandoned()).join('\n')}`).toBeLessThanOrEqual(lingering)
+    expect.soft(await engineConnections(), 'connections to the engine still open for the departed clients').toBeLessThanOrEqual(before + lingering)
   }
   for (const swarmd of processes) {
     const exit = await terminate(swarmd, SHUTDOWN_TIMEOUT_MS + 2_000)
@@ -141,6 +140,20 @@ describe.skipIf(!canStartEngines)('clients that leave in the middle of a long re
     const swarmd = await startSwarmd([`dockerserver unix://${socket}`, `dockerclient ${engine.host}`], { ready: { kind: 'docker', socket } })
     try {
       await walkAway(`unix://${socket}`, swarmd, swarmd)
+    } finally {
+      await swarmd.close()
+    }
+  }, 60_000)
+
+  it('over TCP, dockerserver | dockerclient lets go of all but the silent attaches, and stops cleanly at once', async () => {
+    const socket = join(work.path, 'tcp-ready.sock')
+    const port = await freePort()
+    const swarmd = await startSwarmd([`dockerserver unix://${socket} tcp://127.0.0.1:${port}`, `dockerclient ${engine.host}`], { ready: { kind: 'docker', socket } })
+    try {
+      // A client that left over TCP after closing its side cannot be told from one still reading
+      // until its FIN_WAIT2 expires (a minute; dockerserver README, known limits): the attaches
+      // to the silent container stay until then, but must not hold up the shutdown.
+      await walkAway(`tcp://127.0.0.1:${port}`, swarmd, swarmd, 2)
     } finally {
       await swarmd.close()
     }
