@@ -37,6 +37,14 @@ export interface ComplianceOptions {
   spawn?: ServiceContext['spawn']
   /** The messages that must be answered or forwarded. Default: each verb with no arguments. */
   messages?: Array<{ verb: Verb, args?: string[] }>
+  /**
+   * Messages the service answers with an endless stream: replies that keep coming, or a reply
+   * whose attachment does not end by itself (a followed log, an event feed). With them, a test
+   * checks that the answer stops once nobody listens any more (`ret.abandoned` aborts): the
+   * service closes `ret` (replies), or the reply's attachment ends. Default none, and no such test: a
+   * service that never streams has nothing to stop.
+   */
+  streams?: Array<{ verb: Verb, args?: string[] }>
   /** How long to wait for a reply, a forward or a close, in milliseconds. Default 2000. */
   timeout?: number
 }
@@ -47,13 +55,19 @@ interface Watched {
   /** Settles when the message got a reply, its ret was closed, or it reached `next`. */
   readonly outcome: Promise<string>
   readonly ret: Sender
+  /** What reached `next` for it, if anything did. */
+  readonly forwarded: () => Message | undefined
+  /** Aborts `ret.abandoned`: the receiver of the replies left. */
+  readonly abandon: () => void
 }
 
 /**
  * The contract tests for `options.service`: a valid name and usage; spawn returns an
  * instance; every verb sent with a return channel is answered or forwarded within the
  * timeout, never met with silence; a message without a return channel does not crash
- * it; close resolves and is idempotent; a send after close rejects or answers an Error.
+ * it; close resolves and is idempotent; a send after close rejects or answers an Error;
+ * a `ret` it wraps to forward a message carries the original's `abandoned` signal; and, for
+ * the `streams` given, an endless answer stops once nobody listens any more.
  *
  * @example
  * // vitest
@@ -97,17 +111,20 @@ export function complianceTests (options: ComplianceOptions): ComplianceTest[] {
     for (const child of children.splice(0)) await child.close().catch(() => {})
   }
 
-  /** Sends `verb args` with a watched return channel. */
+  /** Sends `verb args` with a watched return channel, whose receiver can be made to leave. */
   const sendWatched = async (instance: Sender, verb: Verb, args: string[]): Promise<Watched> => {
     let settle!: (outcome: string) => void
     const outcome = new Promise<string>((resolve) => { settle = resolve })
+    const receiver = new AbortController()
     const ret: Sender = {
       send: async (reply) => { settle(`reply ${reply.verb}`) },
-      close: async (error) => { settle(error === undefined ? 'ret closed' : `ret closed with ${error.message}`) }
+      close: async (error) => { settle(error === undefined ? 'ret closed' : `ret closed with ${error.message}`) },
+      abandoned: receiver.signal
     }
     const message: Message = { verb, args, ret }
+    let forwarded: Message | undefined
     // Messages are sent one at a time, so whatever reaches next meanwhile is this one, possibly rewritten.
-    const onForward = (): void => { settle('forwarded') }
+    const onForward = (seen: Message): void => { forwarded ??= seen; settle('forwarded') }
     forwardListeners.add(onForward)
     void outcome.then(() => forwardListeners.delete(onForward))
     try {
@@ -116,7 +133,7 @@ export function complianceTests (options: ComplianceOptions): ComplianceTest[] {
       forwardListeners.delete(onForward)
       throw error
     }
-    return { outcome, ret }
+    return { outcome, ret, forwarded: () => forwarded, abandon: () => { receiver.abort(new SwarmError(ErrorCode.ChannelClosed, 'the compliance receiver left')) } }
   }
 
   const tests: ComplianceTest[] = [
@@ -216,9 +233,103 @@ export function complianceTests (options: ComplianceOptions): ComplianceTest[] {
           forwardListeners.delete(onForward)
         }
       }
+    },
+    {
+      name: 'forwards the abandoned signal of a return channel it wraps',
+      run: async () => {
+        const instance = await spawn()
+        try {
+          const deaf: string[] = []
+          for (const { verb, args = [] } of messages) {
+            const watched = await sendWatched(instance, verb, args)
+            await withTimeout(watched.outcome, timeout, 'silence').catch(() => undefined)
+            const wrapped = watched.forwarded()?.ret
+            // a message forwarded with the very same ret, or with none, has nothing to forward
+            if (wrapped === undefined || wrapped === watched.ret) continue
+            if (wrapped.abandoned?.aborted === true) throw new Error(`${label} the ret it forwarded with ${verb} was abandoned before its receiver left`)
+            watched.abandon()
+            if (!await abandonedWithin(wrapped, timeout)) deaf.push(verb)
+          }
+          if (deaf.length > 0) {
+            throw new Error(`${label} wraps ret to forward ${deaf.join(', ')} but its abandoned signal did not abort within ${timeout} ms of the original's: forward it (\`get abandoned () { return ret.abandoned }\`)`)
+          }
+        } finally {
+          await closeQuietly(instance)
+        }
+      }
     }
   ]
+  if ((options.streams ?? []).length > 0) {
+    tests.push({
+      name: 'stops an endless answer once nobody listens any more',
+      run: async () => {
+        const instance = await spawn()
+        try {
+          for (const { verb, args = [] } of options.streams ?? []) await checkStopsWhenAbandoned(instance, verb, args)
+        } finally {
+          await closeQuietly(instance)
+        }
+      }
+    })
+  }
   return tests
+
+  /**
+   * Sends one streaming message, waits for the first reply, then leaves: within the timeout
+   * the service must end the reply's attachment, or, if it has none, close ret.
+   */
+  async function checkStopsWhenAbandoned (instance: Sender, verb: Verb, args: string[]): Promise<void> {
+    const receiver = new AbortController()
+    let first!: (reply: Message) => void
+    const firstReply = new Promise<Message>((resolve) => { first = resolve })
+    let closed!: () => void
+    const closedRet = new Promise<'closed'>((resolve) => { closed = () => { resolve('closed') } })
+    const ret: Sender = {
+      send: async (reply) => { first(reply) },
+      close: async () => { closed() },
+      abandoned: receiver.signal
+    }
+    await withTimeout(instance.send({ verb, args, ret }), timeout, `send(${verb}) did not resolve`)
+    const reply = await withTimeout(Promise.race([firstReply, closedRet]), timeout, `a first reply to ${verb}`)
+      .catch(() => { throw new Error(`${label} no reply to ${verb} within ${timeout} ms: it is listed in streams`) })
+    if (reply === 'closed') throw new Error(`${label} closed ret before any reply to ${verb}: it is listed in streams`)
+    if (reply.verb === 'Error') throw new Error(`${label} answered ${verb} with Error ${describe(reply.args)}: it is listed in streams`)
+    receiver.abort(new SwarmError(ErrorCode.ChannelClosed, 'the compliance receiver left'))
+    // an answer in an attachment stops when the attachment ends (ret may be closed right after the reply); replies stop with ret's close
+    const attachment = reply.stream?.[Symbol.asyncIterator]()
+    const reading = new AbortController()
+    const stop = attachment === undefined ? closedRet : drain(attachment, reading.signal)
+    const stopped = await withTimeout(stop, timeout, 'stop').catch(() => undefined)
+    reading.abort()
+    if (stopped === undefined) {
+      await attachment?.return?.().catch(() => {})
+      throw new Error(`${label} went on answering ${verb} after its receiver left (ret.abandoned aborted): within ${timeout} ms ${attachment === undefined ? 'it did not close ret' : 'the reply\'s attachment did not end'}`)
+    }
+  }
+}
+
+/** Whether `ret.abandoned` aborts within `ms`. */
+async function abandonedWithin (ret: Sender, ms: number): Promise<boolean> {
+  const signal = ret.abandoned
+  if (signal === undefined) return false
+  if (signal.aborted) return true
+  let onAbort: (() => void) | undefined
+  try {
+    return await withTimeout(new Promise<boolean>((resolve) => {
+      onAbort = () => { resolve(true) }
+      signal.addEventListener('abort', onAbort, { once: true })
+    }), ms, 'abandoned').catch(() => false)
+  } finally {
+    if (onAbort !== undefined) signal.removeEventListener('abort', onAbort)
+  }
+}
+
+/** Reads an attachment until it ends or fails (what it held before does not count), or until `signal` aborts. */
+async function drain (attachment: AsyncIterator<Uint8Array>, signal: AbortSignal): Promise<'ended'> {
+  try {
+    while (!signal.aborted && (await attachment.next()).done !== true) {}
+  } catch {}
+  return 'ended'
 }
 
 function probeMessage (messages: ReadonlyArray<{ verb: Verb, args?: string[] }>): { verb: Verb, args?: string[] } {

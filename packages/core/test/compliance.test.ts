@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { complianceTests, type ComplianceOptions } from '../src/compliance.js'
-import { createServer, defineService, message, type Message, type Sender, type Service } from '../src/index.js'
+import { abandonedSignal, createServer, defineService, message, type ByteStream, type Message, type Sender, type Service } from '../src/index.js'
 
 /** A well-behaved service: answers Ls, forwards the rest. */
 const sample = defineService({
@@ -97,6 +97,71 @@ describe('complianceTests', () => {
     expect(Object.values(await failures({ service: badUsage }))[0]).toMatch(/usage must be one line/)
     const noInstance = { name: 'empty', usage: 'empty', spawn: () => ({}) as unknown as Sender }
     expect((await failures({ service: noInstance }))['spawn returns an instance with send and close']).toMatch(/spawn must return an instance with send\(\) and close\(\), got \{\}/)
+  })
+
+  it('catches a service that wraps ret to forward a message and loses its abandoned signal', async () => {
+    const wrap = (ret: Sender, forward: boolean): Sender => forward
+      ? { send: async (m) => { await ret.send(m) }, close: async (error) => { await ret.close(error) }, get abandoned () { return ret.abandoned } }
+      : { send: async (m) => { await ret.send(m) }, close: async (error) => { await ret.close(error) } }
+    const wrapper = (forward: boolean): Service => raw('wrapper', ({ next }) => createServer({
+      default: async (m) => { await next.send({ ...m, ret: m.ret === undefined ? undefined : wrap(m.ret, forward) }) }
+    }))
+    expect(await failures({ service: wrapper(true) })).toEqual({})
+    const failed = await failures({ service: wrapper(false), messages: [{ verb: 'Ls' }, { verb: 'Get' }] })
+    expect(failed).toEqual({
+      'forwards the abandoned signal of a return channel it wraps': expect.stringMatching(/^wrapper: wraps ret to forward Ls, Get but its abandoned signal did not abort within 200 ms/)
+    })
+  })
+
+  describe('with streams', () => {
+    /** Replies `Log` every 10 ms until told to stop; `heeds` says whether a receiver that left stops it. */
+    const ticker = (heeds: boolean): Service => raw('ticker', () => createServer({
+      Watch: async (m) => {
+        const signal = heeds ? abandonedSignal(m.ret) : AbortSignal.timeout(5_000)
+        const timer = setInterval(() => { void m.ret?.send(message('Log', ['tick'])) }, 10)
+        signal.addEventListener('abort', () => { clearInterval(timer); void m.ret?.close() }, { once: true })
+      },
+      default: () => message('Ack')
+    }))
+    /** Answers `Ack` with an attachment that yields a chunk every 10 ms, until ret is abandoned if it `heeds`. */
+    const feed = (heeds: boolean): Service => raw('feed', () => createServer({
+      Watch: (m) => {
+        const signal = heeds ? abandonedSignal(m.ret) : AbortSignal.timeout(5_000)
+        const stream: ByteStream = (async function * () {
+          while (!signal.aborted) {
+            yield new Uint8Array([1])
+            await new Promise((resolve) => setTimeout(resolve, 10))
+          }
+        })()
+        return message('Ack', [], { stream })
+      },
+      default: () => message('Ack')
+    }))
+    const streams = [{ verb: 'Watch' as const }]
+    const name = 'stops an endless answer once nobody listens any more'
+
+    it('is not there without streams', () => {
+      expect(complianceTests({ service: sample }).map((test) => test.name)).not.toContain(name)
+    })
+
+    it('passes a service that stops its replies, or ends its attachment, when ret is abandoned', async () => {
+      expect(await failures({ service: ticker(true), streams })).toEqual({})
+      expect(await failures({ service: feed(true), streams })).toEqual({})
+    })
+
+    it('catches a service that goes on when nobody listens', async () => {
+      expect(await failures({ service: ticker(false), streams })).toEqual({
+        [name]: 'ticker: went on answering Watch after its receiver left (ret.abandoned aborted): within 200 ms it did not close ret'
+      })
+      expect(await failures({ service: feed(false), streams })).toEqual({ [name]: expect.stringMatching(/within 200 ms the reply's attachment did not end$/) })
+    })
+
+    it('catches a message listed in streams that is not answered with a stream', async () => {
+      const failed = await failures({ service: sample, streams: [{ verb: 'Ls' }] })
+      expect(failed[name]).toBe(undefined)
+      const errs = raw('errs', () => createServer({ default: () => { throw new Error('no') } }))
+      expect((await failures({ service: errs, streams }))[name]).toMatch(/^errs: answered Watch with Error .*: it is listed in streams$/)
+    })
   })
 
   it('returns plain name and run pairs, for any test framework', () => {

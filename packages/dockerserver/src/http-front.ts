@@ -365,8 +365,14 @@ export class DockerHttpFront {
   endEndlessStreams (): void {
     for (const responder of this.endless) responder.end()
     this.endless.clear()
-    // an attach whose client is gone is let go now, not at the close timeout
-    for (const socket of this.hijacked) if (socket.readableEnded) probe(socket)
+    // An attach whose client is gone is let go now, not at the close timeout. Over TCP a client
+    // that closed its side cannot be told from one still reading (see probeDeparture): its
+    // output ends now, as an endless stream's does.
+    for (const socket of this.hijacked) {
+      if (!socket.readableEnded) continue
+      if (socket.localPort === undefined) probe(socket)
+      else socket.destroy()
+    }
   }
 
   /**

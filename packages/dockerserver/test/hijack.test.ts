@@ -192,6 +192,27 @@ describe('hijacked connections', () => {
     expect(Date.now() - started).toBeLessThan(1000)
   })
 
+  it('closes at once over TCP too, with an attach whose client closed its side (TCP cannot tell whether it left)', async () => {
+    await using tcp = await startHarness({ addresses: ['tcp://127.0.0.1:0'] })
+    let returned = false
+    tcp.backend.override = () => ({ status: 101, headers: {}, stream: silentOutput(() => { returned = true }) })
+    const socket = net.connect(Number(new URL(tcp.server.addresses[0] ?? '').port), '127.0.0.1')
+    socket.on('error', () => {})
+    let head = ''
+    socket.on('data', (chunk: Buffer) => { head += chunk.toString('latin1') })
+    socket.write(execStart('{}'))
+    for (let i = 0; i < 100 && !head.includes('\r\n\r\n'); i++) await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(head).toMatch(/^HTTP\/1.1 101/)
+    // its end now sits in FIN_WAIT2, which acknowledges keepalive probes for a minute: nothing shows until then
+    socket.end()
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    socket.destroy()
+    const started = Date.now()
+    await tcp.server.close()
+    expect(Date.now() - started).toBeLessThan(1000)
+    expect(returned).toBe(true)
+  })
+
   it('passes a large stdin through with backpressure', async () => {
     const client = connect()
     client.socket.write(execStart('{}'))

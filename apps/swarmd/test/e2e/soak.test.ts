@@ -1,16 +1,14 @@
-import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { request as httpRequest } from 'node:http'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startEngine, type Engine } from '@libswarm/test-engine'
+import { abandonedSockets } from './process-sockets.js'
 import { startSwarmdProcess, type SwarmdProcess } from './swarmd-process.js'
 
-const execFileAsync = promisify(execFile)
 const canStartEngines = process.getuid?.() === 0
 
 // A bounded soak of two swarmd processes joined by the wire:
@@ -144,19 +142,6 @@ async function settle (pid: number, target: number, timeout = 10_000): Promise<F
     last = await footprint(pid)
   }
   return last
-}
-
-async function socketsOf (pid: number): Promise<string[]> {
-  const { stdout } = await execFileAsync('ss', ['-Haxtp'])
-  return stdout.split('\n').filter((line) => line.includes(`pid=${pid},`))
-}
-
-/**
- * Sockets of `pid` whose peer left while swarmd kept its end: TCP in CLOSE-WAIT, and unix
- * stream sockets with no peer any more (ss shows the peer's inode as 0).
- */
-async function abandonedSockets (pid: number): Promise<string[]> {
-  return (await socketsOf(pid)).filter((line) => /CLOSE-WAIT/.test(line) || /^u_str\s+ESTAB(\s+\S+){4}\s+\*\s+0\s/.test(line))
 }
 
 async function waitForFile (path: string, timeout = 15_000): Promise<void> {
