@@ -9,6 +9,7 @@ export class ByteQueue implements AsyncIterable<Uint8Array> {
   private bytes = 0
   private ended = false
   private wake: (() => void) | undefined
+  private unlisten: (() => void) | undefined
   /** Runs once when the reader stops, or the queue ends: detach from whatever feeds it. */
   onClose: (() => void) | undefined
 
@@ -38,7 +39,28 @@ export class ByteQueue implements AsyncIterable<Uint8Array> {
     wake?.()
   }
 
+  /** Stops the stream as its reader's `return()` would once `signal` aborts: the requester left. */
+  stopOn (signal: AbortSignal): void {
+    if (signal.aborted) {
+      this.stop()
+      return
+    }
+    const stop = (): void => { this.stop() }
+    signal.addEventListener('abort', stop, { once: true })
+    this.unlisten = () => { signal.removeEventListener('abort', stop) }
+  }
+
+  private stop (): void {
+    this.ended = true
+    this.chunks = []
+    this.bytes = 0
+    this.signal()
+    this.detach()
+  }
+
   private detach (): void {
+    this.unlisten?.()
+    this.unlisten = undefined
     const onClose = this.onClose
     this.onClose = undefined
     onClose?.()
@@ -58,11 +80,7 @@ export class ByteQueue implements AsyncIterable<Uint8Array> {
         }
       },
       return: async () => {
-        this.ended = true
-        this.chunks = []
-        this.bytes = 0
-        this.signal()
-        this.detach()
+        this.stop()
         return { done: true, value: undefined }
       }
     }

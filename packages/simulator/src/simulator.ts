@@ -165,7 +165,14 @@ export function createSimulator (options: SimulatorOptions = {}): Simulator {
       const what = request.operation === UNMAPPED_OPERATION ? `${request.method ?? 'GET'} ${request.url ?? '/'}` : request.operation
       throw engineErrors.notImplemented(what)
     }
-    return operation(engine, request)
+    // Asked only of streamed replies: a pipe's `abandoned` is made on first use.
+    const stopWhenAbandoned = (reply: Message): Message => {
+      const abandoned = reply.stream instanceof ByteQueue ? message.ret?.abandoned : undefined
+      if (abandoned !== undefined) (reply.stream as ByteQueue).stopOn(abandoned)
+      return reply
+    }
+    const reply = operation(engine, request)
+    return reply instanceof Promise ? reply.then(stopWhenAbandoned) : stopWhenAbandoned(reply)
   }
   const server = createServer({
     default: latency > 0
