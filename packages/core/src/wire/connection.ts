@@ -104,7 +104,11 @@ class RemoteChannel {
   error: Error | undefined
   closeError: Error | undefined
 
-  constructor (readonly wire: WireSession, readonly id: number) {}
+  /**
+   * @param replies - the channel is a request's return channel (it was the `ret` of a message
+   *   sent on a service channel); replies sent on it hand over services, not return channels.
+   */
+  constructor (readonly wire: WireSession, readonly id: number, readonly replies = false) {}
 
   send (message: Message, options?: AbortOptions): Promise<void> {
     if (this.state !== 'open') return Promise.reject(this.closedError())
@@ -112,7 +116,7 @@ class RemoteChannel {
     if (signal?.aborted === true) return Promise.reject(signal.reason as Error)
     if (this.queue === undefined && this.credit > 0 && !this.wire.congested) {
       try {
-        this.credit -= this.wire.writeMessage(this.id, message)
+        this.credit -= this.wire.writeMessage(this.id, message, this.replies)
       } catch (error) {
         return Promise.reject(error)
       }
@@ -141,7 +145,7 @@ class RemoteChannel {
       const pending = queue.shift() as PendingSend
       if (pending.onAbort !== undefined) pending.signal?.removeEventListener('abort', pending.onAbort)
       try {
-        this.credit -= this.wire.writeMessage(this.id, pending.message)
+        this.credit -= this.wire.writeMessage(this.id, pending.message, this.replies)
         pending.resolve()
       } catch (error) {
         pending.reject(error as Error)
@@ -234,13 +238,18 @@ const RETURN_TOKEN = /^[0-9a-f]{32}$/
 /** Which way a control stream carries frames for this end. */
 type ControlUse = 'read' | 'write' | 'both'
 
-/** A local {@link Sender} this end exported to the peer under a channel id. */
+/**
+ * A local {@link Sender} this end exported to the peer under a channel id. `replies` marks
+ * the return channel of a request, which the connection's end closes (its requester must
+ * learn that no reply comes); any other (a service handed out in a reply, such as a tree's
+ * child every Attach shares) is only forgotten then, as on RELEASE.
+ */
 class ExportedChannel {
   pending = 0
   consumed = 0
   state: 'open' | 'closing' | 'closed' = 'open'
   closeError: Error | undefined
-  constructor (readonly id: number, readonly sender: Sender) {}
+  constructor (readonly id: number, readonly sender: Sender, readonly replies = false) {}
 }
 
 interface BoundMessage {
@@ -612,8 +621,11 @@ export class WireSession implements WireConnection {
     if (!ok) this.congested = true
   }
 
-  /** Encodes and writes a MESSAGE; returns the bytes of channel credit it used. */
-  writeMessage (channel: number, message: Message): number {
+  /**
+   * Encodes and writes a MESSAGE on `channel` (a return channel when `onReplies`); returns
+   * the bytes of channel credit it used.
+   */
+  writeMessage (channel: number, message: Message, onReplies = false): number {
     if (this.ended) throw new SwarmError(ErrorCode.ChannelClosed, 'connection is closed')
     let exported: Sender | undefined
     let exportedId = 0
@@ -639,7 +651,7 @@ export class WireSession implements WireConnection {
     this.writeFrame(FrameType.Message, channel, packed, packed.start, packed.end)
     if (exported !== undefined) {
       this.nextChannel += 2
-      this.exports.set(exportedId, new ExportedChannel(exportedId, exported))
+      this.exports.set(exportedId, new ExportedChannel(exportedId, exported, !onReplies))
     }
     if (attachmentId !== undefined) {
       this.nextAttachment += 2
@@ -716,8 +728,8 @@ export class WireSession implements WireConnection {
 
   private onMessage (channel: number, source: Buffer, start: number, end: number): void {
     const decoded = decodeMessagePayload(source, start, end)
-    const bound = this.bind(decoded)
     const entry = this.exports.get(channel)
+    const bound = this.bind(decoded, entry?.replies !== true)
     if (entry === undefined || entry.state !== 'open') {
       this.drop(bound, new SwarmError(ErrorCode.ChannelClosed, `channel ${channel} is closed`))
       return
@@ -735,8 +747,8 @@ export class WireSession implements WireConnection {
     else sent.then(() => { this.settled(entry, size) }, (error: unknown) => { this.refused(entry, bound, error) })
   }
 
-  /** Turns ids into a ret handle and an attachment stream. */
-  private bind (decoded: MessagePayload): BoundMessage {
+  /** Turns ids into a ret handle (a return channel when `request`) and an attachment stream. */
+  private bind (decoded: MessagePayload, request: boolean): BoundMessage {
     let ret: Sender | undefined
     let freshRet: RemoteChannel | undefined
     let attachment: IncomingAttachment | undefined
@@ -746,7 +758,7 @@ export class WireSession implements WireConnection {
         if (id === 0 || (id % 2 === 1) !== (this.role === 'server')) {
           throw new SwarmError(ErrorCode.MalformedFrame, `malformed frame: channel ${id} was not the sender's to allocate`)
         }
-        freshRet = new RemoteChannel(this, id)
+        freshRet = new RemoteChannel(this, id, request)
         this.imports.set(id, freshRet)
         const sender = new RemoteSender(freshRet)
         this.watchLater(sender)
@@ -867,7 +879,7 @@ export class WireSession implements WireConnection {
     for (const entry of this.exports.values()) {
       if (entry.id !== 0 && entry.state === 'open') {
         entry.state = 'closed'
-        entry.sender.close(lost).catch(noop)
+        if (entry.replies) entry.sender.close(lost).catch(noop)
       }
     }
     this.exports.clear()
