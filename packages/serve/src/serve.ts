@@ -1,17 +1,37 @@
-import { ErrorCode, SwarmError, defineService, listen, parseWireEndpointArgs, silentLogger } from '@libswarm/core'
+import { ErrorCode, SwarmError, defineService, isLoopbackHost, listen, parseWireAddress, parseWireEndpointArgs, silentLogger } from '@libswarm/core'
 import type { Logger, Sender, ServiceInstance, WireEndpointOptions, WireListener } from '@libswarm/core'
+import { ServeErrorCode } from './errors.js'
 
 /** Options of the serve service. */
 export interface ServeOptions extends WireEndpointOptions {
   /** The largest message accepted from a peer, in bytes. Default 16 MiB. */
   maxMessageSize?: number
+  /**
+   * Listen on plain `tcp://` beyond loopback, where whoever reaches the port controls the whole
+   * chain (logged as a warning). Without it such an address is refused with `INSECURE_TCP`.
+   */
+  allowInsecureTcp?: boolean
 }
 
-const USAGE = 'serve ADDRESS [--tlscacert FILE --tlscert FILE --tlskey FILE]'
+const USAGE = 'serve ADDRESS [--tlscacert FILE --tlscert FILE --tlskey FILE] [--allow-insecure-tcp]'
+const INSECURE_FLAG = '--allow-insecure-tcp'
 
 /** Parses serve's arguments. */
 export function parseServeArgs (args: readonly string[]): ServeOptions {
-  return parseWireEndpointArgs('serve', USAGE, args)
+  const options: ServeOptions = parseWireEndpointArgs('serve', USAGE, args.filter((arg) => arg !== INSECURE_FLAG))
+  if (args.includes(INSECURE_FLAG)) options.allowInsecureTcp = true
+  return options
+}
+
+/** Refuses plain TCP beyond loopback unless allowed, with the same rule as dockerserver. */
+function checkExposure (options: ServeOptions, log: Logger): void {
+  const target = parseWireAddress(options.address)
+  if (target.kind !== 'tcp' || isLoopbackHost(target.host ?? '')) return
+  if (options.allowInsecureTcp !== true) {
+    throw new SwarmError(ServeErrorCode.InsecureTcp,
+      `refusing plain TCP on ${options.address}: anyone who reaches it controls the whole chain; use a loopback host, tls:// (mutual TLS), or ${INSECURE_FLAG}`)
+  }
+  log.warn('serve: plain TCP beyond loopback (--allow-insecure-tcp): anyone who reaches it controls the whole chain', { address: options.address })
 }
 
 /** A running serve instance: a Sender (what it receives goes to `next`) with the address it listens on. */
@@ -24,6 +44,7 @@ export interface ServeInstance extends ServiceInstance {
  * into `next`; messages sent to the instance itself go to `next` as well.
  */
 export async function createServe (next: Sender, options: ServeOptions, log: Logger = silentLogger): Promise<ServeInstance> {
+  checkExposure(options, log)
   let closed = false
   // Peers must not be able to close the rest of the chain: only sends pass through.
   const front: Sender = {

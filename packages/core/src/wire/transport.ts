@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs'
-import { lstat, unlink } from 'node:fs/promises'
+import { chmod, lstat, unlink } from 'node:fs/promises'
 import http2 from 'node:http2'
 import net from 'node:net'
 import tls from 'node:tls'
@@ -181,9 +181,29 @@ async function removeStaleSocket (path: string): Promise<void> {
   await unlink(path).catch(() => {})
 }
 
+/** The mode of a listening unix socket, as dockerd's: its owner and group may connect. */
+const SOCKET_MODE = 0o660
+
+/**
+ * Binds a unix socket under a umask that leaves no more than {@link SOCKET_MODE}, so that it
+ * is never open to everyone, not even before the chmod that follows (node binds synchronously
+ * within `listen`). Worker threads cannot change the umask: there the chmod alone applies.
+ */
+function listenUnix (server: net.Server, path: string, done: () => void): void {
+  let previous: number | undefined
+  try {
+    previous = process.umask(0o777 & ~SOCKET_MODE)
+  } catch {}
+  try {
+    server.listen(path, done)
+  } finally {
+    if (previous !== undefined) process.umask(previous)
+  }
+}
+
 /**
  * Listens on `unix:///path`, `tcp://host:port` or `tls://host:port` (mutual TLS: a
- * client without a certificate signed by `tls.ca` is refused). Every accepted
+ * client without a certificate signed by `tls.ca` is refused). A unix socket gets mode 0660. Every accepted
  * connection's root messages go to `options.service`.
  *
  * @example
@@ -271,9 +291,10 @@ export async function listen (address: string, options: ListenOptions): Promise<
     const onError = (error: Error): void => { reject(new SwarmError(ErrorCode.Unavailable, `cannot listen on ${address}: ${error.message}`, { cause: error })) }
     server.once('error', onError)
     const done = (): void => { server.off('error', onError); resolve() }
-    if (target.kind === 'unix') server.listen(target.path, done)
+    if (target.kind === 'unix') listenUnix(server, target.path as string, done)
     else server.listen(target.port, target.host, done)
   })
+  if (target.kind === 'unix') await chmod(target.path as string, SOCKET_MODE)
   const bound = server.address()
   const real = target.kind === 'unix' || bound === null || typeof bound === 'string'
     ? address
