@@ -2,11 +2,21 @@ import http2 from 'node:http2'
 import { ErrorCode, SwarmError } from '../errors.js'
 import type { ByteStream } from '../message.js'
 
-const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR } = http2.constants
+const { NGHTTP2_CANCEL } = http2.constants
 
 const WRITE_AHEAD = 1024 * 1024
 
 function noop (): void {}
+
+/**
+ * Resets an attachment stream from its sending end, so that the receiver sees an error.
+ * Node's `Http2Stream.close(code)` on a stream still open for writing ends it (END_STREAM)
+ * before it resets it, and the receiver then takes the bytes so far for the whole stream;
+ * `destroy(error)` sends RST_STREAM with INTERNAL_ERROR at once.
+ */
+export function abortAttachment (stream: http2.Http2Stream): void {
+  if (!stream.destroyed) stream.destroy(new SwarmError(ErrorCode.Unavailable, 'the sender aborted the attachment'))
+}
 
 /** Resolves once `stream` can take more bytes; rejects if it closes first. */
 function drained (stream: http2.Http2Stream): Promise<void> {
@@ -54,7 +64,7 @@ export async function sendAttachment (source: ByteStream | Iterable<Uint8Array>,
     }
     stream.end()
   } catch {
-    if (!stream.destroyed) stream.close(NGHTTP2_INTERNAL_ERROR)
+    abortAttachment(stream)
     if (!sourceFailed) await Promise.resolve(iterator?.return?.()).catch(noop)
   }
 }
@@ -94,9 +104,13 @@ export class IncomingAttachment implements ByteStream {
     this.wake?.()
   }
 
-  /** Nobody will read it (its message was dropped) or the connection ended. */
-  cancel (error: Error): void {
+  /**
+   * Nobody will read it (its message was dropped) or the connection ended; after a `clean` end,
+   * one whose bytes all arrived (END_STREAM, no reset) can still be read.
+   */
+  cancel (error: Error, clean = false): void {
     if (this.failure !== undefined) return
+    if (clean && this.stream?.closed === true && this.stream.rstCode === http2.constants.NGHTTP2_NO_ERROR) return
     this.failure = error
     if (this.stream !== undefined && !this.stream.closed && !this.finished) this.stream.close(NGHTTP2_CANCEL)
     this.wake?.()

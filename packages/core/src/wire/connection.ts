@@ -5,7 +5,7 @@ import { silentLogger, type Logger } from '../logger.js'
 import type { AbortOptions, ByteStream, Message, Sender } from '../message.js'
 import { ACCEPTED } from '../message.js'
 import { errorMessage, replyAndClose } from '../server.js'
-import { IncomingAttachment, sendAttachment } from './attachment.js'
+import { IncomingAttachment, abortAttachment, sendAttachment } from './attachment.js'
 import {
   DEFAULT_MAX_MESSAGE_SIZE, FRAME_HEADER_SIZE, FrameParser, FrameType, INITIAL_CHANNEL_WINDOW,
   decodeCreditPayload, decodeErrorPayload, decodeMessagePayload, encodeCreditPayload, encodeErrorPayload,
@@ -883,26 +883,41 @@ export class WireSession implements WireConnection {
       }
     }
     this.exports.clear()
-    for (const attachment of this.incoming.values()) attachment.cancel(lost)
+    for (const attachment of this.incoming.values()) attachment.cancel(lost, error === undefined)
     this.incoming.clear()
-    for (const attachment of this.fetching) attachment.cancel(lost)
+    for (const attachment of this.fetching) attachment.cancel(lost, error === undefined)
     this.fetching.clear()
-    for (const stream of this.streams) if (!stream.closed) stream.close(NGHTTP2_CANCEL)
+    // A clean close lets the attachments whose bytes were all written finish before it ends the
+    // control stream, so that the peer reads their end first, and aborts the others.
+    const finishing: Array<Promise<unknown>> = []
+    for (const stream of this.streams) {
+      if (stream.closed) continue
+      if (error === undefined && stream.writableEnded) finishing.push(new Promise((resolve) => stream.once('close', resolve)))
+      else if (error === undefined) abortAttachment(stream)
+      else stream.close(NGHTTP2_CANCEL)
+    }
     this.streams.clear()
     this.outgoing.clear()
     this.settleClosed(error)
-    if (error === undefined) {
-      this.flushNow()
-      for (const control of this.controlStreams) if (!control.destroyed) control.end()
+    if (error !== undefined) {
+      for (const session of this.sessions()) session.destroy()
+      return
     }
-    for (const session of this.sessions()) {
-      if (error === undefined) {
+    this.flushNow()
+    const end = (): void => {
+      for (const control of this.controlStreams) if (!control.destroyed) control.end()
+      for (const session of this.sessions()) {
         session.close()
         setTimeout(() => { if (!session.destroyed) session.destroy() }, 1000).unref()
-      } else {
-        session.destroy()
       }
     }
+    if (finishing.length === 0) {
+      end()
+      return
+    }
+    const timer = setTimeout(end, 1000)
+    timer.unref()
+    void Promise.all(finishing).then(() => { clearTimeout(timer); end() })
   }
 
   private sessions (): http2.Http2Session[] {

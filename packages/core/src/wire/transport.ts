@@ -14,6 +14,11 @@ import { CONTROL_PATH, H2_SESSION_OPTIONS, RETURN_HEADER, WireSession, type TlsO
 export interface WireListener extends AsyncDisposable {
   /** The address, with the real port when listening on port 0. */
   readonly address: string
+  /**
+   * Stops accepting connections; those already open go on until {@link close}. A front
+   * that drains (lets the replies in flight reach their peers) calls this first.
+   */
+  stopAccepting (): void
   /** Stops accepting, closes every connection and removes a unix socket file. */
   close (): Promise<void>
 }
@@ -299,10 +304,14 @@ export async function listen (address: string, options: ListenOptions): Promise<
   const real = target.kind === 'unix' || bound === null || typeof bound === 'string'
     ? address
     : formatWireAddress({ kind: target.kind, host: target.host, port: bound.port })
+  let stopped: Promise<void> | undefined
+  const stopAccepting = (): void => {
+    stopped ??= new Promise<void>((resolve) => { server.close(() => { resolve() }) })
+  }
   let closing: Promise<void> | undefined
   const close = async (): Promise<void> => {
     closing ??= (async () => {
-      const stopped = new Promise<void>((resolve) => { server.close(() => { resolve() }) })
+      stopAccepting()
       await Promise.all([...connections].map(async (connection) => { await connection.close() }))
       for (const session of unrouted) session.destroy()
       h2.close()
@@ -311,7 +320,7 @@ export async function listen (address: string, options: ListenOptions): Promise<
     })()
     await closing
   }
-  return { address: real, close, [Symbol.asyncDispose]: close }
+  return { address: real, stopAccepting, close, [Symbol.asyncDispose]: close }
 }
 
 /**
