@@ -1,6 +1,9 @@
-import { ErrorCode, SwarmError, defineService, isLoopbackHost, listen, parseWireAddress, parseWireEndpointArgs, silentLogger } from '@libswarm/core'
+import {
+  ErrorCode, SwarmError, defineService, errorMessage, isLoopbackHost, listen, parseWireAddress, parseWireEndpointArgs, replyAndClose, silentLogger
+} from '@libswarm/core'
 import type { Logger, Sender, ServiceInstance, WireEndpointOptions, WireListener } from '@libswarm/core'
 import { ServeErrorCode } from './errors.js'
+import { InFlight } from './in-flight.js'
 
 /** Options of the serve service. */
 export interface ServeOptions extends WireEndpointOptions {
@@ -11,6 +14,11 @@ export interface ServeOptions extends WireEndpointOptions {
    * chain (logged as a warning). Without it such an address is refused with `INSECURE_TCP`.
    */
   allowInsecureTcp?: boolean
+  /**
+   * How long `close()` lets the requests in flight answer (their replies, streams included,
+   * reach the wire) before it closes the connections. Default 10000 ms.
+   */
+  closeTimeoutMs?: number
 }
 
 const USAGE = 'serve ADDRESS [--tlscacert FILE --tlscert FILE --tlskey FILE] [--allow-insecure-tcp]'
@@ -46,11 +54,15 @@ export interface ServeInstance extends ServiceInstance {
 export async function createServe (next: Sender, options: ServeOptions, log: Logger = silentLogger): Promise<ServeInstance> {
   checkExposure(options, log)
   let closed = false
+  const inFlight = new InFlight()
   // Peers must not be able to close the rest of the chain: only sends pass through.
   const front: Sender = {
     send: async (message, sendOptions) => {
-      if (closed) throw new SwarmError(ErrorCode.Unavailable, 'serve is closing')
-      await next.send(message, sendOptions)
+      if (closed) {
+        await replyAndClose(message.ret, errorMessage(new SwarmError(ErrorCode.Unavailable, 'serve is shutting down')))
+        return
+      }
+      await next.send(inFlight.track(message), sendOptions)
     },
     close: async () => {}
   }
@@ -65,6 +77,8 @@ export async function createServe (next: Sender, options: ServeOptions, log: Log
     }
   })
   log.info('serve: listening', { address: listener.address })
+  const cut = new AbortController()
+  let closing: Promise<void> | undefined
   return {
     address: listener.address,
     send: async (message, sendOptions) => {
@@ -72,9 +86,23 @@ export async function createServe (next: Sender, options: ServeOptions, log: Log
       await next.send(message, sendOptions)
     },
     close: async () => {
-      if (closed) return
+      // A second close while the first drains cuts what is left.
+      if (closing !== undefined) {
+        cut.abort()
+        await closing
+        return
+      }
       closed = true
-      await listener.close()
+      closing = (async () => {
+        listener.stopAccepting()
+        if (inFlight.size > 0) log.info('serve: waiting for replies in flight', { inFlight: inFlight.size })
+        const timer = setTimeout(() => { cut.abort() }, options.closeTimeoutMs ?? 10_000)
+        await inFlight.idle({ signal: cut.signal })
+        clearTimeout(timer)
+        if (inFlight.size > 0) log.warn('serve: closing with replies still in flight', { inFlight: inFlight.size })
+        await listener.close()
+      })()
+      await closing
     }
   }
 }
