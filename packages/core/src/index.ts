@@ -8,7 +8,7 @@
 export { Verb, VERBS, isVerb } from './verbs.js'
 export { ErrorCode, SwarmError, isSwarmError, toSwarmError } from './errors.js'
 export { abandonedSignal, message, isSender } from './message.js'
-export type { AbortOptions, ByteStream, Message, Receiver, Sender } from './message.js'
+export type { AbortOptions, ByteStream, Caller, CallerCertificate, Message, Receiver, Sender } from './message.js'
 export { pipe } from './pipe.js'
 export type { PipeOptions } from './pipe.js'
 export { createServer, errorMessage, errorFromMessage, replyAndClose } from './server.js'

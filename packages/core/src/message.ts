@@ -15,6 +15,35 @@ export interface Message {
   readonly ret?: Sender | undefined
   /** A byte stream travelling with the message (stdin of an attach, a tar to load, ...). */
   readonly stream?: ByteStream | undefined
+  /**
+   * Who sent the request, as the front that received it saw them (dockerserver sets it from
+   * the connection, never from the request's content). Services pass it on unchanged.
+   */
+  readonly caller?: Caller | undefined
+}
+
+/** The identity of a request's sender, as a front saw it. Every field is optional. */
+export interface Caller {
+  /** The name of the listener the request arrived on (one swarmd may serve several sockets). */
+  readonly listener?: string | undefined
+  /** The peer's user and group ids (and process id) on a unix socket, where the platform gives them. */
+  readonly uid?: number | undefined
+  readonly gid?: number | undefined
+  readonly pid?: number | undefined
+  /** The verified TLS client certificate, over mutual TLS. */
+  readonly certificate?: CallerCertificate | undefined
+  /** The peer's address over TCP (`127.0.0.1:51234`). */
+  readonly address?: string | undefined
+}
+
+/** The parts of a verified client certificate a policy names callers by. */
+export interface CallerCertificate {
+  /** The subject, as `CN=ci,O=example` (RFC 4514 order as the certificate gives it). */
+  readonly subject: string
+  /** Subject alternative names, as `DNS:ci.example`, `IP:10.0.0.1`, `URI:spiffe://...`, `email:...`. */
+  readonly sans: readonly string[]
+  /** SHA-256 fingerprint, hex with colons as node:tls gives it. */
+  readonly fingerprint256?: string | undefined
 }
 
 /**
