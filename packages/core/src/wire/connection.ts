@@ -1010,6 +1010,8 @@ export class WireSession implements WireConnection {
     this.exports.delete(channel)
     this.unhold(entry)
     entry.leave('closed')
+    // Nobody but the peer could answer a request's return channel: the request is dropped.
+    if (entry.replies) entry.sender.close(new SwarmError(ErrorCode.ChannelClosed, 'the peer dropped the request without answering it')).catch(noop)
   }
 
   /**
