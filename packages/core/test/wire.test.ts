@@ -226,6 +226,27 @@ describe('handles dropped unclosed', () => {
   })
 })
 
+describe('a request the peer drops unanswered', () => {
+  it('fails with CHANNEL_CLOSED once its return channel is garbage-collected there, instead of waiting forever', async () => {
+    const { setFlagsFromString } = await import('node:v8')
+    const { runInNewContext } = await import('node:vm')
+    setFlagsFromString('--expose-gc')
+    const gc = runInNewContext('gc') as () => void
+    // The handler's promise never settles and nothing holds it: the ret becomes unreachable.
+    const pair = connectedPair(createServer({ Start: async () => await new Promise<never>(() => {}) }))
+    try {
+      let outcome: string | undefined
+      const pending = request(pair.client.remote, 'Start').then(() => 'answered', (error: { code?: string }) => error.code)
+      void pending.then((value) => { outcome = value })
+      for (let i = 0; i < 50 && outcome === undefined; i++) {
+        gc()
+        await new Promise((resolve) => setTimeout(resolve, 20))
+      }
+      expect(outcome).toBe('CHANNEL_CLOSED')
+    } finally { await pair.close() }
+  })
+})
+
 describe('listen and dial (in process)', () => {
   it('listens on tcp port 0 and reports the real port', async () => {
     await using listener = await listen('tcp://127.0.0.1:0', { service: createServer({ Ls: () => message('Ack', ['tcp']) }) })

@@ -1,11 +1,11 @@
 import http from 'node:http'
 import https from 'node:https'
 import type { Server } from 'node:net'
-import { SwarmError, silentLogger, type Logger, type Sender } from '@libswarm/core'
+import { SwarmError, isLoopbackHost, silentLogger, type Logger, type Sender } from '@libswarm/core'
 import { DockerServerErrorCode } from './errors.js'
 import { ConnectionCap } from './connection-cap.js'
 import { DockerHttpFront } from './http-front.js'
-import { formatListenAddress, isLoopbackHost, listenOn, parseListenAddress, removeSocketFile, type ListenAddress } from './listen-address.js'
+import { formatListenAddress, listenOn, parseListenAddress, removeSocketFile, type ListenAddress } from './listen-address.js'
 
 /** TLS for tcp:// addresses, as dockerd's `--tls*` flags. */
 export interface DockerServerTlsOptions {
@@ -87,10 +87,14 @@ export function createDockerServer (options: DockerServerOptions): DockerServer 
   const parsed = options.addresses.map((text) => parseListenAddress(text, { tls: options.tls !== undefined }))
   if (parsed.length === 0) throw new SwarmError(DockerServerErrorCode.BadAddress, 'dockerserver needs at least one address (unix:///PATH or tcp://HOST:PORT)')
   for (const [index, address] of parsed.entries()) {
-    if (address.kind === 'tcp' && options.tls === undefined && options.allowInsecureTcp !== true && !isLoopbackHost(address.host)) {
+    if (address.kind !== 'tcp' || isLoopbackHost(address.host)) continue
+    const text = options.addresses[index] ?? ''
+    if (options.tls === undefined && options.allowInsecureTcp !== true) {
       throw new SwarmError(DockerServerErrorCode.InsecureTcp,
-        `refusing plain TCP on ${options.addresses[index] ?? ''}: anyone who reaches it controls the engine; use a loopback host, TLS (--tlsverify), or --allow-insecure-tcp`)
+        `refusing plain TCP on ${text}: anyone who reaches it controls the engine; use a loopback host, TLS (--tlsverify), or --allow-insecure-tcp`)
     }
+    if (options.tls === undefined) log.warn('dockerserver: plain TCP beyond loopback (--allow-insecure-tcp): anyone who reaches it controls the engine', { address: text })
+    else if (options.tls.verify !== true) log.warn('dockerserver: TLS without client verification beyond loopback (no --tlsverify): anyone who reaches it controls the engine', { address: text })
   }
   const headersTimeoutMs = options.headersTimeoutMs ?? DOCKER_SERVER_LIMITS.headersTimeoutMs
   const front = new DockerHttpFront({

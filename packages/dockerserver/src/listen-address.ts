@@ -34,11 +34,6 @@ function badAddress (text: string): SwarmError {
   return new SwarmError(DockerServerErrorCode.BadAddress, `bad address ${JSON.stringify(text)}: expected unix:///PATH or tcp://HOST:PORT`)
 }
 
-/** True for a host that only this machine reaches. */
-export function isLoopbackHost (host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host) || /^::ffff:127\./i.test(host)
-}
-
 /** The address as a URL again, with the port actually bound (for `tcp://127.0.0.1:0`). */
 export function formatListenAddress (address: ListenAddress, server?: net.Server): string {
   if (address.kind === 'unix') return `unix://${address.path}`

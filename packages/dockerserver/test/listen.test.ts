@@ -5,7 +5,7 @@ import https from 'node:https'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { spawnChain, type Service } from '@libswarm/core'
+import { silentLogger, spawnChain, type Logger, type Service } from '@libswarm/core'
 import { createDockerServer, dockerserver, parseDockerServerArgs } from '../src/index.js'
 import { createFakeBackend } from './fake-backend.js'
 import { CLI_28, httpRequest, runCli } from './harness.js'
@@ -35,6 +35,19 @@ describe('addresses', () => {
     expect(() => createDockerServer({ addresses: ['tcp://:2375'], next })).toThrow(/refusing plain TCP/)
     expect(() => createDockerServer({ addresses: ['tcp://0.0.0.0:0'], next, allowInsecureTcp: true })).not.toThrow()
     expect(() => createDockerServer({ addresses: ['tcp://[::1]:0'], next })).not.toThrow()
+  })
+
+  it('warns when it listens beyond loopback with plain TCP allowed, or TLS without client verification', () => {
+    const warnings: string[] = []
+    const log: Logger = { ...silentLogger, warn: (text) => { warnings.push(text) }, child: () => log }
+    const tls = { cert: 'unused', key: 'unused' }
+    createDockerServer({ addresses: ['tcp://127.0.0.1:0'], next, log, tls })
+    createDockerServer({ addresses: ['tcp://127.0.0.1:0'], next, log, allowInsecureTcp: true })
+    createDockerServer({ addresses: ['tcp://0.0.0.0:0'], next, log, tls: { ...tls, verify: true } })
+    expect(warnings).toEqual([])
+    createDockerServer({ addresses: ['tcp://0.0.0.0:0'], next, log, allowInsecureTcp: true })
+    createDockerServer({ addresses: ['tcp://0.0.0.0:0'], next, log, tls })
+    expect(warnings).toEqual([expect.stringMatching(/plain TCP beyond loopback/), expect.stringMatching(/TLS without client verification/)])
   })
 
   it.each(['http://127.0.0.1:2375', 'tcp://127.0.0.1:99999', 'unix://', 'tcp://a b:1', '127.0.0.1:2375', 'tcp://127.0.0.1:2375/path'])('refuses the bad address %s', (address) => {

@@ -6,5 +6,6 @@
  * `@libswarm/remote`.
  */
 export { serve, createServe, parseServeArgs } from './serve.js'
+export { ServeErrorCode } from './errors.js'
 export type { ServeInstance, ServeOptions } from './serve.js'
 export type { WireEndpointOptions } from '@libswarm/core'

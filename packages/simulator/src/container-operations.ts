@@ -454,25 +454,41 @@ function hijackReply (request: DockerRequest, queue: ByteQueue, multiplexed: boo
     : streamReply(queue, contentType, 101, { Connection: 'Upgrade', Upgrade: upgrade === '' ? 'tcp' : upgrade })
 }
 
-async function pump (stream: AsyncIterable<Uint8Array>, write: (bytes: Uint8Array) => void, end: () => void, stopped: () => boolean, detach?: () => void): Promise<void> {
+const PUMP_PIECE = 64 * 1024
+
+/** What else {@link pump} does: wait for `room` before each write (backpressure), and watch for the detach keys. */
+interface PumpOptions {
+  room?: () => Promise<void> | undefined
+  detach?: () => void
+}
+
+/** Copies an attach's (or exec's) stdin into the process, as fast as its output is read. */
+async function pump (stream: AsyncIterable<Uint8Array>, write: (bytes: Uint8Array) => void, end: () => void, stopped: () => boolean, options: PumpOptions = {}): Promise<void> {
+  const { room, detach } = options
   let previous = 0
   try {
-    for await (const chunk of stream) {
-      if (stopped()) break
-      if (detach !== undefined) {
-        // dockerd's default detach keys, ctrl-p ctrl-q: the client leaves, the container runs on.
-        const at = detachSequenceEnd(chunk, previous)
-        if (at >= 0) {
-          const before = chunk.subarray(0, Math.max(0, at - 1))
-          if (before.byteLength > 0) write(before)
-          detach()
-          return
+    for await (const whole of stream) {
+      // In pieces, so that what one write adds to the output stays well below its queue's bound.
+      for (let at = 0; at < whole.byteLength; at += PUMP_PIECE) {
+        const chunk = whole.byteLength <= PUMP_PIECE ? whole : whole.subarray(at, at + PUMP_PIECE)
+        await room?.()
+        if (stopped()) return
+        if (detach !== undefined) {
+          // dockerd's default detach keys, ctrl-p ctrl-q: the client leaves, the container runs on.
+          const keys = detachSequenceEnd(chunk, previous)
+          if (keys >= 0) {
+            const before = chunk.subarray(0, Math.max(0, keys - 1))
+            if (before.byteLength > 0) write(before)
+            detach()
+            return
+          }
+          previous = chunk[chunk.byteLength - 1] ?? previous
         }
-        previous = chunk[chunk.byteLength - 1] ?? previous
+        write(chunk)
       }
-      write(chunk)
     }
   } catch {}
+  await room?.()
   if (!stopped()) end()
 }
 
@@ -501,9 +517,12 @@ const attach: Operation = (engine, request) => {
   if (queryFlag(query, 'stdin') && input !== undefined && container.config.OpenStdin === true) {
     void pump(input, (bytes) => { engine.stdin(container, bytes) }, () => {
       if (container.config.StdinOnce === true) engine.stdin(container, undefined)
-    }, () => queue.closed, () => {
-      engine.containerEvent(container, 'detach')
-      queue.end()
+    }, () => queue.closed, {
+      room: () => queue.room() ?? engine.stdinRoom(container),
+      detach: () => {
+        engine.containerEvent(container, 'detach')
+        queue.end()
+      }
     })
   } else if (input !== undefined) {
     void pump(input, () => {}, () => {}, () => queue.closed)
@@ -630,7 +649,8 @@ const execStart: Operation = (engine, request) => {
   const input = request.stream
   if (input !== undefined) {
     void pump(input, (bytes) => { if (exec.config.AttachStdin === true) engine.execStdin(exec, bytes) },
-      () => { if (exec.config.AttachStdin === true) engine.execStdin(exec, undefined) }, () => !exec.running)
+      () => { if (exec.config.AttachStdin === true) engine.execStdin(exec, undefined) }, () => !exec.running,
+      { room: () => queue.room() ?? engine.execStdinRoom(exec) })
   }
   return reply
 }

@@ -9,6 +9,7 @@ import { familiarName, parseReference } from './image-reference.js'
 import { LogBuffer, frameOutput, type OutputStream } from './log-buffer.js'
 import { SimProcess, compileCommand, signalIsIgnored, type ProcessHost } from './process-model.js'
 import { SeededRandom } from './random.js'
+import { PendingStdin } from './pending-stdin.js'
 import { CONFIG_DEFAULTS, HOST_CONFIG_DEFAULTS, compactAgainst } from './shapes.js'
 
 /** What an engine is: its name, its size and what it holds at start. */
@@ -85,8 +86,8 @@ export class Container implements ProcessHost {
   publishedPorts: PublishedPort[] | undefined
   restartTimer: NodeJS.Timeout | undefined
   mounts: ContainerMount[] | undefined
-  /** Stdin that arrived before the process could read it (an attach precedes start); `null` marks EOF. */
-  pendingStdin: Array<Uint8Array | null> | undefined
+  /** Stdin that arrived before the process could read it (an attach precedes start). */
+  pendingStdin: PendingStdin | undefined
 
   constructor (
     private readonly engine: Engine,
@@ -192,8 +193,8 @@ export interface SimExec {
   pid: number
   process: SimProcess | undefined
   queue: ByteQueue | undefined
-  /** Stdin that came before the process started; `null` marks EOF. */
-  pendingStdin?: Array<Uint8Array | null> | undefined
+  /** Stdin that came before the process started. */
+  pendingStdin?: PendingStdin | undefined
 }
 
 const BUSYBOX_SIZE = 4_261_550
@@ -689,7 +690,7 @@ export class Engine {
     process.run()
     const pending = container.pendingStdin
     container.pendingStdin = undefined
-    for (const chunk of pending ?? []) this.stdin(container, chunk ?? undefined)
+    for (const chunk of pending?.take() ?? []) this.stdin(container, chunk ?? undefined)
   }
 
   private publishPorts (container: Container): PublishedPort[] | undefined {
@@ -730,7 +731,8 @@ export class Engine {
     container.logs.append(time, stream, bytes)
     const readers = container.readers
     if (readers === undefined) return
-    for (const reader of readers) {
+    // A copy: a reader that overflows leaves the list while this loop runs.
+    for (const reader of readers.length === 1 ? readers : [...readers]) {
       if (stream === 1 ? !reader.stdout : !reader.stderr) continue
       reader.queue.push(frameOutput(stream, bytes, reader.multiplexed, reader.timestamps ? time : undefined))
     }
@@ -749,13 +751,22 @@ export class Engine {
     }
   }
 
+  /** `undefined` while the container's stdin takes more, else a promise that resolves once it does. */
+  stdinRoom (container: Container): Promise<void> | undefined {
+    return container.pendingStdin?.room()
+  }
+
+  /** The same for an exec's stdin. */
+  execStdinRoom (exec: SimExec): Promise<void> | undefined {
+    return exec.pendingStdin?.room()
+  }
+
   /** Stdin for the main process (from an attach). */
   stdin (container: Container, bytes: Uint8Array | undefined): void {
     const process = container.process
     if (process === undefined || !process.running) {
       if (container.status !== 'created' && container.status !== 'exited') return
-      const pending = container.pendingStdin ??= []
-      if (pending.length < 256) pending.push(bytes ?? null)
+      ;(container.pendingStdin ??= new PendingStdin()).push(bytes ?? null)
       return
     }
     if (bytes === undefined) process.stdinEnd()
@@ -906,6 +917,8 @@ export class Engine {
     const readers = container.readers
     container.readers = undefined
     for (const reader of readers ?? []) reader.queue.end()
+    container.pendingStdin?.take()
+    container.pendingStdin = undefined
     const waiters = container.waiters
     container.waiters = undefined
     for (const waiter of waiters ?? []) waiter.resolve(container.exitCode)
@@ -983,7 +996,7 @@ export class Engine {
       process.run()
       const pending = exec.pendingStdin
       exec.pendingStdin = undefined
-      for (const chunk of pending ?? []) {
+      for (const chunk of pending?.take() ?? []) {
         if (chunk === null) process.stdinEnd()
         else process.stdin(chunk)
       }
@@ -992,14 +1005,14 @@ export class Engine {
       run()
       return
     }
-    exec.pendingStdin = []
+    exec.pendingStdin = new PendingStdin()
     setTimeout(run, delayMs).unref?.()
   }
 
   /** Stdin for an exec, held while its process has not started yet; `undefined` is EOF. */
   execStdin (exec: SimExec, bytes: Uint8Array | undefined): void {
     if (exec.pendingStdin !== undefined) {
-      if (exec.pendingStdin.length < 256) exec.pendingStdin.push(bytes ?? null)
+      exec.pendingStdin.push(bytes ?? null)
       return
     }
     if (bytes === undefined) exec.process?.stdinEnd()
@@ -1013,6 +1026,8 @@ export class Engine {
     exec.running = false
     exec.exitCode = code
     exec.pid = 0
+    exec.pendingStdin?.take()
+    exec.pendingStdin = undefined
     exec.queue?.end()
     exec.queue = undefined
     this.containerEvent(exec.container, 'exec_die', { execID: exec.id, exitCode: String(code) })
@@ -1030,11 +1045,13 @@ export class Engine {
       container.process?.kill()
       for (const reader of container.readers ?? []) reader.queue.end()
       container.readers = undefined
+      container.pendingStdin?.take()
       for (const waiter of container.waiters ?? []) waiter.resolve(container.exitCode)
       container.waiters = undefined
     }
     for (const exec of this.execs.values()) {
       exec.process?.kill()
+      exec.pendingStdin?.take()
       exec.queue?.end()
     }
     this.events.close()

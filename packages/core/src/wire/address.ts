@@ -40,6 +40,19 @@ export function formatWireAddress (address: WireAddress): string {
   return `${address.kind}://${host}:${address.port ?? 0}`
 }
 
+/**
+ * True for a host only this machine reaches (`localhost`, 127.0.0.0/8, `::1`). Listeners
+ * refuse plain TCP on any other host unless told otherwise: whoever reaches it controls
+ * everything behind it. dockerserver and serve apply this one rule.
+ *
+ * @example
+ * isLoopbackHost('127.0.0.1') // true
+ * isLoopbackHost('0.0.0.0') // false: every interface
+ */
+export function isLoopbackHost (host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host) || /^::ffff:127\./i.test(host)
+}
+
 function invalid (address: string, why: string): SwarmError {
   return new SwarmError(ErrorCode.InvalidArguments, `invalid wire address ${JSON.stringify(address)}: ${why}`)
 }

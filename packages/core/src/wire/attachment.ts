@@ -3,11 +3,21 @@ import { ErrorCode, SwarmError } from '../errors.js'
 import type { ByteStream } from '../message.js'
 import type { Unclaimed, UnclaimedAttachments } from './connection-limits.js'
 
-const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR } = http2.constants
+const { NGHTTP2_CANCEL } = http2.constants
 
 const WRITE_AHEAD = 1024 * 1024
 
 function noop (): void {}
+
+/**
+ * Resets an attachment stream from its sending end, so that the receiver sees an error.
+ * Node's `Http2Stream.close(code)` on a stream still open for writing ends it (END_STREAM)
+ * before it resets it, and the receiver then takes the bytes so far for the whole stream;
+ * `destroy(error)` sends RST_STREAM with INTERNAL_ERROR at once.
+ */
+export function abortAttachment (stream: http2.Http2Stream): void {
+  if (!stream.destroyed) stream.destroy(new SwarmError(ErrorCode.Unavailable, 'the sender aborted the attachment'))
+}
 
 /** Resolves once `stream` can take more bytes; rejects if it closes first. */
 function drained (stream: http2.Http2Stream): Promise<void> {
@@ -65,7 +75,7 @@ export async function sendAttachment (source: ByteStream | Iterable<Uint8Array>,
     returned = true
     stream.end()
   } catch {
-    if (!stream.destroyed) stream.close(NGHTTP2_INTERNAL_ERROR)
+    abortAttachment(stream)
     if (!sourceFailed && !returned) {
       returned = true
       await Promise.resolve(iterator?.return?.()).catch(noop)
@@ -126,8 +136,12 @@ export class IncomingAttachment implements ByteStream, Unclaimed {
     this.wake?.()
   }
 
-  /** Nobody will read it (its message was dropped) or the connection ended. */
-  cancel (error: Error): void {
+  /**
+   * Nobody will read it (its message was dropped) or the connection ended; after a `clean` end,
+   * one whose bytes all arrived (END_STREAM, no reset) can still be read.
+   */
+  cancel (error: Error, clean = false): void {
+    if (clean && this.stream?.closed === true && this.stream.rstCode === http2.constants.NGHTTP2_NO_ERROR) return
     this.drop(NGHTTP2_CANCEL, error)
   }
 

@@ -5,7 +5,7 @@ import { silentLogger, type Logger } from '../logger.js'
 import type { AbortOptions, ByteStream, Message, Sender } from '../message.js'
 import { ACCEPTED } from '../message.js'
 import { errorMessage, replyAndClose } from '../server.js'
-import { IncomingAttachment, sendAttachment } from './attachment.js'
+import { IncomingAttachment, abortAttachment, sendAttachment } from './attachment.js'
 import { UnclaimedAttachments, type Unclaimed, type WireLimits } from './connection-limits.js'
 import {
   DEFAULT_MAX_MESSAGE_SIZE, FRAME_HEADER_SIZE, FrameParser, FrameType, INITIAL_CHANNEL_WINDOW,
@@ -111,7 +111,11 @@ class RemoteChannel {
   /** Channels exported as the ret of a message on this handle that the peer has not named yet. */
   unheard: Set<ExportedChannel> | undefined
 
-  constructor (readonly wire: WireSession, readonly id: number) {}
+  /**
+   * @param replies - the channel is a request's return channel (it was the `ret` of a message
+   *   sent on a service channel); replies sent on it hand over services, not return channels.
+   */
+  constructor (readonly wire: WireSession, readonly id: number, readonly replies = false) {}
 
   /** Aborts when the peer resets the channel or the connection ends: nobody listens any more. */
   abandonedSignal (): AbortSignal {
@@ -253,7 +257,12 @@ const RETURN_TOKEN = /^[0-9a-f]{32}$/
 /** Which way a control stream carries frames for this end. */
 type ControlUse = 'read' | 'write' | 'both'
 
-/** A local {@link Sender} this end exported to the peer under a channel id. */
+/**
+ * A local {@link Sender} this end exported to the peer under a channel id. `replies` marks
+ * the return channel of a request, which the connection's end closes (its requester must
+ * learn that no reply comes); any other (a service handed out in a reply, such as a tree's
+ * child every Attach shares) is only forgotten then, as on RELEASE.
+ */
 class ExportedChannel {
   pending = 0
   /** Bytes accepted and not yet credited back. */
@@ -266,7 +275,7 @@ class ExportedChannel {
   unwatch: (() => void) | undefined
   /** The handle whose message carried this channel as its ret, until the peer names the channel. */
   via: RemoteChannel | undefined
-  constructor (readonly id: number, readonly sender: Sender) {}
+  constructor (readonly id: number, readonly sender: Sender, readonly replies = false) {}
 
   /** The channel leaves the open state: its abandonment no longer matters. */
   leave (state: 'closing' | 'closed'): void {
@@ -678,8 +687,8 @@ export class WireSession implements WireConnection {
   }
 
   /**
-   * Encodes and writes a MESSAGE on the handle `via` (id `channel`); returns the bytes of
-   * channel credit it used.
+   * Encodes and writes a MESSAGE on the handle `via` (id `channel`; a return channel when
+   * `via.replies`); returns the bytes of channel credit it used.
    */
   writeMessage (channel: number, message: Message, via?: RemoteChannel): number {
     if (this.ended) throw new SwarmError(ErrorCode.ChannelClosed, 'connection is closed')
@@ -710,7 +719,7 @@ export class WireSession implements WireConnection {
     this.writeFrame(FrameType.Message, channel, packed, packed.start, packed.end)
     if (exported !== undefined) {
       this.nextChannel += 2
-      const entry = new ExportedChannel(exportedId, exported)
+      const entry = new ExportedChannel(exportedId, exported, via?.replies !== true)
       this.exports.set(exportedId, entry)
       if (exported.abandoned !== undefined) this.watchAbandoned(entry, exported.abandoned)
       if (via !== undefined) {
@@ -825,7 +834,7 @@ export class WireSession implements WireConnection {
       this.onUnknownVerb(entry, error, FRAME_HEADER_SIZE + end - start)
       return
     }
-    const bound = this.bind(decoded)
+    const bound = this.bind(decoded, entry?.replies !== true)
     if (entry === undefined || entry.state !== 'open') {
       this.drop(bound, new SwarmError(ErrorCode.ChannelClosed, `channel ${channel} is closed`))
       return
@@ -850,7 +859,7 @@ export class WireSession implements WireConnection {
    */
   private onUnknownVerb (entry: ExportedChannel | undefined, error: UnknownVerbError, size: number): void {
     this.log.debug('wire message with an unknown verb', { verb: error.verbIndex })
-    const bound = this.bind({ verb: 'Error', args: [], ret: error.ret, stream: error.stream })
+    const bound = this.bind({ verb: 'Error', args: [], ret: error.ret, stream: error.stream }, entry?.replies !== true)
     bound.attachment?.cancel(error)
     void replyAndClose(bound.message.ret, errorMessage(error))
     if (entry === undefined || entry.state !== 'open') return
@@ -875,8 +884,8 @@ export class WireSession implements WireConnection {
     entry.via = undefined
   }
 
-  /** Turns ids into a ret handle and an attachment stream. */
-  private bind (decoded: MessagePayload): BoundMessage {
+  /** Turns ids into a ret handle (a return channel when `request`) and an attachment stream. */
+  private bind (decoded: MessagePayload, request: boolean): BoundMessage {
     let ret: Sender | undefined
     let freshRet: RemoteChannel | undefined
     let attachment: IncomingAttachment | undefined
@@ -890,7 +899,7 @@ export class WireSession implements WireConnection {
         if (id === 0 || (id % 2 === 1) !== (this.role === 'server')) {
           throw new SwarmError(ErrorCode.MalformedFrame, `malformed frame: channel ${id} was not the sender's to allocate`)
         }
-        freshRet = new RemoteChannel(this, id)
+        freshRet = new RemoteChannel(this, id, request)
         this.imports.set(id, freshRet)
         const sender = new RemoteSender(freshRet)
         this.watchLater(sender)
@@ -1001,6 +1010,8 @@ export class WireSession implements WireConnection {
     this.exports.delete(channel)
     this.unhold(entry)
     entry.leave('closed')
+    // Nobody but the peer could answer a request's return channel: the request is dropped.
+    if (entry.replies) entry.sender.close(new SwarmError(ErrorCode.ChannelClosed, 'the peer dropped the request without answering it')).catch(noop)
   }
 
   /**
@@ -1054,34 +1065,49 @@ export class WireSession implements WireConnection {
     for (const entry of this.exports.values()) {
       if (entry.id !== 0 && entry.state === 'open') {
         entry.leave('closed')
-        entry.sender.close(lost).catch(noop)
+        if (entry.replies) entry.sender.close(lost).catch(noop)
       }
     }
     this.exports.clear()
     this.withheld.clear()
     this.overdrawn.clear()
     this.unclaimed.clear()
-    for (const attachment of this.incoming.values()) attachment.cancel(lost)
+    for (const attachment of this.incoming.values()) attachment.cancel(lost, error === undefined)
     this.incoming.clear()
-    for (const attachment of this.fetching) attachment.cancel(lost)
+    for (const attachment of this.fetching) attachment.cancel(lost, error === undefined)
     this.fetching.clear()
-    for (const stream of this.streams) if (!stream.closed) stream.close(NGHTTP2_CANCEL)
+    // A clean close lets the attachments whose bytes were all written finish before it ends the
+    // control stream, so that the peer reads their end first, and aborts the others.
+    const finishing: Array<Promise<unknown>> = []
+    for (const stream of this.streams) {
+      if (stream.closed) continue
+      if (error === undefined && stream.writableEnded) finishing.push(new Promise((resolve) => stream.once('close', resolve)))
+      else if (error === undefined) abortAttachment(stream)
+      else stream.close(NGHTTP2_CANCEL)
+    }
     this.streams.clear()
     for (const waiting of [...this.outgoing.values()]) waiting.drop(NGHTTP2_CANCEL, lost)
     this.outgoing.clear()
     this.settleClosed(error)
-    if (error === undefined) {
-      this.flushNow()
-      for (const control of this.controlStreams) if (!control.destroyed) control.end()
+    if (error !== undefined) {
+      for (const session of this.sessions()) session.destroy()
+      return
     }
-    for (const session of this.sessions()) {
-      if (error === undefined) {
+    this.flushNow()
+    const end = (): void => {
+      for (const control of this.controlStreams) if (!control.destroyed) control.end()
+      for (const session of this.sessions()) {
         session.close()
         setTimeout(() => { if (!session.destroyed) session.destroy() }, 1000).unref()
-      } else {
-        session.destroy()
       }
     }
+    if (finishing.length === 0) {
+      end()
+      return
+    }
+    const timer = setTimeout(end, 1000)
+    timer.unref()
+    void Promise.all(finishing).then(() => { clearTimeout(timer); end() })
   }
 
   private sessions (): http2.Http2Session[] {

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs'
-import { lstat, unlink } from 'node:fs/promises'
+import { chmod, lstat, unlink } from 'node:fs/promises'
 import http2 from 'node:http2'
 import net from 'node:net'
 import tls from 'node:tls'
@@ -14,6 +14,11 @@ import { CONTROL_PATH, H2_SESSION_OPTIONS, RETURN_HEADER, WireSession, type TlsO
 export interface WireListener extends AsyncDisposable {
   /** The address, with the real port when listening on port 0. */
   readonly address: string
+  /**
+   * Stops accepting connections; those already open go on until {@link close}. A front
+   * that drains (lets the replies in flight reach their peers) calls this first.
+   */
+  stopAccepting (): void
   /** Stops accepting, closes every connection and removes a unix socket file. */
   close (): Promise<void>
 }
@@ -181,9 +186,29 @@ async function removeStaleSocket (path: string): Promise<void> {
   await unlink(path).catch(() => {})
 }
 
+/** The mode of a listening unix socket, as dockerd's: its owner and group may connect. */
+const SOCKET_MODE = 0o660
+
+/**
+ * Binds a unix socket under a umask that leaves no more than {@link SOCKET_MODE}, so that it
+ * is never open to everyone, not even before the chmod that follows (node binds synchronously
+ * within `listen`). Worker threads cannot change the umask: there the chmod alone applies.
+ */
+function listenUnix (server: net.Server, path: string, done: () => void): void {
+  let previous: number | undefined
+  try {
+    previous = process.umask(0o777 & ~SOCKET_MODE)
+  } catch {}
+  try {
+    server.listen(path, done)
+  } finally {
+    if (previous !== undefined) process.umask(previous)
+  }
+}
+
 /**
  * Listens on `unix:///path`, `tcp://host:port` or `tls://host:port` (mutual TLS: a
- * client without a certificate signed by `tls.ca` is refused). Every accepted
+ * client without a certificate signed by `tls.ca` is refused). A unix socket gets mode 0660. Every accepted
  * connection's root messages go to `options.service`.
  *
  * @example
@@ -271,17 +296,22 @@ export async function listen (address: string, options: ListenOptions): Promise<
     const onError = (error: Error): void => { reject(new SwarmError(ErrorCode.Unavailable, `cannot listen on ${address}: ${error.message}`, { cause: error })) }
     server.once('error', onError)
     const done = (): void => { server.off('error', onError); resolve() }
-    if (target.kind === 'unix') server.listen(target.path, done)
+    if (target.kind === 'unix') listenUnix(server, target.path as string, done)
     else server.listen(target.port, target.host, done)
   })
+  if (target.kind === 'unix') await chmod(target.path as string, SOCKET_MODE)
   const bound = server.address()
   const real = target.kind === 'unix' || bound === null || typeof bound === 'string'
     ? address
     : formatWireAddress({ kind: target.kind, host: target.host, port: bound.port })
+  let stopped: Promise<void> | undefined
+  const stopAccepting = (): void => {
+    stopped ??= new Promise<void>((resolve) => { server.close(() => { resolve() }) })
+  }
   let closing: Promise<void> | undefined
   const close = async (): Promise<void> => {
     closing ??= (async () => {
-      const stopped = new Promise<void>((resolve) => { server.close(() => { resolve() }) })
+      stopAccepting()
       await Promise.all([...connections].map(async (connection) => { await connection.close() }))
       for (const session of unrouted) session.destroy()
       h2.close()
@@ -290,7 +320,7 @@ export async function listen (address: string, options: ListenOptions): Promise<
     })()
     await closing
   }
-  return { address: real, close, [Symbol.asyncDispose]: close }
+  return { address: real, stopAccepting, close, [Symbol.asyncDispose]: close }
 }
 
 /**
