@@ -49,14 +49,16 @@ describe('a message\'s caller on the wire', () => {
     void listener
   })
 
-  it('crosses a pair of pipes once the listening end answered', async () => {
+  it('crosses a pair of pipes from the first message: the dialing end holds its sends until the listening end answered', async () => {
     const up = new PassThrough()
     const down = new PassThrough()
     const server = connectStreams(up, down, { role: 'server', service: callerEcho() })
     const client = connectStreams(down, up, { role: 'client' })
     try {
-      await request(client.remote, 'Get')
-      expect(JSON.parse((await request(client.remote, 'Get', [], { caller: ci })).args[0] as string)).toEqual(ci)
+      const first = request(client.remote, 'Get', [], { caller: ci })
+      const second = request(client.remote, 'Get', [], { caller: back })
+      expect(JSON.parse((await first).args[0] as string)).toEqual(ci)
+      expect(JSON.parse((await second).args[0] as string)).toEqual(back)
     } finally {
       await client.close()
       await server.close()

@@ -353,6 +353,11 @@ export class WireSession implements WireConnection {
   private peerMaxMessageSize = DEFAULT_MAX_MESSAGE_SIZE
   /** The peer announced it reads a MESSAGE's caller: an older peer would refuse the frame. */
   private peerReadsCaller = false
+  /**
+   * The peer's headers arrived (the listener has the dialer's at once). Until then the dialer
+   * holds its sends, as it does while congested: how to write them depends on the peer's features.
+   */
+  private peerHeard: boolean
   private readonly parser: FrameParser
   /** The control stream frames are written to (in return mode, not the one they are read from). */
   private control: http2.Http2Stream | undefined
@@ -385,6 +390,8 @@ export class WireSession implements WireConnection {
     this.handshakeTimeout = setup.handshakeTimeout ?? 10_000
     this.maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE
     this.unclaimed = new UnclaimedAttachments(options.limits)
+    this.peerHeard = role === 'server'
+    this.congested = role === 'client'
     this.nextChannel = role === 'client' ? 1 : 2
     this.nextAttachment = role === 'client' ? 1 : 2
     this.closed = new Promise((resolve) => { this.settleClosed = resolve })
@@ -422,6 +429,8 @@ export class WireSession implements WireConnection {
           return
         }
         this.readPeerLimit(headers)
+        this.peerHeard = true
+        if (control.writableNeedDrain !== true) this.resumeSends()
         if (token === undefined || setup.openReturn === undefined) {
           this.settleReady()
         } else if (headers[RETURN_HEADER] !== token) {
@@ -529,16 +538,19 @@ export class WireSession implements WireConnection {
     this.peerReadsCaller = typeof features === 'string' && features.split(',').some((name) => name.trim() === 'caller')
   }
 
+  /** The control stream takes writes again: held credit goes out, held sends go on. */
+  private resumeSends (): void {
+    this.congested = false
+    for (const entry of this.withheld) this.grant(entry)
+    this.withheld.clear()
+    for (const channel of [...this.waiting]) channel.pump()
+  }
+
   private attachControl (control: http2.Http2Stream, use: ControlUse): void {
     this.controlStreams.push(control)
     if (use !== 'read') {
       this.control = control
-      control.on('drain', () => {
-        this.congested = false
-        for (const entry of this.withheld) this.grant(entry)
-        this.withheld.clear()
-        for (const channel of [...this.waiting]) channel.pump()
-      })
+      control.on('drain', () => { if (this.peerHeard) this.resumeSends() })
     }
     if (use === 'write') {
       // Nothing is read here (the listener's return GET has no body, the dialer's POST no
