@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import {
   ErrorCode, SwarmError, abandonedSignal, createServer, defineService, errorMessage, isSwarmError, replyAndClose, silentLogger, toSwarmError,
-  type ByteStream, type Logger, type Message, type Sender, type ServiceContext, type ServiceInstance
+  type ByteStream, type Caller, type Logger, type Message, type Sender, type ServiceContext, type ServiceInstance
 } from '@libswarm/core'
 import {
   decodeDockerRequest, encodeDockerReply, isDockerRequest, jsonReply, parseFilters, queryFlag, queryValue,
@@ -84,13 +84,13 @@ export class Aggregate {
     }))
   }
 
-  /** Sends a message on to a node with a new target, keeping its return channel and stream. */
+  /** Sends a message on to a node with a new target, keeping its return channel, stream and caller. */
   async forward (node: EngineNode, message: Message, target: string, ret: Sender | undefined = message.ret, params?: string): Promise<void> {
     const args = target === message.args[1] && params === undefined
       ? message.args
       : [message.args[0] as string, target, params ?? message.args[2] ?? '{}', ...message.args.slice(3)]
     try {
-      await node.child.send({ verb: message.verb, args, ret, stream: message.stream })
+      await node.child.send(message.caller === undefined ? { verb: message.verb, args, ret, stream: message.stream } : { verb: message.verb, args, ret, stream: message.stream, caller: message.caller })
     } catch (error) {
       // a child that refuses messages is gone: say so now rather than at the next ping
       node.markUnhealthy(`child refused a message: ${toSwarmError(error).message}`)
@@ -169,7 +169,7 @@ export class Aggregate {
   private async routeExec (message: Message, request: DockerRequest): Promise<undefined> {
     let node = this.execs.get(request.target)
     if (node === undefined) {
-      const answers = await this.fanOut(this.healthy(), { operation: 'ExecInspect', target: request.target })
+      const answers = await this.fanOut(this.healthy(), { operation: 'ExecInspect', target: request.target, caller: request.caller })
       node = answers.find((answer) => answer.reply !== undefined)?.node
       if (node === undefined) throw new SwarmError(ErrorCode.NotFound, `No such exec instance: ${request.target}`)
       this.rememberExec(request.target, node)
@@ -201,7 +201,7 @@ export class Aggregate {
     const node = container.node
     let inspect: ContainerInspect
     try {
-      inspect = bodyJson<ContainerInspect>(await callDocker(node.child, { operation: 'ContainerInspect', target: container.id }, { signal: node.signal, timeoutMs: LIST_TIMEOUT_MS }))
+      inspect = bodyJson<ContainerInspect>(await callDocker(node.child, { operation: 'ContainerInspect', target: container.id, caller: request.caller }, { signal: node.signal, timeoutMs: LIST_TIMEOUT_MS }))
     } catch (error) {
       if (isSwarmError(error) && error.code === ErrorCode.NotFound) node.forget(container.id)
       throw error
@@ -236,7 +236,7 @@ export class Aggregate {
     const { node: nodeFilter, ...rest } = filters
     const nodes = this.healthy().filter((node) => nodeFilter === undefined || nodeFilter.includes(node.name))
     const query: DockerQuery = { ...request.query, filters: JSON.stringify(rest) }
-    const answers = await this.fanOut(nodes, { operation: 'ContainerList', target: '', query })
+    const answers = await this.fanOut(nodes, { operation: 'ContainerList', target: '', query, caller: request.caller })
     const rows: Array<{ Names?: string[], Created?: number }> = []
     for (const answer of answers) {
       if (answer.reply === undefined) continue
@@ -288,7 +288,7 @@ export class Aggregate {
     try {
       if (placement.image !== '' && !node.hasImage(placement.image)) {
         try {
-          await this.pull(node, placement.image)
+          await this.pull(node, placement.image, request.caller)
         } catch (error) {
           throw new SwarmError(ErrorCode.NotFound, `No such image: ${placement.image} (not on node ${node.name}, and pulling it there failed: ${toSwarmError(error).message})`)
         }
@@ -304,17 +304,17 @@ export class Aggregate {
     }
   }
 
-  /** Pulls an image onto one node and waits for it. */
-  async pull (node: EngineNode, image: string): Promise<void> {
+  /** Pulls an image onto one node and waits for it, for `caller`. */
+  async pull (node: EngineNode, image: string, caller?: Caller): Promise<void> {
     const at = image.lastIndexOf(':')
     const query: DockerQuery = at > image.lastIndexOf('/') && !image.includes('@') ? { fromImage: image.slice(0, at), tag: image.slice(at + 1) } : { fromImage: image }
-    const reply = await callDocker(node.child, { operation: 'ImageCreate', target: '', query }, { timeoutMs: 300_000 })
+    const reply = await callDocker(node.child, { operation: 'ImageCreate', target: '', query, caller }, { timeoutMs: 300_000 })
     await drainProgress(reply.stream)
     await node.refreshImages()
   }
 
   private async pruneContainers (request: DockerRequest): Promise<Message> {
-    const answers = await this.fanOut(this.healthy(), { operation: 'ContainerPrune', target: '', query: request.query }, 60_000)
+    const answers = await this.fanOut(this.healthy(), { operation: 'ContainerPrune', target: '', query: request.query, caller: request.caller }, 60_000)
     const deleted: string[] = []
     let reclaimed = 0
     for (const answer of answers) {
@@ -342,7 +342,7 @@ export class Aggregate {
     const { node: nodeFilter, ...rest } = filters
     const nodes = this.healthy().filter((node) => nodeFilter === undefined || nodeFilter.includes(node.name))
     const query: DockerQuery = { ...request.query, filters: JSON.stringify(rest) }
-    const answers = await this.fanOut(nodes, { operation: 'SystemEvents', target: '', query }, LIST_TIMEOUT_MS, requester)
+    const answers = await this.fanOut(nodes, { operation: 'SystemEvents', target: '', query, caller: request.caller }, LIST_TIMEOUT_MS, requester)
     const streams = answers.filter((answer) => answer.reply?.stream !== undefined).map((answer) => tagged(answer.node, stopOnAbort(answer.reply?.stream as ByteStream, requester)))
     const stream = until !== undefined ? sortedEvents(streams, accept) : mergedEvents(streams, accept)
     return encodeDockerReply({ status: 200, headers, stream })

@@ -35,7 +35,7 @@ export async function callDocker (child: Sender, dockerRequest: DockerRequest, o
   const message = encodeDockerRequest(dockerRequest)
   let reply: DockerReply
   try {
-    reply = decodeDockerReply(await request(child, message.verb, message.args, { signal: controller.signal, stream: message.stream }))
+    reply = decodeDockerReply(await request(child, message.verb, message.args, { signal: controller.signal, stream: message.stream, caller: message.caller }))
     // a child may stream a long JSON answer (another aggregate streams a big `docker ps`)
     if ((reply.body ?? '') === '' && reply.stream !== undefined && DOCKER_OPERATIONS.get(dockerRequest.operation)?.response === 'json') {
       reply = { ...reply, body: await streamText(reply.stream, controller.signal), stream: undefined }

@@ -307,7 +307,7 @@ async function createEverywhere (aggregate: Aggregate, request: DockerRequest): 
     if (done.length === 0 || failed?.error?.code !== ErrorCode.Conflict) {
       // undo the partial creation, so that a retry starts clean
       if (done.length > 0 && request.operation === 'NetworkCreate') {
-        await Promise.all(done.map(async (answer) => await callDocker(answer.node.child, { operation: 'NetworkDelete', target: bodyJson<{ Id: string }>(answer.reply).Id }).catch(() => {})))
+        await Promise.all(done.map(async (answer) => await callDocker(answer.node.child, { operation: 'NetworkDelete', target: bodyJson<{ Id: string }>(answer.reply).Id, caller: request.caller }).catch(() => {})))
       }
       const error = failed?.error ?? new SwarmError(ErrorCode.Internal, 'create failed')
       throw new SwarmError(error.code, nodes.length > 1 ? `${failed?.node.name ?? ''}: ${error.message}` : error.message)

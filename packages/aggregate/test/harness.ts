@@ -13,7 +13,7 @@ export interface Answer {
 /** Sends one Docker request to a service and decodes the reply (Error replies throw). */
 export async function docker (service: Sender, operation: string, target = '', extra: Partial<DockerRequest> = {}): Promise<Answer> {
   const encoded = encodeDockerRequest({ operation, target, ...extra })
-  const message = await request(service, encoded.verb, encoded.args, { stream: encoded.stream })
+  const message = await request(service, encoded.verb, encoded.args, { stream: encoded.stream, caller: encoded.caller })
   const reply = decodeDockerReply(message)
   let text = reply.body ?? ''
   if (reply.stream !== undefined && !['SystemEvents'].includes(operation)) {

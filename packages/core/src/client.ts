@@ -1,5 +1,5 @@
 import { ErrorCode, SwarmError } from './errors.js'
-import type { AbortOptions, ByteStream, Message, Sender } from './message.js'
+import type { AbortOptions, ByteStream, Caller, Message, Sender } from './message.js'
 import { ACCEPTED } from './message.js'
 import { pipe } from './pipe.js'
 import { errorFromMessage } from './server.js'
@@ -9,6 +9,8 @@ import type { Verb } from './verbs.js'
 export interface RequestOptions extends AbortOptions {
   /** A byte stream to attach to the request. */
   stream?: ByteStream | undefined
+  /** Who the request is made for: a service forwarding a message passes on `message.caller`. */
+  caller?: Caller | undefined
 }
 
 /**
@@ -53,7 +55,7 @@ export async function request (target: Sender, verb: Verb, args: readonly string
     signal.addEventListener('abort', onAbort, { once: true })
   }
   try {
-    await target.send({ verb, args, ret, stream: options.stream }, { signal })
+    await target.send(options.caller === undefined ? { verb, args, ret, stream: options.stream } : { verb, args, ret, stream: options.stream, caller: options.caller }, { signal })
     const reply = await ret.reply
     if (reply.verb === 'Error') throw errorFromMessage(reply)
     return reply
@@ -71,7 +73,7 @@ export async function * requestStream (target: Sender, verb: Verb, args: readonl
   const signal = options.signal
   signal?.throwIfAborted()
   const [replies, ret] = pipe({ highWaterMark: options.highWaterMark ?? 64 })
-  await target.send({ verb, args, ret, stream: options.stream }, { signal })
+  await target.send(options.caller === undefined ? { verb, args, ret, stream: options.stream } : { verb, args, ret, stream: options.stream, caller: options.caller }, { signal })
   try {
     while (true) {
       const reply = await replies.receive({ signal })

@@ -10,7 +10,7 @@
  */
 import { ErrorCode, SwarmError } from './errors.js'
 import { silentLogger } from './logger.js'
-import { isSender, type Message, type Sender } from './message.js'
+import { isSender, type Caller, type Message, type Sender } from './message.js'
 import { createServer } from './server.js'
 import type { Service, ServiceContext, ServiceInstance } from './service.js'
 import { VERBS, type Verb } from './verbs.js'
@@ -66,7 +66,8 @@ interface Watched {
  * instance; every verb sent with a return channel is answered or forwarded within the
  * timeout, never met with silence; a message without a return channel does not crash
  * it; close resolves and is idempotent; a send after close rejects or answers an Error;
- * a `ret` it wraps to forward a message carries the original's `abandoned` signal; and, for
+ * a `ret` it wraps to forward a message carries the original's `abandoned` signal; a message
+ * it forwards keeps its `caller`; and, for
  * the `streams` given, an endless answer stops once nobody listens any more.
  *
  * @example
@@ -112,7 +113,7 @@ export function complianceTests (options: ComplianceOptions): ComplianceTest[] {
   }
 
   /** Sends `verb args` with a watched return channel, whose receiver can be made to leave. */
-  const sendWatched = async (instance: Sender, verb: Verb, args: string[]): Promise<Watched> => {
+  const sendWatched = async (instance: Sender, verb: Verb, args: string[], caller?: Caller): Promise<Watched> => {
     let settle!: (outcome: string) => void
     const outcome = new Promise<string>((resolve) => { settle = resolve })
     const receiver = new AbortController()
@@ -121,7 +122,7 @@ export function complianceTests (options: ComplianceOptions): ComplianceTest[] {
       close: async (error) => { settle(error === undefined ? 'ret closed' : `ret closed with ${error.message}`) },
       abandoned: receiver.signal
     }
-    const message: Message = { verb, args, ret }
+    const message: Message = caller === undefined ? { verb, args, ret } : { verb, args, ret, caller }
     let forwarded: Message | undefined
     // Messages are sent one at a time, so whatever reaches next meanwhile is this one, possibly rewritten.
     const onForward = (seen: Message): void => { forwarded ??= seen; settle('forwarded') }
@@ -257,6 +258,26 @@ export function complianceTests (options: ComplianceOptions): ComplianceTest[] {
           await closeQuietly(instance)
         }
       }
+    },
+    {
+      name: 'keeps the caller of a message it forwards',
+      run: async () => {
+        const instance = await spawn()
+        try {
+          const lost: string[] = []
+          for (const { verb, args = [] } of messages) {
+            const watched = await sendWatched(instance, verb, args, COMPLIANCE_CALLER)
+            await withTimeout(watched.outcome, timeout, 'silence').catch(() => undefined)
+            const forwarded = watched.forwarded()
+            if (forwarded !== undefined && !sameCaller(forwarded.caller, COMPLIANCE_CALLER)) lost.push(`${verb} (forwarded with ${describe(forwarded.caller ?? null)})`)
+          }
+          if (lost.length > 0) {
+            throw new Error(`${label} forwarded ${lost.join(', ')} instead of the caller it received, ${describe(COMPLIANCE_CALLER)}: pass \`caller: message.caller\` on`)
+          }
+        } finally {
+          await closeQuietly(instance)
+        }
+      }
     }
   ]
   if ((options.streams ?? []).length > 0) {
@@ -306,6 +327,22 @@ export function complianceTests (options: ComplianceOptions): ComplianceTest[] {
       throw new Error(`${label} went on answering ${verb} after its receiver left (ret.abandoned aborted): within ${timeout} ms ${attachment === undefined ? 'it did not close ret' : 'the reply\'s attachment did not end'}`)
     }
   }
+}
+
+/** The caller the compliance tests send with: every field set. */
+const COMPLIANCE_CALLER: Caller = {
+  listener: 'compliance',
+  uid: 4242,
+  gid: 4343,
+  pid: 4444,
+  certificate: { subject: 'CN=compliance,O=libswarm', sans: ['DNS:compliance.example', 'IP:127.0.0.1'], fingerprint256: 'AB:CD:EF' },
+  address: '127.0.0.1:4545'
+}
+
+/** The same caller, field by field (a forward may copy it). */
+function sameCaller (a: Caller | undefined, b: Caller): boolean {
+  const fields = (c: Caller): string => JSON.stringify([c.listener, c.uid, c.gid, c.pid, c.address, c.certificate?.subject, c.certificate?.sans, c.certificate?.fingerprint256])
+  return a !== undefined && fields(a) === fields(b)
 }
 
 /** Whether `ret.abandoned` aborts within `ms`. */

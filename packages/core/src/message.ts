@@ -85,8 +85,8 @@ export interface Receiver extends AsyncIterable<Message> {
 }
 
 /** Builds a message. */
-export function message (verb: Verb, args: readonly string[] = [], extra: { ret?: Sender | undefined, stream?: ByteStream | undefined } = {}): Message {
-  return { verb, args, ret: extra.ret, stream: extra.stream }
+export function message (verb: Verb, args: readonly string[] = [], extra: { ret?: Sender | undefined, stream?: ByteStream | undefined, caller?: Caller | undefined } = {}): Message {
+  return extra.caller === undefined ? { verb, args, ret: extra.ret, stream: extra.stream } : { verb, args, ret: extra.ret, stream: extra.stream, caller: extra.caller }
 }
 
 /** Never aborts: the signal of a sender that cannot tell. Shared, so its listeners must be removed. */

@@ -113,6 +113,17 @@ describe('complianceTests', () => {
     })
   })
 
+  it('catches a service that rebuilds a message it forwards and loses its caller', async () => {
+    const rebuilder = (keep: boolean): Service => raw('rebuilder', ({ next }) => createServer({
+      default: async (m) => { await next.send(message(m.verb, m.args, { ret: m.ret, stream: m.stream, caller: keep ? { ...m.caller } : undefined })) }
+    }))
+    expect(await failures({ service: rebuilder(true) })).toEqual({})
+    const failed = await failures({ service: rebuilder(false), messages: [{ verb: 'Ls' }, { verb: 'Get' }] })
+    expect(failed).toEqual({
+      'keeps the caller of a message it forwards': expect.stringMatching(/^rebuilder: forwarded Ls \(forwarded with null\), Get \(forwarded with null\) instead of the caller it received/)
+    })
+  })
+
   describe('with streams', () => {
     /** Replies `Log` every 10 ms until told to stop; `heeds` says whether a receiver that left stops it. */
     const ticker = (heeds: boolean): Service => raw('ticker', () => createServer({

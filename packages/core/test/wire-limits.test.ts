@@ -249,6 +249,11 @@ describe('wire fuzz', () => {
     const payload = fc.oneof(
       fc.record({ verb: fc.constantFrom(...VERBS), args: fc.array(fc.string({ maxLength: 20 }), { maxLength: 4 }), ret: fc.option(fc.integer({ min: 1, max: 99 }).map((id) => ({ id })), { nil: undefined }), stream: fc.option(fc.integer({ min: 1, max: 99 }), { nil: undefined }) })
         .map((m) => encodeMessagePayload(m)),
+      // A caller, well-formed or anything at all, as the fifth item.
+      fc.tuple(fc.integer({ min: 0, max: 14 }), fc.option(fc.integer({ min: 1, max: 99 }), { nil: null }), fc.oneof(
+        fc.record({ listener: fc.string({ maxLength: 20 }), uid: fc.nat(), certificate: fc.record({ subject: fc.string(), sans: fc.array(fc.string(), { maxLength: 3 }) }) }, { requiredKeys: [] }),
+        fc.anything({ maxDepth: 2 })
+      )).map(([verb, ret, caller]) => { try { return Buffer.from(pack([verb, ['c'], ret, null, caller])) } catch { return Buffer.alloc(0) } }),
       fc.anything({ maxDepth: 2 }).map((value) => { try { return Buffer.from(pack(value)) } catch { return Buffer.alloc(0) } }),
       fc.uint8Array({ maxLength: 64 }).map((bytes) => Buffer.from(bytes))
     )

@@ -1,5 +1,5 @@
 import { ErrorCode, SwarmError, defineService } from '@libswarm/core'
-import type { Logger, Message, Sender, Service, ServiceInstance } from '@libswarm/core'
+import type { Caller, Logger, Message, Sender, Service, ServiceInstance } from '@libswarm/core'
 
 /** Options of the debug service. */
 export interface DebugOptions {
@@ -44,13 +44,23 @@ export function createDebug (next: Sender, log: Logger, options: DebugOptions = 
       if (closed) throw new SwarmError(ErrorCode.ChannelClosed, 'debug is closed')
       const id = ++counter
       log.info(`in ${message.verb}`, {
-        dir: 'in', id, verb: message.verb, args: cut(message.args, max), stream: message.stream !== undefined, ret: message.ret !== undefined
+        dir: 'in', id, verb: message.verb, args: cut(message.args, max), stream: message.stream !== undefined, ret: message.ret !== undefined,
+        ...(message.caller === undefined ? {} : { caller: describeCaller(message.caller) })
       })
       const ret = message.ret === undefined ? undefined : observeReplies(message.ret, id, log, max)
       await next.send(ret === undefined ? message : { ...message, ret }, sendOptions)
     },
     close: async () => { closed = true }
   }
+}
+
+/** One short word for a caller: its listener, then its uid, certificate subject or address. */
+function describeCaller (caller: Caller): string {
+  const parts = [caller.listener ?? '-']
+  if (caller.uid !== undefined) parts.push(`uid=${caller.uid}`)
+  if (caller.certificate !== undefined) parts.push(caller.certificate.subject)
+  else if (caller.address !== undefined) parts.push(caller.address)
+  return parts.join(' ')
 }
 
 function observeReplies (ret: Sender, id: number, log: Logger, max: number): Sender {

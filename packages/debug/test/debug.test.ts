@@ -69,6 +69,23 @@ describe('debug', () => {
     expect(seen[0]?.ret).toBeDefined()
   })
 
+  it('passes the caller on and names it in one short field of the line in', async () => {
+    const seen: Message[] = []
+    const spy = createServer({ default: (message) => { seen.push(message); return { verb: 'Ack', args: [] } } })
+    const log = memoryLogger()
+    const instance = createDebug(spy, log)
+    const caller = { listener: 'ci', uid: 1000, certificate: { subject: 'CN=ci', sans: ['DNS:ci'] }, address: '127.0.0.1:1' }
+    await request(instance, 'Get', [], { caller })
+    await request(instance, 'Get', [], { caller: { listener: 'local', address: '127.0.0.1:2' } })
+    await request(instance, 'Get', [], { caller: {} })
+    await request(instance, 'Get')
+    expect(seen.map((message) => message.caller)).toEqual([caller, { listener: 'local', address: '127.0.0.1:2' }, {}, undefined])
+    expect(seen[0]?.caller).toBe(caller)
+    const lines = log.lines.filter((line) => line.fields.dir === 'in')
+    expect(lines.map((line) => line.fields.caller)).toEqual(['ci uid=1000 CN=ci', 'local 127.0.0.1:2', '-', undefined])
+    expect(lines[3]?.fields).not.toHaveProperty('caller')
+  })
+
   it('cuts long arguments to --max-arg-length in the log only', async () => {
     const log = memoryLogger()
     const chain = await spawnChain(['debug --max-arg-length 4', 'backend'], {

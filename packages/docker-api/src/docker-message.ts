@@ -1,4 +1,4 @@
-import { ErrorCode, SwarmError, type ByteStream, type ErrorCode as Code, type Message, type Sender } from '@libswarm/core'
+import { ErrorCode, SwarmError, type ByteStream, type Caller, type ErrorCode as Code, type Message, type Sender } from '@libswarm/core'
 import { DOCKER_OPERATIONS, UNMAPPED_OPERATION, verbForMethod, type DockerOperationSpec } from './operations.js'
 
 /** Query parameters as the client sent them (repeated keys become arrays). */
@@ -9,7 +9,8 @@ export type DockerQuery = Record<string, string | string[]>
  * `VERB [operation, target, params]`, where VERB comes from the operation table,
  * `target` is the operation's main path parameter (container id or name, image name,
  * network, volume, exec id, ...; empty when there is none) and `params` is the JSON of
- * `{ path, query, body, headers, version, method, url }` (each only when present).
+ * `{ path, query, body, headers, version, method, url }` (each only when present); its
+ * `caller` is the message's.
  */
 export interface DockerRequest {
   readonly operation: string
@@ -32,6 +33,8 @@ export interface DockerRequest {
   readonly url?: string | undefined
   /** The raw request body (build context, tar, image) or, for hijacked operations, the client's stdin. */
   readonly stream?: ByteStream | undefined
+  /** Who sent it, as the front saw them (the message's `caller`): a request made for it carries it on. */
+  readonly caller?: Caller | undefined
 }
 
 /**
@@ -76,7 +79,8 @@ export function encodeDockerRequest (request: DockerRequest, ret?: Sender): Mess
     params.method = request.method ?? 'GET'
     params.url = request.url ?? '/'
   }
-  return { verb, args: [request.operation, request.target, JSON.stringify(params)], ret, stream: request.stream }
+  const args = [request.operation, request.target, JSON.stringify(params)]
+  return request.caller === undefined ? { verb, args, ret, stream: request.stream } : { verb, args, ret, stream: request.stream, caller: request.caller }
 }
 
 /** The request a message carries; throws BAD_REQUEST when it is not one. */
@@ -99,7 +103,8 @@ export function decodeDockerRequest (message: Message): DockerRequest {
     version: params.version,
     method: params.method,
     url: params.url,
-    stream: message.stream
+    stream: message.stream,
+    caller: message.caller
   }
 }
 

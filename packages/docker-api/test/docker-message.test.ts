@@ -37,6 +37,17 @@ describe('requests as messages', () => {
     expect(decodeDockerRequest(message).stream).toBe(stream)
   })
 
+  it('carries the message\'s caller both ways, outside the params, and none when there is none', () => {
+    const caller = { listener: 'ci', uid: 1000, certificate: { subject: 'CN=ci', sans: ['DNS:ci'] } }
+    const message = encodeDockerRequest({ operation: 'ContainerList', target: '', caller })
+    expect(message.caller).toBe(caller)
+    expect(message.args[2]).toBe('{}')
+    expect(decodeDockerRequest(message).caller).toBe(caller)
+    expect(encodeDockerRequest({ ...decodeDockerRequest(message), target: 'x' }).caller).toBe(caller)
+    expect(encodeDockerRequest({ operation: 'ContainerList', target: '' })).not.toHaveProperty('caller')
+    expect(decodeDockerRequest({ verb: 'Ls', args: ['ContainerList'] }).caller).toBeUndefined()
+  })
+
   it('carries an unmapped request\'s method and path, with the verb its method implies', () => {
     const message = encodeDockerRequest({ operation: 'Unmapped', target: '', method: 'DELETE', url: '/future/x', query: { force: '1' } })
     expect(message.verb).toBe('Stop')

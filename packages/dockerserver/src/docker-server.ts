@@ -1,7 +1,8 @@
 import http from 'node:http'
 import https from 'node:https'
-import type { Server } from 'node:net'
-import { SwarmError, isLoopbackHost, silentLogger, type Logger, type Sender } from '@libswarm/core'
+import type { Server, Socket } from 'node:net'
+import { SwarmError, isLoopbackHost, silentLogger, type Caller, type Logger, type Sender } from '@libswarm/core'
+import { connectionCaller } from './connection-caller.js'
 import { DockerServerErrorCode } from './errors.js'
 import { ConnectionCap } from './connection-cap.js'
 import { DockerHttpFront } from './http-front.js'
@@ -21,7 +22,11 @@ export interface DockerServerTlsOptions {
 
 /** Options of {@link createDockerServer}. */
 export interface DockerServerOptions {
-  /** Where to listen, as dockerd's `-H`: `unix:///path.sock`, `tcp://127.0.0.1:2375`. */
+  /**
+   * Where to listen, as dockerd's `-H`: `unix:///path.sock`, `tcp://127.0.0.1:2375`; `NAME=ADDRESS`
+   * names the listener (`ci=unix:///run/ci.sock`), which every request it accepts carries in
+   * `message.caller.listener`. Default name: the address, as listed in {@link DockerServer.addresses}.
+   */
   readonly addresses: readonly string[]
   /** Where requests go: the rest of the chain. */
   readonly next: Sender
@@ -63,6 +68,17 @@ export interface DockerServer extends AsyncDisposable {
   close (): Promise<void>
 }
 
+const LISTENER_NAME = /^([A-Za-z0-9][A-Za-z0-9._-]{0,127})=(.*)$/s
+
+/**
+ * `NAME=ADDRESS` as a name and an address; anything else is an address without a name (an
+ * address never starts with a name and `=`: it starts with `unix://` or `tcp://`).
+ */
+export function splitListenerName (text: string): { name: string | undefined, address: string } {
+  const match = LISTENER_NAME.exec(text)
+  return match === null ? { name: undefined, address: text } : { name: match[1] as string, address: match[2] as string }
+}
+
 /** Defaults of the limits, see {@link DockerServerOptions}. */
 export const DOCKER_SERVER_LIMITS = {
   maxBodySize: 10 * 1024 * 1024,
@@ -84,11 +100,12 @@ export const DOCKER_SERVER_LIMITS = {
  */
 export function createDockerServer (options: DockerServerOptions): DockerServer {
   const log = options.log ?? silentLogger
-  const parsed = options.addresses.map((text) => parseListenAddress(text, { tls: options.tls !== undefined }))
+  const named = options.addresses.map(splitListenerName)
+  const parsed = named.map(({ address }) => parseListenAddress(address, { tls: options.tls !== undefined }))
   if (parsed.length === 0) throw new SwarmError(DockerServerErrorCode.BadAddress, 'dockerserver needs at least one address (unix:///PATH or tcp://HOST:PORT)')
   for (const [index, address] of parsed.entries()) {
     if (address.kind !== 'tcp' || isLoopbackHost(address.host)) continue
-    const text = options.addresses[index] ?? ''
+    const text = named[index]?.address ?? ''
     if (options.tls === undefined && options.allowInsecureTcp !== true) {
       throw new SwarmError(DockerServerErrorCode.InsecureTcp,
         `refusing plain TCP on ${text}: anyone who reaches it controls the engine; use a loopback host, TLS (--tlsverify), or --allow-insecure-tcp`)
@@ -97,8 +114,11 @@ export function createDockerServer (options: DockerServerOptions): DockerServer 
     else if (options.tls.verify !== true) log.warn('dockerserver: TLS without client verification beyond loopback (no --tlsverify): anyone who reaches it controls the engine', { address: text })
   }
   const headersTimeoutMs = options.headersTimeoutMs ?? DOCKER_SERVER_LIMITS.headersTimeoutMs
+  // Set when a connection is accepted, from the connection only: what a request says never counts.
+  const callers = new WeakMap<Socket, Caller>()
   const front = new DockerHttpFront({
     next: options.next,
+    callerOf: (socket) => callers.get(socket),
     log,
     maxBodySize: options.maxBodySize ?? DOCKER_SERVER_LIMITS.maxBodySize,
     bodyTimeoutMs: options.bodyTimeoutMs ?? DOCKER_SERVER_LIMITS.bodyTimeoutMs
@@ -107,7 +127,7 @@ export function createDockerServer (options: DockerServerOptions): DockerServer 
   const listening: Array<{ address: ListenAddress, server: Server }> = []
   let closing: Promise<void> | undefined
 
-  const makeServer = (address: ListenAddress): http.Server => {
+  const makeServer = (address: ListenAddress, name: string | undefined): http.Server => {
     const serverOptions: http.ServerOptions = {
       // node's requestTimeout counts until the body is in, which never happens for streams:
       // bodies get their own timeout, per route, in the front.
@@ -132,7 +152,9 @@ export function createDockerServer (options: DockerServerOptions): DockerServer 
         handshakeTimeout: headersTimeoutMs
       })
       : http.createServer(serverOptions)
-    cap.guard(server, server instanceof https.Server ? 'secureConnection' : 'connection')
+    const accepted = server instanceof https.Server ? 'secureConnection' : 'connection'
+    cap.guard(server, accepted)
+    server.on(accepted, (socket: Socket) => { callers.set(socket, connectionCaller(socket, name ?? formatListenAddress(address, server))) })
     server.on('request', front.onRequest)
     server.on('upgrade', front.onUpgrade)
     server.on('clientError', front.onClientError)
@@ -163,8 +185,8 @@ export function createDockerServer (options: DockerServerOptions): DockerServer 
     get connections () { return cap.size },
     start: async () => {
       try {
-        for (const address of parsed) {
-          const httpServer = makeServer(address)
+        for (const [index, address] of parsed.entries()) {
+          const httpServer = makeServer(address, named[index]?.name)
           await listenOn(httpServer, address)
           listening.push({ address, server: httpServer })
           log.info('listening', { address: formatListenAddress(address, httpServer) })

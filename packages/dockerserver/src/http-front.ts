@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Writable } from 'node:stream'
-import { ErrorCode, SwarmError, toSwarmError, type Logger, type Sender } from '@libswarm/core'
+import { ErrorCode, SwarmError, toSwarmError, type Caller, type Logger, type Sender } from '@libswarm/core'
 import {
   UNMAPPED_OPERATION, decodeDockerReply, encodeDockerRequest, queryFlag, queryValue, statusForCode,
   type DockerOperationSpec, type DockerQuery, type DockerReply, type DockerRequest
@@ -16,6 +16,8 @@ import { createRouteLookup, type RouteLookup } from './route-table.js'
 /** Options of {@link DockerHttpFront}. */
 export interface DockerHttpFrontOptions {
   readonly next: Sender
+  /** Who is on the other end of a connection, as its listener saw them when it accepted it. */
+  readonly callerOf?: ((socket: Socket) => Caller | undefined) | undefined
   readonly log: Logger
   /** The largest JSON body read into memory. */
   readonly maxBodySize: number
@@ -153,7 +155,8 @@ export class DockerHttpFront {
       headers: requestHeaders(req),
       version: target.version,
       method: spec === undefined ? method : undefined,
-      url: spec === undefined ? target.path : undefined
+      url: spec === undefined ? target.path : undefined,
+      caller: this.options.callerOf?.(req.socket)
     }
     if (spec?.response === 'hijack') {
       await this.hijack(req, base, upgraded)

@@ -4,7 +4,7 @@ import { ErrorCode, SwarmError, defineService, type Service } from '@libswarm/co
 import { createDockerServer, type DockerServerOptions } from './docker-server.js'
 
 /** The usage line of the `dockerserver` service. */
-export const DOCKERSERVER_USAGE = 'dockerserver ADDRESS... [--tls] [--tlsverify --tlscacert FILE --tlscert FILE --tlskey FILE] [--allow-insecure-tcp]' +
+export const DOCKERSERVER_USAGE = 'dockerserver [NAME=]ADDRESS... [--tls] [--tlsverify --tlscacert FILE --tlscert FILE --tlskey FILE] [--allow-insecure-tcp]' +
   ' [--max-connections 1000] [--max-body-size 10m] [--headers-timeout 60s] [--body-timeout 60s] [--keep-alive-timeout 5s]'
 
 /**

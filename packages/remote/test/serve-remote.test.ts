@@ -35,7 +35,8 @@ const answer = defineService({
     Attach: (m) => message('Ack', [m.args[0] ?? ''], {
       ret: createTree({ child: createServer({ Get: (inner) => message('Ack', ['grandchild', ...inner.args]) }) })
     }),
-    Start: () => new Promise(() => {})
+    Start: () => new Promise(() => {}),
+    Connect: (m) => message('Ack', [JSON.stringify(m.caller ?? null)])
   })
 })
 
@@ -56,6 +57,18 @@ async function joined (socket: string): Promise<{ a: Chain, b: Chain, close: () 
 }
 
 describe('serve and remote', () => {
+  it('carry a message\'s caller from chain B to chain A, whole, and no caller when there is none', async () => {
+    const { b, close } = await joined(join(dir, 'caller.sock'))
+    try {
+      const caller = { listener: 'ci', uid: 1000, gid: 1000, pid: 7, address: '127.0.0.1:5000', certificate: { subject: 'CN=ci,O=Example', sans: ['DNS:ci.example', 'URI:spiffe://example.org/ci'], fingerprint256: 'AB:CD' } }
+      expect(JSON.parse((await request(b.head, 'Connect', [], { caller })).args[0] as string)).toEqual(caller)
+      expect(JSON.parse((await request(b.head, 'Connect', [], { caller: { listener: 'other' } })).args[0] as string)).toEqual({ listener: 'other' })
+      expect(JSON.parse((await request(b.head, 'Connect')).args[0] as string)).toBeNull()
+    } finally {
+      await close()
+    }
+  })
+
   it('join two chains: request/reply, nested Attach, and byte streams both ways', async () => {
     const { b, close } = await joined(join(dir, 'a.sock'))
     try {

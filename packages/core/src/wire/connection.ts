@@ -59,6 +59,13 @@ export const MAX_MESSAGE_SIZE_HEADER = 'libswarm-max-message-size'
  * digits) and with which the listener accepts it (echoing the token). See PROTOCOL.md §3.1.
  */
 export const RETURN_HEADER = 'libswarm-return'
+/**
+ * The header in which each end lists, comma-separated, the optional parts of the protocol it
+ * reads (PROTOCOL.md §3): `caller`, a MESSAGE's fifth item. Unknown names are ignored.
+ */
+export const FEATURES_HEADER = 'libswarm-features'
+/** The features this end reads. */
+const FEATURES = 'caller'
 /** The content type of the control stream. */
 export const CONTROL_CONTENT_TYPE = 'application/vnd.libswarm.frames'
 
@@ -353,6 +360,13 @@ export class WireSession implements WireConnection {
   private readonly log: Logger
   private readonly maxMessageSize: number
   private peerMaxMessageSize = DEFAULT_MAX_MESSAGE_SIZE
+  /** The peer announced it reads a MESSAGE's caller: an older peer would refuse the frame. */
+  private peerReadsCaller = false
+  /**
+   * The peer's headers arrived (the listener has the dialer's at once). Until then the dialer
+   * holds its sends, as it does while congested: how to write them depends on the peer's features.
+   */
+  private peerHeard: boolean
   private readonly parser: FrameParser
   /** The control stream frames are written to (in return mode, not the one they are read from). */
   private control: http2.Http2Stream | undefined
@@ -385,6 +399,8 @@ export class WireSession implements WireConnection {
     this.handshakeTimeout = setup.handshakeTimeout ?? 10_000
     this.maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE
     this.unclaimed = new UnclaimedAttachments(options.limits)
+    this.peerHeard = role === 'server'
+    this.congested = role === 'client'
     this.nextChannel = role === 'client' ? 1 : 2
     this.nextAttachment = role === 'client' ? 1 : 2
     this.closed = new Promise((resolve) => { this.settleClosed = resolve })
@@ -412,6 +428,7 @@ export class WireSession implements WireConnection {
         ':path': CONTROL_PATH,
         'content-type': CONTROL_CONTENT_TYPE,
         [MAX_MESSAGE_SIZE_HEADER]: String(this.maxMessageSize),
+        [FEATURES_HEADER]: FEATURES,
         ...(token === undefined ? {} : { [RETURN_HEADER]: token })
       }, { endStream: false })
       control.once('response', (headers) => {
@@ -421,6 +438,8 @@ export class WireSession implements WireConnection {
           return
         }
         this.readPeerLimit(headers)
+        this.peerHeard = true
+        if (control.writableNeedDrain !== true) this.resumeSends()
         if (token === undefined || setup.openReturn === undefined) {
           this.settleReady()
         } else if (headers[RETURN_HEADER] !== token) {
@@ -524,18 +543,23 @@ export class WireSession implements WireConnection {
   private readPeerLimit (headers: http2.IncomingHttpHeaders): void {
     const limit = Number(headers[MAX_MESSAGE_SIZE_HEADER])
     if (Number.isSafeInteger(limit) && limit > 0) this.peerMaxMessageSize = limit
+    const features = headers[FEATURES_HEADER]
+    this.peerReadsCaller = typeof features === 'string' && features.split(',').some((name) => name.trim() === 'caller')
+  }
+
+  /** The control stream takes writes again: held credit goes out, held sends go on. */
+  private resumeSends (): void {
+    this.congested = false
+    for (const entry of this.withheld) this.grant(entry)
+    this.withheld.clear()
+    for (const channel of [...this.waiting]) channel.pump()
   }
 
   private attachControl (control: http2.Http2Stream, use: ControlUse): void {
     this.controlStreams.push(control)
     if (use !== 'read') {
       this.control = control
-      control.on('drain', () => {
-        this.congested = false
-        for (const entry of this.withheld) this.grant(entry)
-        this.withheld.clear()
-        for (const channel of [...this.waiting]) channel.pump()
-      })
+      control.on('drain', () => { if (this.peerHeard) this.resumeSends() })
     }
     if (use === 'write') {
       // Nothing is read here (the listener's return GET has no body, the dialer's POST no
@@ -573,6 +597,7 @@ export class WireSession implements WireConnection {
         ':status': 200,
         'content-type': CONTROL_CONTENT_TYPE,
         [MAX_MESSAGE_SIZE_HEADER]: String(this.maxMessageSize),
+        [FEATURES_HEADER]: FEATURES,
         ...(returnMode ? { [RETURN_HEADER]: token } : {})
       })
       if (!returnMode) {
@@ -707,7 +732,9 @@ export class WireSession implements WireConnection {
       }
     }
     const attachmentId = message.stream === undefined ? undefined : this.nextAttachment
-    const packed = packMessage(message.verb, message.args, retField, attachmentId)
+    // A peer that did not announce `caller` would refuse the fifth item: it goes without.
+    const caller = this.peerReadsCaller ? message.caller : undefined
+    const packed = packMessage(message.verb, message.args, retField, attachmentId, caller)
     const length = packed.end - packed.start
     if (length > this.peerMaxMessageSize) {
       const error = new SwarmError(ErrorCode.MessageTooLarge, `a message of ${length} bytes exceeds the peer's limit of ${this.peerMaxMessageSize} bytes`)
@@ -925,7 +952,10 @@ export class WireSession implements WireConnection {
         attachment.provide(stream)
       }
     }
-    return { message: { verb: decoded.verb, args: decoded.args, ret, stream: attachment }, freshRet, attachment }
+    const message: Message = decoded.caller === undefined
+      ? { verb: decoded.verb, args: decoded.args, ret, stream: attachment }
+      : { verb: decoded.verb, args: decoded.args, ret, stream: attachment, caller: decoded.caller }
+    return { message, freshRet, attachment }
   }
 
   /** A message nobody will receive: its ret learns why, its attachment is cancelled. */

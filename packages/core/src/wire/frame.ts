@@ -1,13 +1,15 @@
 import { Packr, REUSE_BUFFER_MODE } from 'msgpackr'
 import { ErrorCode, SwarmError } from '../errors.js'
+import type { Caller } from '../message.js'
 import { VERBS, type Verb } from '../verbs.js'
+import { decodeCaller, encodeCaller } from './caller-payload.js'
 
 /** Bytes of a frame header: payload length (u32), type (u8), channel id (u64), all big-endian. */
 export const FRAME_HEADER_SIZE = 13
 
 /** Frame types. The type decides in whose id space the header's channel id lives (see PROTOCOL.md). */
 export const FrameType = {
-  /** A message for a channel the receiver exported. Payload `[verb, args, ret?, stream?]`. */
+  /** A message for a channel the receiver exported. Payload `[verb, args, ret?, stream?, caller?]`. */
   Message: 0,
   /** The sender closes its handle on a channel the receiver exported. Payload empty or `[code, message]`. */
   Close: 1,
@@ -39,6 +41,8 @@ export interface MessagePayload {
   ret?: { id: number } | { back: number } | undefined
   /** An attachment id. */
   stream?: number | undefined
+  /** Who sent the request, as a front saw it (only to a peer that announced it reads callers). */
+  caller?: Caller | undefined
 }
 
 /** Encodes a frame header into `target` at `offset`. */
@@ -88,30 +92,34 @@ export function encodeMessagePayload (payload: MessagePayload): Buffer {
  */
 export function packMessagePayload (payload: MessagePayload): PackedBytes {
   const ret = payload.ret === undefined ? null : 'id' in payload.ret ? payload.ret.id : [payload.ret.back] as [number]
-  return packMessage(payload.verb, payload.args, ret, payload.stream)
+  return packMessage(payload.verb, payload.args, ret, payload.stream, payload.caller)
 }
 
 const MESSAGE_OF_2: unknown[] = [0, null]
 const MESSAGE_OF_3: unknown[] = [0, null, null]
 const MESSAGE_OF_4: unknown[] = [0, null, null, null]
+const MESSAGE_OF_5: unknown[] = [0, null, null, null, null]
 
 /**
  * {@link packMessagePayload} from the fields themselves: `ret` a channel id the sender
- * exports, or `[id]` one the receiver exported; `stream` an attachment id.
+ * exports, or `[id]` one the receiver exported; `stream` an attachment id; `caller` checked
+ * as its receiver will (INVALID_ARGUMENTS when it would be refused).
  */
-export function packMessage (verb: Verb, args: readonly string[], ret: number | [number] | null, stream: number | undefined): PackedBytes {
+export function packMessage (verb: Verb, args: readonly string[], ret: number | [number] | null, stream: number | undefined, caller?: Caller): PackedBytes {
   const index = VERBS.indexOf(verb)
   if (index < 0) throw new SwarmError(ErrorCode.InvalidArguments, `not a verb: ${String(verb)}`)
-  const value = stream !== undefined ? MESSAGE_OF_4 : ret !== null ? MESSAGE_OF_3 : MESSAGE_OF_2
+  const value = caller !== undefined ? MESSAGE_OF_5 : stream !== undefined ? MESSAGE_OF_4 : ret !== null ? MESSAGE_OF_3 : MESSAGE_OF_2
   value[0] = index
   value[1] = args
   if (value.length > 2) value[2] = ret
-  if (value.length > 3) value[3] = stream
+  if (value.length > 3) value[3] = stream ?? null
+  if (value.length > 4) value[4] = encodeCaller(caller as Caller)
   try {
     return packr.pack(value, REUSE_BUFFER_MODE) as PackedBytes
   } finally {
     value[1] = null
     if (value.length > 2) value[2] = null
+    if (value.length > 4) value[4] = null
   }
 }
 
@@ -147,8 +155,8 @@ export class UnknownVerbError extends SwarmError {
  */
 export function decodeMessagePayload (payload: Uint8Array, start = 0, end = payload.length): MessagePayload {
   const value = unpack(payload, start, end)
-  if (!Array.isArray(value) || value.length < 2 || value.length > 4) throw malformed('a message is an array of 2 to 4 items')
-  const [verbIndex, args, ret, stream] = value as unknown[]
+  if (!Array.isArray(value) || value.length < 2 || value.length > 5) throw malformed('a message is an array of 2 to 5 items')
+  const [verbIndex, args, ret, stream, callerValue] = value as unknown[]
   if (!isId(verbIndex)) throw malformed(`verb must be an index, not ${JSON.stringify(verbIndex)}`)
   if (!Array.isArray(args) || !args.every((arg) => typeof arg === 'string')) throw malformed('args must be an array of strings')
   let decodedRet: MessagePayload['ret']
@@ -156,9 +164,12 @@ export function decodeMessagePayload (payload: Uint8Array, start = 0, end = payl
   else if (Array.isArray(ret) && ret.length === 1 && isId(ret[0])) decodedRet = { back: ret[0] }
   else if (ret !== null && ret !== undefined) throw malformed('ret must be nil, a channel id or [channel id]')
   if (stream !== null && stream !== undefined && !isId(stream)) throw malformed('stream must be nil or an attachment id')
+  const caller = callerValue === undefined ? undefined : decodeCaller(callerValue)
   const verb = VERBS[verbIndex]
   if (verb === undefined) throw new UnknownVerbError(verbIndex, decodedRet, (stream ?? undefined) as number | undefined)
-  return { verb, args: args as string[], ret: decodedRet, stream: stream ?? undefined }
+  return caller === undefined
+    ? { verb, args: args as string[], ret: decodedRet, stream: stream ?? undefined }
+    : { verb, args: args as string[], ret: decodedRet, stream: stream ?? undefined, caller }
 }
 
 /** Encodes an error payload `[code, message]` (CLOSE with an error, RESET). */
