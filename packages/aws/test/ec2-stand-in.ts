@@ -43,6 +43,8 @@ export interface StandInInstance {
   readonly launchTime: Date
   stateReason?: { code: string, message: string }
   engine?: Engine
+  /** From RunInstances to its engine answering: the stand-in's own boot time. */
+  bootMs?: number
   /** The engine's start, or its failure. */
   booting?: Promise<void>
   bootError?: Error
@@ -88,12 +90,18 @@ class Ec2Error extends Error {
 
 class NodeSha256 {
   private readonly hash
-  constructor (secret?: string | Uint8Array) {
-    this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', secret)
+  constructor (secret?: string | ArrayBuffer | ArrayBufferView) {
+    this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret))
   }
 
-  update (data: string | Uint8Array): void { this.hash.update(data) }
+  update (data: string | ArrayBuffer | ArrayBufferView): void { this.hash.update(bytes(data)) }
   async digest (): Promise<Uint8Array> { return this.hash.digest() }
+}
+
+function bytes (data: string | ArrayBuffer | ArrayBufferView): string | Uint8Array {
+  if (typeof data === 'string') return data
+  if (data instanceof ArrayBuffer) return new Uint8Array(data)
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
 }
 
 const builder = new XMLBuilder({ ignoreAttributes: false, suppressEmptyNode: false })
@@ -221,6 +229,7 @@ export async function startEc2StandIn (options: StandInOptions = {}): Promise<Ec
     if (!execStart.includes('--tlsverify') || port === undefined || ca === undefined || cert === undefined || key === undefined) throw new Error(`${instance.id}: dockerd is not started with --tlsverify and its files`)
     if (key.permissions !== '0600') throw new Error(`${instance.id}: the server key would be readable by others (${key.permissions ?? 'default mode'})`)
     instance.engine = await startEngine({ name: instance.id, busybox: options.busybox ?? true, tls: { caCert: ca.content, cert: cert.content, key: key.content, host: instance.ip, port: Number(port) } })
+    instance.bootMs = Date.now() - instance.launchTime.getTime()
     if (instance.state !== 'running') await instance.engine.close()
   }
 
