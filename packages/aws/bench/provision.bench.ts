@@ -56,7 +56,7 @@ describe.runIf(canRunTests(['engine', 'docker-cli']))('aws benchmark', () => {
       const socket = join(dir, 'swarm.sock')
       const spec = `@libswarm/aws --endpoint ${standIn.endpoint} --region us-east-1 --count 3 --ami-name 'ubuntu/images/*24.04*' --state-dir ${join(dir, 'state')} --poll-interval 100ms --terminate-on-stop`
       const started = Date.now()
-      const swarmd = spawn(process.execPath, [SWARMD, `dockerserver unix://${socket}`, `aggregate --health-interval 1s "${spec}"`], { cwd: dir, env: process.env, stdio: 'ignore' })
+      const swarmd = spawn(process.execPath, [SWARMD, `dockerserver unix://${socket}`, `aggregate --health-interval 1s "${spec}"`], { cwd: dir, env: process.env, stdio: ['ignore', 'ignore', process.env.BENCH_LOG === undefined ? 'ignore' : 'inherit'] })
       let ready = 0
       const deadline = started + 120_000
       while (Date.now() < deadline) {
@@ -88,6 +88,8 @@ describe.runIf(canRunTests(['engine', 'docker-cli']))('aws benchmark', () => {
     const state = join(dir, 'state')
     const through = await spawnChain([`aws --endpoint ${standIn.endpoint} --region us-east-1 --ami-name 'ubuntu/images/*24.04*' --state-dir ${state} --poll-interval 100ms --check-interval 0 --terminate-on-stop`], { resolve })
     const instance = [...standIn.instances.values()][0]
+    // the backend may reach the engine before the stand-in finished loading busybox into it
+    await instance?.booting
     if (instance?.engine === undefined) throw new Error('no engine')
     for (let index = 0; index < 20; index++) await instance.engine.docker(['run', '-d', '--name', `c${index}`, 'busybox', 'sleep', '600'])
     const direct = await spawnChain([`dockerclient tcp://${instance.ip}:2376 --tlsverify --tlscacert ${join(state, 'ca.pem')} --tlscert ${join(state, 'cert.pem')} --tlskey ${join(state, 'key.pem')} --tlsservername ${instance.tags.get('libswarm:tls-name') ?? ''}`], { resolve })

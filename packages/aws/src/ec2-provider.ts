@@ -65,6 +65,8 @@ export class Ec2Provider implements HostProvider {
   }
 
   async list (swarm: string, options: AbortOptions = {}): Promise<CloudHost[]> {
+    // the image is looked up alongside: a launch that follows needs it (a failure shows at the launch)
+    if (this.image === undefined && this.options.ami === undefined && this.options.amiName !== undefined) void this.imageId({}).catch(() => {})
     const hosts: CloudHost[] = []
     try {
       const pages = paginateDescribeInstances({ client: this.client }, {

@@ -137,6 +137,8 @@ export class HostSet {
   private timer: NodeJS.Timeout | undefined
   private checking: Promise<void> | undefined
   private replacing = new Set<Promise<void>>()
+  /** Launch requests made ahead (their certificates), used first. */
+  private readonly prepared: Array<Promise<{ tlsName: string, request: LaunchRequest }>> = []
   private closed = false
 
   constructor (readonly provider: HostProvider, readonly options: HostSetOptions, private readonly log: Logger = silentLogger) {}
@@ -157,6 +159,14 @@ export class HostSet {
   async start (options: AbortOptions = {}): Promise<void> {
     const signal = options.signal === undefined ? this.lifetime.signal : AbortSignal.any([options.signal, this.lifetime.signal])
     this.state = await openStateDirectory(this.options.stateDir)
+    // certificates take a key generation each: made while the cloud is asked for the swarm's hosts
+    if (!this.options.dryRun) {
+      for (let index = this.prepared.length; index < this.options.count; index++) {
+        const prepared = this.newLaunchRequest()
+        prepared.catch(() => {})
+        this.prepared.push(prepared)
+      }
+    }
     const found = await this.provider.list(this.options.swarm, { signal })
     const usable = found.filter((host) => (host.state === 'pending' || host.state === 'running') && host.tags[HOST_TAGS.tlsName] !== undefined)
     for (const host of found) {
@@ -221,6 +231,11 @@ export class HostSet {
     }
   }
 
+  private async newLaunchRequest (): Promise<{ tlsName: string, request: LaunchRequest }> {
+    const tlsName = `h-${randomBytes(6).toString('hex')}.${dnsLabel(this.options.swarm)}.libswarm`
+    return { tlsName, request: await this.launchRequest(tlsName) }
+  }
+
   private async launchRequest (tlsName: string): Promise<LaunchRequest> {
     const state = this.state as StateDirectory
     const server = await state.issueServerCertificate(tlsName)
@@ -235,9 +250,8 @@ export class HostSet {
     while (true) {
       signal.throwIfAborted()
       if (this.launches >= this.options.maxHosts) throw new SwarmError(ErrorCode.LimitExceeded, `${this.provider.name}: --max-hosts ${this.options.maxHosts} reached, no host launched`)
-      const tlsName = `h-${randomBytes(6).toString('hex')}.${dnsLabel(this.options.swarm)}.libswarm`
+      const { tlsName, request: launchRequest } = await (this.prepared.shift() ?? this.newLaunchRequest())
       tlsNamesHere.add(tlsName)
-      const launchRequest = await this.launchRequest(tlsName)
       this.launches++
       const host = await this.provider.launch(launchRequest, { signal })
       launchedHere.push(host.id)
