@@ -93,11 +93,13 @@ describe('aws faults at start: a clear error, no hang, nothing left running', ()
     expect(standIn.alive()).toEqual([])
   })
 
-  it('with --on-unreachable fail, a host whose engine never answers fails the start and is terminated', async () => {
+  it('with --on-unreachable fail, a (spot) host whose engine never answers fails the start and is terminated', async () => {
     await using standIn = await startEc2StandIn()
     standIn.faults.boots.push('no-engine')
-    const failure = await startFailure(standIn, '--on-unreachable', 'fail', '--boot-timeout', '2s')
+    const failure = await startFailure(standIn, '--on-unreachable', 'fail', '--boot-timeout', '2s', '--spot')
     expect(failure.code).toBe('TIMEOUT')
+    // --spot asked EC2 for a spot instance (InstanceMarketOptions.MarketType)
+    expect([...standIn.instances.values()].map((instance) => instance.spot)).toEqual([true])
     expect(failure.message).toMatch(/its engine did not answer over TLS within \d s \(last: cannot reach engine at tcp:\/\/127\.\d+\.0\.1:2376: ECONNREFUSED\)/)
     await standIn.settled()
     expect(standIn.alive()).toEqual([])
