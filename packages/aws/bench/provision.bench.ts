@@ -73,10 +73,11 @@ describe.runIf(canRunTests(['engine', 'docker-cli']))('aws benchmark', () => {
       await exited
       await standIn.settled()
       const boot = Math.max(...boots)
-      rows.push(`| ${round + 1} | ${ready} ms | ${boots.map((ms) => `${ms}`).join(', ')} ms | ${ready - boot} ms |`)
+      const firstCall = (standIn.calls[0]?.at ?? NaN) - started
+      rows.push(`| ${round + 1} | ${ready} ms | ${firstCall} ms | ${boots.map((ms) => `${ms}`).join(', ')} ms | ${ready - boot} ms |`)
       await rm(dir, { recursive: true, force: true })
     }
-    console.log(['', '| round | swarmd start to docker ps (3 hosts) | stand-in boot per instance | backend overhead |', '|---|---|---|---|', ...rows].join('\n'))
+    console.log(['', '| round | swarmd start to docker ps (3 hosts) | to its first EC2 call | stand-in boot per instance | backend overhead |', '|---|---|---|---|---|', ...rows].join('\n'))
   }, 600_000)
 
   it('docker ps and inspect through a provisioned host vs dockerclient direct', async () => {

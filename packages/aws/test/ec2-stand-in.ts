@@ -68,7 +68,7 @@ export interface Ec2StandIn extends AsyncDisposable {
   readonly endpoint: string
   readonly instances: Map<string, StandInInstance>
   /** Every request: its action and the answer's status and error code. */
-  readonly calls: Array<{ action: string, status: number, code?: string }>
+  readonly calls: Array<{ action: string, status: number, code?: string, at?: number }>
   readonly faults: {
     /** Answer RequestLimitExceeded to the next N calls of an action. */
     throttle: Map<string, number>
@@ -349,6 +349,7 @@ export async function startEc2StandIn (options: StandInOptions = {}): Promise<Ec
         const body = Buffer.concat(chunks).toString('utf8')
         const params = new URLSearchParams(body)
         const action = params.get('Action') ?? ''
+        const at = Date.now()
         try {
           if (request.method !== 'POST') throw new Ec2Error(400, 'InvalidAction', 'The action is not valid for this web service (POST only here)')
           await authenticate(request, body)
@@ -362,11 +363,11 @@ export async function startEc2StandIn (options: StandInOptions = {}): Promise<Ec
           }
           const result = await handler(params)
           const xml = builder.build({ [`${action}Response`]: { '@_xmlns': NAMESPACE, requestId: randomUUID(), ...result } }) as string
-          calls.push({ action, status: 200 })
+          calls.push({ action, status: 200, at })
           response.writeHead(200, { 'Content-Type': 'text/xml;charset=UTF-8' }).end(`<?xml version="1.0" encoding="UTF-8"?>\n${xml}`)
         } catch (error) {
           const known = error instanceof Ec2Error ? error : new Ec2Error(500, 'InternalError', (error as Error).message)
-          calls.push({ action, status: known.status, code: known.code })
+          calls.push({ action, status: known.status, code: known.code, at })
           const xml = builder.build({ Response: { Errors: { Error: { Code: known.code, Message: known.message } }, RequestID: randomUUID() } }) as string
           response.writeHead(known.status, { 'Content-Type': 'text/xml;charset=UTF-8' }).end(`<?xml version="1.0" encoding="UTF-8"?>\n${xml}`)
         }
