@@ -1,0 +1,115 @@
+import { execFile, spawn } from 'node:child_process'
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { DOCKER28, canRunTests } from '@libswarm/test-engine'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { useStandInCredentials } from '../aws-env.js'
+import { startEc2StandIn, type Ec2StandIn } from '../ec2-stand-in.js'
+
+const SWARMD = fileURLToPath(new URL('../../node_modules/@libswarm/swarmd/bin/swarmd.js', import.meta.url))
+const PACKAGE = fileURLToPath(new URL('../..', import.meta.url))
+
+interface Run { code: number, stdout: string, stderr: string }
+
+let dir = ''
+let standIn: Ec2StandIn
+let socket = ''
+let swarmd: ReturnType<typeof spawn> | undefined
+let log = ''
+
+async function cli (args: string[], options: { cli?: string, cwd?: string, timeoutMs?: number } = {}): Promise<Run> {
+  return await new Promise((resolve) => {
+    execFile(options.cli ?? DOCKER28, args, {
+      env: { PATH: process.env.PATH, HOME: dir, DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: join(dir, 'cli') },
+      cwd: options.cwd ?? dir,
+      timeout: options.timeoutMs ?? 60_000
+    }, (error, stdout, stderr) => {
+      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, stdout: stdout.toString(), stderr: stderr.toString() })
+    })
+  })
+}
+
+async function ok (args: string[], options: { cli?: string, cwd?: string, timeoutMs?: number } = {}): Promise<string> {
+  const run = await cli(args, options)
+  if (run.code !== 0) throw new Error(`${args.join(' ')} exited ${run.code}: ${run.stderr}\nswarmd:\n${log.slice(-3000)}`)
+  return run.stdout + run.stderr
+}
+
+describe.runIf(canRunTests(['engine', 'docker-cli', 'docker-compose']))('swarmd: aggregate over 3 EC2 hosts, with the docker CLI and docker-compose', () => {
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'lsw-aws-swarmd-'))
+    await useStandInCredentials(join(dir, 'aws'))
+    // swarmd finds a third-party service as an installed package of its working directory
+    await mkdir(join(dir, 'node_modules', '@libswarm'), { recursive: true })
+    await symlink(PACKAGE, join(dir, 'node_modules', '@libswarm', 'aws'))
+    standIn = await startEc2StandIn({ bootDelayMs: 300 })
+    socket = join(dir, 'swarm.sock')
+    const aws = `@libswarm/aws --endpoint ${standIn.endpoint} --region us-east-1 --count 3 --ami-name 'ubuntu/images/*24.04*' --instance-type t3.small --swarm e2e --state-dir ${join(dir, 'state')} --poll-interval 100ms --boot-timeout 60s --terminate-on-stop`
+    swarmd = spawn(process.execPath, [SWARMD, `dockerserver unix://${socket}`, `aggregate --health-interval 1s --health-timeout 3s "${aws}"`], { cwd: dir, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] })
+    swarmd.stderr?.setEncoding('utf8').on('data', (chunk: string) => { log += chunk })
+    swarmd.stdout?.setEncoding('utf8').on('data', (chunk: string) => { log += chunk })
+    const deadline = Date.now() + 75_000
+    while (!(await cli(['version'], { timeoutMs: 5000 })).stdout.includes('Server')) {
+      if (Date.now() > deadline || swarmd.exitCode !== null) throw new Error(`swarmd did not serve within 75 s:\n${log}`)
+      await new Promise((resolve) => setTimeout(resolve, 300))
+    }
+  }, 100_000)
+
+  afterAll(async () => {
+    if (swarmd !== undefined && swarmd.exitCode === null) {
+      const exited = new Promise((resolve) => swarmd?.once('exit', resolve))
+      swarmd.kill('SIGTERM')
+      const timer = setTimeout(() => swarmd?.kill('SIGKILL'), 30_000)
+      await exited
+      clearTimeout(timer)
+    }
+    if (standIn !== undefined) {
+      await standIn.settled()
+      // --terminate-on-stop: swarmd's stop terminated every host it launched
+      expect(standIn.alive()).toEqual([])
+      await standIn.close()
+    }
+    await rm(dir, { recursive: true, force: true })
+  }, 90_000)
+
+  it('docker info shows the 3 hosts as nodes; ps, run and a container on each', async () => {
+    const ids = [...standIn.instances.keys()]
+    expect(ids.length).toBe(3)
+    const info = await ok(['info'])
+    expect(info).toMatch(/Nodes: 3/)
+    for (const id of ids) expect(info).toContain(id)
+    expect((await ok(['run', '--rm', 'busybox', 'echo', 'hello from a provisioned host'])).trim()).toBe('hello from a provisioned host')
+    for (let index = 0; index < 3; index++) await ok(['run', '-d', '--name', `box${index}`, 'busybox', 'sleep', '600'])
+    const ps = await ok(['ps', '--format', '{{.Names}}'])
+    const nodes = new Set(ps.trim().split('\n').map((name) => name.split('/')[0]))
+    expect([...nodes].sort()).toEqual([...ids].sort())
+    await ok(['rm', '-f', 'box0', 'box1', 'box2'])
+  })
+
+  it('docker-compose up and down across the hosts', async () => {
+    const project = join(dir, 'proj')
+    await mkdir(project)
+    await writeFile(join(project, 'docker-compose.yml'), [
+      'version: "2.4"',
+      'services:',
+      '  web:',
+      '    image: busybox',
+      '    command: sleep 600',
+      '  worker:',
+      '    image: busybox',
+      '    command: sh -c "echo worker up; sleep 600"',
+      '    scale: 2',
+      ''
+    ].join('\n'))
+    const compose = async (args: string[]): Promise<string> => await ok(args, { cli: '/usr/bin/docker-compose', cwd: project, timeoutMs: 90_000 })
+    await compose(['up', '-d'])
+    const ps = await compose(['ps'])
+    expect(ps).toMatch(/proj_web_1 .* Up/)
+    expect(ps).toMatch(/proj_worker_2 .* Up/)
+    expect(await compose(['logs', 'worker'])).toContain('worker up')
+    await compose(['down'])
+    expect(await ok(['ps', '-a', '--format', '{{.Names}}'])).not.toContain('proj_')
+  }, 120_000)
+})
