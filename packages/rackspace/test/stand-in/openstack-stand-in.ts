@@ -25,6 +25,11 @@ export interface StandInOptions {
   quota?: number
   /** Page size of `GET /servers/detail` and `/flavors/detail` (then `servers_links` rel=next). Default 1000. */
   pageSize?: number
+  /**
+   * Checks a token this stand-in did not issue, as Nova's keystonemiddleware does against a real
+   * Keystone; resolves with the token's project id, or undefined when Keystone refuses it.
+   */
+  validateToken?: (token: string) => Promise<string | undefined>
 }
 
 /** A running host behind a server. */
@@ -65,6 +70,8 @@ export interface StandInFaults {
 /** The stand-in, started: `identityUrl` ends in `/v2.0`. */
 export interface OpenStackStandIn extends AsyncDisposable {
   identityUrl: string
+  /** Where a region's compute endpoint is, for a catalog kept elsewhere (a real Keystone's). */
+  computeUrl: (region: string, tenantId: string) => string
   faults: StandInFaults
   /** Every server ever created, deleted ones included. */
   servers: () => ReadonlyArray<Readonly<StandInServer>>
@@ -108,12 +115,19 @@ export async function startOpenStackStandIn (options: StandInOptions): Promise<O
     const match = /^\/compute\/([^/]+)\/v2\/([^/]+)(\/.*)$/.exec(url.pathname)
     if (match === null) { send(res, 404, { itemNotFound: { code: 404, message: 'The resource could not be found.' } }); return }
     const [, region, tenantId, path] = match as unknown as [string, string, string, string]
-    const token = tokens.get(String(req.headers['x-auth-token'] ?? ''))
+    const presented = String(req.headers['x-auth-token'] ?? '')
+    const token = tokens.get(presented) ?? await external(presented)
     if (token === undefined || token.expires < Date.now() || token.tenantId !== tenantId) {
       send(res, 401, { unauthorized: { code: 401, message: 'This server could not verify that you are authorized to access the document you requested.' } }); return
     }
     if (!options.regions.includes(region)) { send(res, 404, { itemNotFound: { code: 404, message: 'Unknown region.' } }); return }
     compute(req.method ?? 'GET', path, url.searchParams, text, { region, tenantId }, res)
+  }
+
+  async function external (token: string): Promise<{ tenantId: string, expires: number } | undefined> {
+    if (options.validateToken === undefined || token === '') return undefined
+    const tenantId = await options.validateToken(token)
+    return tenantId === undefined ? undefined : { tenantId, expires: Infinity }
   }
 
   function count (key: string): void { calls.set(key, (calls.get(key) ?? 0) + 1) }
@@ -304,6 +318,7 @@ export async function startOpenStackStandIn (options: StandInOptions): Promise<O
   }
   return {
     identityUrl: `${base}/v2.0`,
+    computeUrl: (region, tenantId) => `${base}/compute/${region}/v2/${tenantId}`,
     faults,
     calls,
     servers: () => servers,
