@@ -102,6 +102,18 @@ export class ComputeClient {
     return pick(found)
   }
 
+  /** `GET /os-keypairs/{name}`: NOT_FOUND when the key pair does not exist. */
+  async findKeyPair (name: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+    const found = await this.#getOptional<{ keypair?: unknown }>(`/os-keypairs/${encodeURIComponent(name)}`, options)
+    if (found?.keypair === undefined) throw new OpenStackError(ErrorCode.NotFound, `rackspace: no key pair "${name}" in ${this.#options.region ?? 'this region'}`)
+  }
+
+  /** `GET /limits`: the absolute limits (`maxTotalInstances`, `totalInstancesUsed`, ...). */
+  async absoluteLimits (options: { signal?: AbortSignal } = {}): Promise<Record<string, number>> {
+    const body = await this.#call<{ limits?: { absolute?: Record<string, number> } }>('GET', '/limits', undefined, options)
+    return body?.limits?.absolute ?? {}
+  }
+
   /** `POST /servers`; answers the new server's id. Throttling is retried, a network error is not (it may have been created). */
   async createServer (spec: ServerSpec, options: { signal?: AbortSignal } = {}): Promise<string> {
     const server: Record<string, unknown> = {

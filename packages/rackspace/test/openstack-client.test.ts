@@ -20,7 +20,8 @@ beforeAll(async () => {
     images: [{ id: 'img-1', name: 'Ubuntu 24.04' }, { id: 'img-2', name: 'Debian 12' }],
     flavors: [{ id: 'general1-1', name: '1 GB General Purpose v1', ram: 1024, vcpus: 1 }, { id: 'general1-2', name: '2 GB General Purpose v1', ram: 2048, vcpus: 2 }],
     launch: async ({ name, userData }) => { launched.push(`${name}:${userData}`); return { address: '127.0.0.9', close: async () => {} } },
-    pageSize: 2
+    pageSize: 2,
+    keyPairs: ['mine']
   })
 })
 afterAll(async () => { await standIn.close() })

@@ -17,6 +17,8 @@ export interface StandInOptions {
   regions: string[]
   images: Array<{ id: string, name: string }>
   flavors: Array<{ id: string, name: string, ram: number, vcpus: number }>
+  /** Key pair names (`key_name` must be one of them). Default none. */
+  keyPairs?: string[]
   /** Starts the machine behind a server from its decoded user data; resolves with its address. */
   launch: (server: { id: string, name: string, userData: string }) => Promise<LaunchedHost>
   /** Time a server stays in BUILD before its host is launched (a cloud's boot delay). Default 0. */
@@ -184,13 +186,23 @@ export async function startOpenStackStandIn (options: StandInOptions): Promise<O
       if (found === undefined) { send(res, 404, { itemNotFound: { code: 404, message: 'Image not found.' } }); return }
       send(res, 200, { image: { ...found, status: 'ACTIVE' } }); return
     }
+    const keyPair = /^\/os-keypairs\/([^/]+)$/.exec(path)
+    if (method === 'GET' && keyPair !== null) {
+      const name = decodeURIComponent(keyPair[1] as string)
+      if (!(options.keyPairs ?? []).includes(name)) { send(res, 404, { itemNotFound: { code: 404, message: `Keypair ${name} not found for user stand-in` } }); return }
+      send(res, 200, { keypair: { name, public_key: 'ssh-ed25519 AAAA stand-in', fingerprint: '00:00', user_id: 'stand-in' } }); return
+    }
+    if (method === 'GET' && path === '/limits') {
+      count('GET /limits')
+      send(res, 200, { limits: { rate: [], absolute: { maxTotalInstances: options.quota ?? 10, totalInstancesUsed: mine.length, maxTotalCores: -1, totalCoresUsed: 0 } } }); return
+    }
     if (method === 'POST' && path === '/servers') { count('POST /servers'); createServerCall(text, scope, mine.length, res); return }
     if (method === 'GET' && (path === '/servers/detail' || path === '/servers')) {
       count('GET /servers/detail')
       const name = query.get('name')
       const pattern = name === null ? undefined : new RegExp(name)
       const list = mine.filter((server) => pattern === undefined || pattern.test(server.name))
-      sendPage(res, 'servers', list.map((server) => view(server, link)), query, `${base}/compute/${scope.region}/v2/${scope.tenantId}/servers/detail`); return
+      sendPage(res, 'servers', list.map((server) => view(server, link) as { id: string }), query, `${base}/compute/${scope.region}/v2/${scope.tenantId}/servers/detail`); return
     }
     const one = /^\/servers\/([^/]+)$/.exec(path)
     const server = one === null ? undefined : mine.find((item) => item.id === decodeURIComponent(one[1] as string))
@@ -212,9 +224,10 @@ export async function startOpenStackStandIn (options: StandInOptions): Promise<O
     if (spec === undefined || typeof spec['name'] !== 'string' || spec['name'] === '') { send(res, 400, { badRequest: { code: 400, message: "Invalid input for field/attribute server. Value: None. 'name' is a required property" } }); return }
     if (!options.images.some((image) => image.id === spec['imageRef'])) { send(res, 400, { badRequest: { code: 400, message: `Image ${String(spec['imageRef'])} could not be found.` } }); return }
     if (!options.flavors.some((flavor) => flavor.id === spec['flavorRef'])) { send(res, 400, { badRequest: { code: 400, message: `Flavor ${String(spec['flavorRef'])} could not be found.` } }); return }
+    if (spec['key_name'] !== undefined && !(options.keyPairs ?? []).includes(String(spec['key_name']))) { send(res, 400, { badRequest: { code: 400, message: 'Invalid key_name provided.' } }); return }
     const metadata = (spec['metadata'] ?? {}) as Record<string, unknown>
     for (const [key, value] of Object.entries(metadata)) {
-      if (typeof value !== 'string' || key.length > 255 || value.length > 255) { send(res, 400, { badRequest: { code: 400, message: `Invalid input for field/attribute metadata. Value: ${key}` } }); return }
+      if (typeof value !== 'string' || !/^[a-zA-Z0-9-_:. ]{1,255}$/.test(key) || value.length > 255) { send(res, 400, { badRequest: { code: 400, message: `Invalid input for field/attribute metadata. Value: ${key}` } }); return }
     }
     let userData = ''
     if (spec['user_data'] !== undefined) {
