@@ -158,7 +158,8 @@ export class ComputeClient {
    */
   async waitActive (id: string, options: { timeoutMs: number, intervalMs?: number, signal?: AbortSignal }): Promise<NovaServer> {
     const deadline = Date.now() + options.timeoutMs
-    for (let interval = options.intervalMs ?? 1000; ; interval = Math.min(interval * 1.5, 5000)) {
+    const interval = options.intervalMs ?? 2000
+    for (;;) {
       const server = await this.getServer(id, options)
       if (server === undefined || server.status === 'DELETED') throw new OpenStackError(ErrorCode.NotFound, `rackspace: server ${id} was deleted while it was building`)
       if (server.status === 'ERROR') throw new OpenStackError(ErrorCode.Unavailable, `rackspace: server ${server.name} (${id}) went to ERROR: ${server.fault ?? 'no fault given'}`)

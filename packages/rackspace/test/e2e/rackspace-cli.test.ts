@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { request, requestStream, type Chain } from '@libswarm/core'
@@ -24,9 +24,9 @@ async function front (name: string, ...specs: string[]): Promise<Front> {
   return { chain: started, server, host: `unix://${socket}`, close: async () => { await server.close(); await started.close() } }
 }
 
-async function docker (host: string, args: string[]): Promise<string> {
+async function docker (host: string, args: string[], options: { cli?: string, cwd?: string } = {}): Promise<string> {
   return await new Promise((resolve, reject) => {
-    execFile(DOCKER28, args, { env: { PATH: process.env['PATH'], HOME: dir, DOCKER_HOST: host, DOCKER_CONFIG: join(dir, 'cli') }, timeout: 30_000 }, (error, stdout, stderr) => {
+    execFile(options.cli ?? DOCKER28, args, { env: { PATH: process.env['PATH'], HOME: dir, DOCKER_HOST: host, DOCKER_CONFIG: join(dir, 'cli') }, cwd: options.cwd ?? dir, timeout: 90_000 }, (error, stdout, stderr) => {
       if (error !== null) reject(new Error(`docker ${args.join(' ')}: ${stderr.toString()}`)); else resolve(stdout.toString().trim())
     })
   })
@@ -110,6 +110,20 @@ describe.runIf(canRunTests(['engine', 'docker-cli']))('rackspace: servers that a
       expect(await docker(swarm.host, ['logs', 'web-1'])).toBe('')
       await docker(swarm.host, ['rm', '-f', 'web-0', 'web-1', 'web-2'])
       expect(await docker(swarm.host, ['ps', '-aq'])).toBe('')
+      if (canRunTests(['docker-compose'])) {
+        // docker-compose 1.29 through the same endpoint: a project spread over the three servers
+        const project = join(dir, 'proj')
+        mkdirSync(project)
+        writeFileSync(join(project, 'docker-compose.yml'), 'version: "2.4"\nservices:\n  web:\n    image: busybox\n    command: sh -c "echo web up; sleep 600"\n    scale: 3\n')
+        const compose = async (args: string[]): Promise<string> => await docker(swarm.host, args, { cli: '/usr/bin/docker-compose', cwd: project })
+        await compose(['up', '-d'])
+        expect(await compose(['ps'])).toMatch(/proj_web_3 .* Up/)
+        const placed = await Promise.all([1, 2, 3].map(async (index) => await docker(swarm.host, ['inspect', '-f', '{{.Node.Name}}', `proj_web_${index}`])))
+        expect(new Set(placed).size).toBe(3)
+        expect(await compose(['logs', 'web'])).toContain('web up')
+        await compose(['down'])
+        expect(await docker(swarm.host, ['ps', '-a', '--format', '{{.Names}}'])).not.toContain('proj_')
+      }
     } finally {
       await swarm.close()
     }

@@ -54,6 +54,9 @@ interface StandInServer {
   address: string | undefined
   fault: string | undefined
   host: LaunchedHost | undefined
+  /** performance.now() when the create was answered, and when the server became ACTIVE. */
+  createdAt: number
+  activeAt: number | undefined
   launching: Promise<void> | undefined
 }
 
@@ -252,6 +255,8 @@ export async function startOpenStackStandIn (options: StandInOptions): Promise<O
       address: undefined,
       fault: undefined,
       host: undefined,
+      createdAt: performance.now(),
+      activeAt: undefined,
       launching: undefined
     }
     servers.push(server)
@@ -267,6 +272,7 @@ export async function startOpenStackStandIn (options: StandInOptions): Promise<O
           server.host = host
           server.address = host.address
           server.status = 'ACTIVE'
+          server.activeAt = performance.now()
         }, (error: unknown) => {
           if (server.status === 'BUILD') { server.status = 'ERROR'; server.fault = `boot failed: ${error instanceof Error ? error.message : String(error)}` }
         })
