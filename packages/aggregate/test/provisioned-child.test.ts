@@ -25,6 +25,7 @@ function fakeProvisioner (initial: Record<string, FakeEngine>): { service: Sende
         watchers.add(message.ret)
         message.ret.abandoned?.addEventListener('abort', () => { watchers.delete(message.ret as Sender) })
         for (const name of hosts.keys()) void message.ret.send({ verb: 'Ack', args: ['added', name, `10.0.0.${name.length}`] })
+        void message.ret.send({ verb: 'Ack', args: ['synced'] })
         return undefined
       }
     }, { onClose: async () => { closed = true } }),

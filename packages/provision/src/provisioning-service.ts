@@ -7,8 +7,8 @@ import { HostSet, type HostChange, type HostProvider, type HostSetOptions, type 
  * (core README, "Provisioning services"):
  *
  * - `Ls` (no arguments): `Ack [NAME...]`, the hosts whose engines answer;
- * - `Watch` (no arguments): `Ack [added, NAME, ADDRESS]` for each host now, then one
- *   `Ack [added|removed, NAME, ADDRESS]` per change, until either side closes;
+ * - `Watch` (no arguments): `Ack [added, NAME, ADDRESS]` for each host now, `Ack [synced]`,
+ *   then one `Ack [added|removed, NAME, ADDRESS]` per change, until either side closes;
  * - `Attach NAME`: `Ack [NAME, ADDRESS]` whose `ret` is the host's engine (a Sender speaking
  *   the Docker messages); closing it lets go of the attachment, not of the host;
  * - `Get provision`: `Ack [JSON]` with the swarm, its hosts and the `--dry-run` plan;
@@ -75,6 +75,7 @@ function watch (hostSet: HostSet, ret: Sender, watchers: Set<Sender>): void {
     unsubscribe()
     watchers.delete(ret)
     signal.removeEventListener('abort', stop)
+    void ret.close().catch(() => {})
   }
   // replies go out in order, each after the one before was taken
   const send = (change: HostChange): void => {
@@ -91,6 +92,15 @@ function watch (hostSet: HostSet, ret: Sender, watchers: Set<Sender>): void {
   const signal = abandonedSignal(ret)
   signal.addEventListener('abort', stop, { once: true })
   for (const host of hostSet.hosts.values()) send({ change: 'added', host })
+  // the list so far is complete: a watcher of a set without hosts hears that much at once
+  queue = queue.then(async () => {
+    if (done) return
+    try {
+      await ret.send({ verb: 'Ack', args: ['synced'] })
+    } catch {
+      stop()
+    }
+  })
 }
 
 /** A host's engine as an attachment: closing it lets go of the attachment, the engine stays. */
