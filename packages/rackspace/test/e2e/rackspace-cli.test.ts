@@ -77,6 +77,7 @@ describe.runIf(canRunTests(['engine', 'docker-cli']))('rackspace: servers that a
       const watcher = new AbortController()
       const watching = (async () => {
         for await (const reply of requestStream(watched.head, 'Watch', [], { signal: watcher.signal })) {
+          if (reply.args[0] === 'synced') continue
           changes.push(`${reply.args[0] ?? ''} ${reply.args[1] ?? ''}`)
           if (changes.length === 3) return
         }
