@@ -114,6 +114,15 @@ describe('Nova', () => {
     await expect(nova.findFlavor('general1-1')).rejects.toMatchObject({ code: 'UNAVAILABLE', status: 503 })
   })
 
+  it('asks Identity for a new token once when Nova answers 401, and not in a loop', async () => {
+    const nova = client()
+    await nova.listServers()
+    const before = standIn.calls.get('POST /v2.0/tokens') ?? 0
+    standIn.revokeTokens()
+    expect(await nova.listServers()).toEqual([])
+    expect((standIn.calls.get('POST /v2.0/tokens') ?? 0) - before).toBe(1)
+  })
+
   it('refuses a server past the quota with Nova\'s 403', async () => {
     const nova = client()
     const ids: string[] = []

@@ -84,6 +84,8 @@ export interface OpenStackStandIn extends AsyncDisposable {
   liveServers: () => ReadonlyArray<Readonly<StandInServer>>
   /** Calls by method and path pattern, e.g. `POST /servers`. */
   calls: Map<string, number>
+  /** Forgets every token it issued (they expired or were revoked): the next call with one is a 401. */
+  revokeTokens: () => void
   /** Stops a server's host without telling Nova (the machine became unreachable). */
   cutHost: (id: string) => Promise<void>
   close: () => Promise<void>
@@ -342,6 +344,7 @@ export async function startOpenStackStandIn (options: StandInOptions): Promise<O
     calls,
     servers: () => servers,
     liveServers: () => servers.filter((server) => server.status !== 'DELETED'),
+    revokeTokens: () => { tokens.clear() },
     cutHost: async (id) => {
       const server = servers.find((item) => item.id === id)
       if (server !== undefined) await deleteHost(server)
