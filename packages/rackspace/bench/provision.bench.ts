@@ -16,7 +16,7 @@ import { bootEngineFromUserData } from '../test/stand-in/engine-host.js'
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 2)
 const BOOT_DELAY_MS = Number(process.env['BENCH_BOOT_DELAY_MS'] ?? 1000)
 const REQUESTS = Number(process.env['BENCH_REQUESTS'] ?? 400)
-const swarmd = fileURLToPath(new URL('../../../apps/swarmd/bin/swarmd.js', import.meta.url))
+const swarmd = fileURLToPath(new URL('../node_modules/@libswarm/swarmd/bin/swarmd.js', import.meta.url))
 const rackspaceModule = fileURLToPath(new URL('../dist/index.js', import.meta.url))
 
 async function dockerPs (host: string): Promise<boolean> {
