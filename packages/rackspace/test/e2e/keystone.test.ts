@@ -48,7 +48,7 @@ describe.runIf(skip === undefined)('Identity v3 against a real Keystone', () => 
     }
     const service = await post('/services', { service: { type: 'compute', name: 'nova' } })
     await post('/endpoints', { endpoint: { service_id: service['service']?.id, interface: 'public', region_id: 'RegionOne', url: nova.computeUrl('RegionOne', projectId) } })
-  }, 150_000)
+  }, 300_000)
 
   afterAll(async () => {
     await nova?.close()
