@@ -107,7 +107,7 @@ export class Aggregate {
     switch (operation) {
       case 'SystemPing':
       case 'SystemPingHead': return this.ping(operation)
-      case 'SystemInfo': return jsonReply(clusterInfo(this.cluster, { id: this.id, name: this.options.name ?? 'aggregate', strategy: this.strategy, version: `aggregate/${AGGREGATE_VERSION}` }))
+      case 'SystemInfo': return jsonReply(clusterInfo(this.cluster, { id: this.id, name: this.options.name ?? 'aggregate', strategy: this.strategy, version: `libswarm/${AGGREGATE_VERSION}` }))
       case 'SystemVersion': return jsonReply(clusterVersion(this.cluster, AGGREGATE_VERSION))
       case 'SystemEvents': return await this.events(request, abandonedSignal(message.ret))
       case 'ContainerList': return await this.listContainers(request)

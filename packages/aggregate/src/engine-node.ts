@@ -47,6 +47,7 @@ export interface EngineFacts {
   kernelVersion: string
   operatingSystem: string
   storageDriver: string
+  osType: string
   images: number
 }
 
@@ -306,6 +307,7 @@ export class EngineNode {
       kernelVersion: String(info.KernelVersion ?? ''),
       operatingSystem: String(info.OperatingSystem ?? ''),
       storageDriver: String(info.Driver ?? ''),
+      osType: String(info.OSType ?? ''),
       images: Number(info.Images ?? 0)
     }
     if (this.configuredName === undefined) this.name = this.nameFor(this, this.facts.name)

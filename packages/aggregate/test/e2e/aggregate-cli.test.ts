@@ -82,7 +82,7 @@ describe.runIf(canRunTests())('aggregate over three private dockerd, driven by t
         expect(info).toContain(`  node-${index}: ${(engine.tcpHost ?? '').replace('tcp://', '')}\n`)
       }
       expect(info).toMatch(/└ Status: Healthy/)
-      expect(info).toMatch(/└ Labels: storage=ssd, /)
+      expect(info).toMatch(/└ Labels: kernelversion=[^\n]*, storage=ssd, storagedriver=/)
       expect(info).toMatch(/└ Reserved Memory: 0 B \/ /)
       expect(info).toMatch(/ Strategy: spread\n/)
     }

@@ -1,0 +1,62 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { canRunTests, DOCKER20, DOCKER28, startEngine, type Engine } from '@libswarm/test-engine'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { AGGREGATE_VERSION } from '../../src/index.js'
+import { cli as runCli, ok as runOk, startFront, until, type Front } from './cli-front.js'
+
+// Classic Swarm 1.2.9 behaviour the docker CLI relies on, checked with three private dockerd.
+let dir = ''
+let engines: Engine[] = []
+let front: Front
+
+const cli = async (args: string[], options?: Parameters<typeof runCli>[3]): ReturnType<typeof runCli> => await runCli(dir, front.host, args, options)
+const ok = async (args: string[], options?: Parameters<typeof runOk>[3]): Promise<string> => await runOk(dir, front.host, args, options)
+const nodeOf = async (ref: string): Promise<string> => await ok(['inspect', '-f', '{{.Node.Name}}', ref])
+const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+const engineOf = (node: string): Engine => engines[Number(node.slice('node-'.length))] as Engine
+
+describe.runIf(canRunTests())('classic Swarm behaviour, with the docker CLI over three private dockerd', () => {
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'aggregate-classic-'))
+    engines = await Promise.all([
+      startEngine({ name: 'node-0', labels: { storage: 'ssd' }, tcp: true }),
+      startEngine({ name: 'node-1', tcp: true }),
+      startEngine({ name: 'node-2', tcp: true })
+    ])
+    front = await startFront(dir, 'classic', engines)
+  }, 120_000)
+
+  afterAll(async () => {
+    await front?.close()
+    await Promise.all(engines.map(async (engine) => { await engine.close().catch(() => {}) }))
+    await rm(dir, { recursive: true, force: true })
+  }, 120_000)
+
+  it('says libswarm/VERSION as its server version and keeps classic Swarm node lines in docker info', async () => {
+    for (const binary of [DOCKER28, DOCKER20]) {
+      expect(await ok(['version', '--format', '{{.Server.Version}}'], { cli: binary })).toBe(`libswarm/${AGGREGATE_VERSION}`)
+      expect(await ok(['version'], { cli: binary })).toMatch(new RegExp(`Server:[^]*Version: +libswarm/${escape(AGGREGATE_VERSION)}\\n`))
+      expect(await ok(['info', '--format', '{{.ServerVersion}}'], { cli: binary })).toBe(`libswarm/${AGGREGATE_VERSION}`)
+      const info = await ok(['info'], { cli: binary })
+      expect(info).toMatch(/ Role: primary\n +Strategy: spread\n +Filters: [^\n]+\n +Nodes: 3\n/)
+      for (const [index, engine] of engines.entries()) {
+        const engineVersion = (await engine.docker(['version', '--format', '{{.Server.Version}}'])).stdout.trim()
+        const lines = new RegExp([
+          `  node-${index}: ${escape((engine.tcpHost ?? '').replace('tcp://', ''))}`,
+          '   └ ID: [A-Z0-9]{4}(:[A-Z0-9]{4}){11}',
+          '   └ Status: Healthy',
+          '   └ Containers: \\d+ \\(\\d+ Running, \\d+ Paused, \\d+ Stopped\\)',
+          '   └ Reserved CPUs: \\d+ / \\d+',
+          '   └ Reserved Memory: [\\d.]+ [KMGT]?i?B / [\\d.]+ [KMGT]iB',
+          `   └ Labels: kernelversion=[^,]+, operatingsystem=[^,]+, ostype=linux, ${index === 0 ? 'storage=ssd, ' : ''}storagedriver=\\w+`,
+          '   └ UpdatedAt: \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ',
+          `   └ ServerVersion: ${escape(engineVersion)}\\n`
+        ].join('\\n'))
+        expect(info).toMatch(lines)
+      }
+      expect(info).not.toContain('└ Error')
+    }
+  })
+})
