@@ -9,11 +9,11 @@ import {
 } from '@libswarm/docker-api'
 import { AGGREGATE_USAGE, addressOf, parseAggregateArgs, type AggregateOptions } from './aggregate-options.js'
 import { bodyJson, callDocker, drainProgress, jsonArrayChunks, jsonObjects, stopOnAbort, utf8 } from './child-call.js'
-import { ClusterState, listRowJson } from './cluster-state.js'
+import { ClusterState, cachedInspect, listRowJson } from './cluster-state.js'
 import { cacheAnswers, containerPredicate, nodeMatcher } from './container-filters.js'
 import type { ContainerInspect } from './container-view.js'
 import { EngineNode, type CachedContainer } from './engine-node.js'
-import { nodeUnavailable } from './errors.js'
+import { containerOnUnhealthyNode, nodeUnavailable } from './errors.js'
 import { EventHub, eventPredicate, ipOf, tagEvent, type NodeEvent } from './event-hub.js'
 import { routeObject } from './object-routes.js'
 import { place, readCreateBody, type Strategy } from './placement.js'
@@ -136,7 +136,7 @@ export class Aggregate {
   private async routeContainer (message: Message, request: DockerRequest): Promise<undefined> {
     const container = this.cluster.find(request.target)
     const node = container.node
-    if (node.health !== 'healthy') throw nodeUnavailable(node, `container ${request.target}`)
+    if (node.health !== 'healthy') throw containerOnUnhealthyNode(request.target, node)
     let ret = message.ret
     const id = container.id
     if (request.operation === 'ContainerRename') {
@@ -182,7 +182,7 @@ export class Aggregate {
   private async commit (message: Message, request: DockerRequest): Promise<undefined> {
     const ref = queryValue(request.query, 'container') ?? ''
     const container = this.cluster.find(ref)
-    if (container.node.health !== 'healthy') throw nodeUnavailable(container.node, `container ${ref}`)
+    if (container.node.health !== 'healthy') throw containerOnUnhealthyNode(ref, container.node)
     const params = JSON.parse(message.args[2] ?? '{}') as { query?: DockerQuery }
     params.query = { ...params.query, container: container.id }
     const node = container.node
@@ -192,7 +192,8 @@ export class Aggregate {
 
   private async inspectContainer (message: Message, request: DockerRequest): Promise<Message | undefined> {
     const container = this.cluster.find(request.target)
-    if (container.node.health !== 'healthy') throw nodeUnavailable(container.node, `container ${request.target}`)
+    // a node that is down: what the cache knows, as classic Swarm's cache answered
+    if (container.node.health !== 'healthy') return jsonReply({ ...cachedInspect(container), Node: nodeObject(container.node) })
     if (queryFlag(request.query, 'size')) {
       await this.forward(container.node, message, container.id)
       return undefined
@@ -218,7 +219,8 @@ export class Aggregate {
       const accept = containerPredicate(filters, this.cluster)
       const onNode = nodeMatcher(filters.node)
       const chosen: CachedContainer[] = []
-      for (const container of this.cluster.visible(onNode)) {
+      // with -a, the containers of a node that is down are listed from the cache as `Host Down`
+      for (const container of this.cluster.visible(onNode, all)) {
         if (!all && container.state.Running !== true) continue
         if (accept(container)) chosen.push(container)
       }

@@ -278,7 +278,7 @@ describe('faults', () => {
     expect(ps.json.map((row: any) => row.Id)).toEqual([kept.id])
     const error = await failure(docker(cluster.service, 'ContainerStop', 'lost'))
     expect(error.code).toBe('UNAVAILABLE')
-    expect(error.message).toMatch(/^node node-1 \(127\.0\.0\.1:2402\) is unavailable: .+; cannot reach container lost$/)
+    expect(error.message).toMatch(/^Container lost running on unhealthy node node-1 \(.+\)$/)
     // new containers go elsewhere
     expect((await run(cluster.service, 'meanwhile', {}, false)).node).toBe('node-0')
     engine.mode = 'up'

@@ -59,4 +59,43 @@ describe.runIf(canRunTests())('classic Swarm behaviour, with the docker CLI over
       expect(info).not.toContain('└ Error')
     }
   })
+  it('hides a down node\'s containers from ps, lists them as Host Down with -a, inspects them from the cache and refuses the rest at once', async () => {
+    await ok(['run', '-d', '--name', 'steady', '-e', 'constraint:node==node-0', 'busybox', 'sleep', '600'])
+    await ok(['run', '-d', '--name', 'gone', '-e', 'constraint:node==node-2', 'busybox', 'sleep', '600'])
+    await ok(['create', '--name', 'gone-stopped', '-e', 'constraint:node==node-2', 'busybox', 'true'])
+    const ids = new Map<string, string>()
+    for (const name of ['gone', 'gone-stopped']) ids.set(name, await ok(['inspect', '-f', '{{.Id}}', name]))
+    const victim = engineOf('node-2')
+    await victim.kill()
+    try {
+      await until('node-2 to drop out', async () => !(await ok(['ps', '--format', '{{.Names}}'])).includes('node-2/'), 10_000)
+      expect((await ok(['ps', '--format', '{{.Names}}\t{{.Status}}'])).split('\n')).toContainEqual(expect.stringMatching(/^node-0\/steady\tUp /))
+      for (const binary of [DOCKER28, DOCKER20]) {
+        const all = (await ok(['ps', '-a', '--format', '{{.Names}}\t{{.Status}}'], { cli: binary })).split('\n')
+        expect(all).toContain('node-2/gone\tHost Down')
+        expect(all).toContain('node-2/gone-stopped\tHost Down')
+        expect(all).toContainEqual(expect.stringMatching(/^node-0\/steady\tUp /))
+        expect(await ok(['ps', '-a', '--filter', 'node=node-2', '--format', '{{.Names}}'], { cli: binary })).toBe('node-2/gone-stopped\nnode-2/gone')
+        expect(await ok(['inspect', '-f', '{{.Name}} {{.State.Running}} {{.Node.Name}} {{.Config.Image}}', 'gone'], { cli: binary })).toBe('/gone true node-2 busybox')
+      }
+      const attempts: string[][] = [['logs', 'gone'], ['exec', 'gone', 'true'], ['stop', 'gone'], ['start', 'gone-stopped'], ['restart', 'gone'], ['kill', 'gone'],
+        ['pause', 'gone'], ['top', 'gone'], ['rm', '-f', 'gone'], ['rename', 'gone', 'elsewhere'], ['wait', 'gone'], ['cp', 'gone:/etc/hostname', '-'], ['diff', 'gone'], ['stats', '--no-stream', 'gone']]
+      for (const args of attempts) {
+        const started = Date.now()
+        const refused = await cli(args)
+        expect(Date.now() - started, `docker ${args.join(' ')}`).toBeLessThan(2000)
+        expect(refused.code, `docker ${args.join(' ')}`).not.toBe(0)
+        // some commands inspect first (from the cache) and then ask by id
+        const name = args.includes('gone-stopped') ? 'gone-stopped' : 'gone'
+        expect(refused.stderr, `docker ${args.join(' ')}`).toMatch(new RegExp(`^Error response from daemon: Container (${name}|${ids.get(name) ?? ''}) running on unhealthy node node-2 \\(`))
+      }
+      const info = await ok(['info'])
+      expect(info).toMatch(/  node-2: [^\n]+\n   └ ID: [^\n]*\n   └ Status: Unhealthy\n   └ Containers: 2\n   └ Reserved CPUs: [^\n]+\n   └ Reserved Memory: [^\n]+\n   └ Labels: [^\n]+\n   └ Error: [^\n]+\n   └ UpdatedAt: /)
+    } finally {
+      await victim.restart()
+    }
+    // a killed dockerd does not restart its containers: back, they are listed as exited
+    await until('node-2 to rejoin', async () => /^node-2\/gone\tExited /m.test(await ok(['ps', '-a', '--format', '{{.Names}}\t{{.Status}}'])), 40_000)
+    await ok(['rm', '-f', 'gone', 'gone-stopped', 'steady'])
+  }, 90_000)
 })
