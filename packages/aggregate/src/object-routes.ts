@@ -252,7 +252,11 @@ function isLocal (scope: unknown): boolean {
 async function listNetworks (aggregate: Aggregate, request: DockerRequest): Promise<Message> {
   const { node: nodeFilter, ...rest } = parseFilters(request.query)
   const nodes = aggregate.healthy().filter((node) => nodeFilter === undefined || nodeFilter.includes(node.name))
-  const answers = ok(await aggregate.fanOut(nodes, { ...request, query: { ...request.query, filters: JSON.stringify(rest) } }))
+  const asked = await aggregate.fanOut(nodes, { ...request, query: { ...request.query, filters: JSON.stringify(rest) } })
+  const answers = ok(asked)
+  // a filter the engines refuse (`type=foo`: dockerd 20.10 says 500 `invalid filter: 'type'='foo'`) is the client's error, in the engine's words
+  const refused = asked.find((answer) => answer.error?.code === ErrorCode.BadRequest) ?? (answers.length === 0 ? asked.find((answer) => answer.error !== undefined) : undefined)
+  if (refused?.error !== undefined) throw refused.error
   const networks: unknown[] = []
   const global = new Set<string>()
   for (const answer of answers) {
@@ -285,7 +289,10 @@ async function listVolumes (aggregate: Aggregate, request: DockerRequest): Promi
   return jsonReply({ Volumes: volumes, Warnings: warnings.length === 0 ? null : warnings })
 }
 
-/** Networks and volumes: `node-0/name` on that node; a named one on every healthy node, so a container finds it wherever it lands. */
+/**
+ * Networks and volumes, as classic Swarm created them: `node-0/name` on that node; a network on one node
+ * the strategy picks (containers that join it are placed there); a named volume on every healthy node.
+ */
 async function createEverywhere (aggregate: Aggregate, request: DockerRequest): Promise<Message> {
   decodeEngineBody(request.operation, request.body)
   const body = { ...(request.body as Record<string, unknown> ?? {}) }
@@ -295,7 +302,7 @@ async function createEverywhere (aggregate: Aggregate, request: DockerRequest): 
   if (node !== undefined) {
     body.Name = rest
     nodes = [aggregate.usableNode(node.name, name)]
-  } else if (name === '' && request.operation === 'VolumeCreate') {
+  } else if ((name === '' && request.operation === 'VolumeCreate') || request.operation === 'NetworkCreate') {
     nodes = [place(aggregate.cluster, { image: '', reservation: { cpus: 0, memory: 0 }, hostPorts: [], hostMode: false, filters: [], dependencies: [] }, { strategy: aggregate.strategy, random: aggregate.random })]
   } else {
     nodes = aggregate.healthy()
@@ -329,6 +336,12 @@ async function routeNamed (aggregate: Aggregate, message: Message, request: Dock
   const answers = await aggregate.fanOut(aggregate.healthy(), request)
   const found = ok(answers)[0]
   if (found === undefined) throw failure(answers, `${request.operation.startsWith('Network') ? 'network' : 'volume'} ${request.target} not found`)
+  if (request.operation === 'NetworkInspect') {
+    // local networks of the same name on several nodes (each node's `bridge`): which one is meant is
+    // not known, so refuse as the engine does for two networks of one name (classic Swarm said 404)
+    const ids = new Set(ok(answers).map((answer) => bodyJson<{ Id?: string }>(answer.reply)?.Id))
+    if (ids.size > 1) throw new SwarmError(ErrorCode.BadRequest, `${ids.size} matches found based on name: network ${request.target} is ambiguous (use NODE/${request.target}: ${ok(answers).map((answer) => answer.node.name).join(', ')})`)
+  }
   return encodeDockerReply({ status: found.reply.status, body: found.reply.body, headers: found.reply.headers })
 }
 

@@ -59,6 +59,54 @@ describe.runIf(canRunTests())('classic Swarm behaviour, with the docker CLI over
       expect(info).not.toContain('└ Error')
     }
   })
+  it('creates a network on one node, refuses an ambiguous inspect, inspects NODE/NAME as the engine does, and filters ls by type and name', async () => {
+    const before = (await ok(['network', 'ls', '-q'])).split('\n').length
+    await ok(['network', 'create', '-d', 'bridge', 'netone'])
+    const listed = (await ok(['network', 'ls', '--format', '{{.Name}}'])).split('\n')
+    expect(listed).toHaveLength(before + 1)
+    const holders = listed.filter((name) => name.endsWith('/netone'))
+    expect(holders).toHaveLength(1)
+    const holder = (holders[0] as string).split('/')[0] as string
+    for (const [index, engine] of engines.entries()) {
+      expect((await engine.docker(['network', 'ls', '--format', '{{.Name}}'])).stdout.split('\n').includes('netone')).toBe(`node-${index}` === holder)
+    }
+    await ok(['network', 'create', '-d', 'bridge', 'node-1/nettwo'])
+    expect((await Promise.all(engines.map(async (engine) => (await engine.docker(['network', 'ls', '-q', '--filter', 'name=^nettwo$'])).stdout.trim() !== ''))))
+      .toEqual([false, true, false])
+    // a container that joins netone lands where netone is
+    await ok(['create', '--name', 'onnet', '--net', 'netone', 'busybox', 'true'])
+    expect(await nodeOf('onnet')).toBe(holder)
+
+    for (const binary of [DOCKER28, DOCKER20]) {
+      const ambiguous = await cli(['network', 'inspect', 'bridge'], { cli: binary })
+      expect(ambiguous.code).not.toBe(0)
+      expect(ambiguous.stderr).toContain('3 matches found based on name: network bridge is ambiguous')
+    }
+    expect(JSON.parse(await ok(['network', 'inspect', 'netone']))[0].Name).toBe('netone')
+    const own = JSON.parse((await (engines[0] as Engine).docker(['network', 'inspect', 'bridge'])).stdout)
+    expect(JSON.parse(await ok(['network', 'inspect', 'node-0/bridge']))).toEqual(own)
+    expect(own[0].Name).toBe('bridge')
+
+    const names = async (filter: string, binary = DOCKER28): Promise<string[]> => (await ok(['network', 'ls', '--filter', filter, '--format', '{{.Name}}'], { cli: binary })).split('\n').filter((line) => line !== '').sort()
+    for (const binary of [DOCKER28, DOCKER20]) {
+      expect(await names('type=builtin', binary)).toEqual(['bridge', 'host', 'none'].flatMap((name) => [0, 1, 2].map((index) => `node-${index}/${name}`)).sort())
+      expect(await names('type=custom', binary)).toEqual([`${holder}/netone`, 'node-1/nettwo'].sort())
+    }
+    const engineRefusal = await (engines[0] as Engine).docker(['network', 'ls', '--filter', 'type=nonsense'])
+    expect(engineRefusal.code).not.toBe(0)
+    const refusal = await cli(['network', 'ls', '--filter', 'type=nonsense'])
+    expect(refusal.code).not.toBe(0)
+    expect(refusal.stderr).toBe(engineRefusal.stderr)
+    expect(await names('name=net')).toEqual([`${holder}/netone`, 'node-1/nettwo'].sort())
+    expect(await names('name=two')).toEqual(['node-1/nettwo'])
+    expect(await names('name=^brid')).toEqual(['node-0/bridge', 'node-1/bridge', 'node-2/bridge'])
+    expect(await names('name=nothing-like-it')).toEqual([])
+
+    await ok(['rm', 'onnet'])
+    await ok(['network', 'rm', 'netone', 'node-1/nettwo'])
+    expect((await ok(['network', 'ls', '-q'])).split('\n')).toHaveLength(before)
+  })
+
   it('hides a down node\'s containers from ps, lists them as Host Down with -a, inspects them from the cache and refuses the rest at once', async () => {
     await ok(['run', '-d', '--name', 'steady', '-e', 'constraint:node==node-0', 'busybox', 'sleep', '600'])
     await ok(['run', '-d', '--name', 'gone', '-e', 'constraint:node==node-2', 'busybox', 'sleep', '600'])
