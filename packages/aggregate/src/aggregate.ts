@@ -8,7 +8,7 @@ import {
   type DockerQuery, type DockerReply, type DockerRequest
 } from '@libswarm/docker-api'
 import { AGGREGATE_USAGE, addressOf, parseAggregateArgs, type AggregateOptions } from './aggregate-options.js'
-import { bodyJson, callDocker, drainProgress, jsonArrayChunks, jsonObjects, stopOnAbort, utf8 } from './child-call.js'
+import { bodyJson, callDocker, compareEventTimes, drainProgress, eventJson, jsonArrayChunks, jsonObjects, stopOnAbort, utf8 } from './child-call.js'
 import { ClusterState, cachedInspect, listRowJson } from './cluster-state.js'
 import { cacheAnswers, containerPredicate, nodeMatcher } from './container-filters.js'
 import type { ContainerInspect } from './container-view.js'
@@ -331,7 +331,12 @@ export class Aggregate {
     return jsonReply({ ContainersDeleted: deleted.length === 0 ? null : deleted, SpaceReclaimed: reclaimed })
   }
 
-  /** Events; a fan-out (with `since` or `until`) ends each node's request when the requester stops listening. */
+  /**
+   * Events. Without `since`/`until`: the merged live stream. With them, as one engine bounds its own: each
+   * healthy node replays its past up to now (or up to `until`, when that is past), the replay merged in time
+   * order; then, unless `until` is past, live events after that instant, until `until`. The live
+   * subscription opens before the replay is asked for, so no event falls between the two.
+   */
   private async events (request: DockerRequest, requester: AbortSignal): Promise<Message> {
     const filters = parseFilters(request.query)
     const since = queryValue(request.query, 'since')
@@ -341,13 +346,63 @@ export class Aggregate {
     if (since === undefined && until === undefined) {
       return encodeDockerReply({ status: 200, headers, stream: this.hub.subscribe(accept, requester) })
     }
+    const nowNs = Date.now() * 1e6
+    const untilNs = until === undefined ? undefined : eventTimeNs(until)
+    const pastOnly = untilNs !== undefined && untilNs <= nowNs
     const { node: nodeFilter, ...rest } = filters
     const nodes = this.healthy().filter((node) => nodeFilter === undefined || nodeFilter.includes(node.name))
     const query: DockerQuery = { ...request.query, filters: JSON.stringify(rest) }
+    if (!pastOnly) query.until = nsText(nowNs)
+    let live: ByteStream | undefined
+    const ended = new AbortController()
+    if (!pastOnly) {
+      const stop = (): void => { ended.abort() }
+      requester.addEventListener('abort', stop, { once: true })
+      const timer = untilNs === undefined ? undefined : setTimeout(stop, Math.max(0, (untilNs - nowNs) / 1e6))
+      timer?.unref?.()
+      ended.signal.addEventListener('abort', () => { clearTimeout(timer); requester.removeEventListener('abort', stop) }, { once: true })
+      live = this.hub.subscribe((event) => {
+        const at = eventNs(event)
+        return at > nowNs && (untilNs === undefined || at <= untilNs) && accept(event)
+      }, ended.signal)
+    }
     const answers = await this.fanOut(nodes, { operation: 'SystemEvents', target: '', query }, LIST_TIMEOUT_MS, requester)
+    const refused = answers.find((answer) => answer.error?.code === ErrorCode.BadRequest) ?? (answers.every((answer) => answer.error !== undefined) ? answers[0] : undefined)
+    if (refused?.error !== undefined) {
+      // since after until, a time that does not parse: the engine's error
+      ended.abort()
+      throw refused.error
+    }
     const streams = answers.filter((answer) => answer.reply?.stream !== undefined).map((answer) => tagged(answer.node, stopOnAbort(answer.reply?.stream as ByteStream, requester)))
-    const stream = until !== undefined ? sortedEvents(streams, accept) : mergedEvents(streams, accept)
-    return encodeDockerReply({ status: 200, headers, stream })
+    return encodeDockerReply({ status: 200, headers, stream: pastThenLive(sortedEvents(streams, accept), live, ended) })
+  }
+}
+
+/** An event's time in nanoseconds. */
+function eventNs (event: NodeEvent): number {
+  return event.timeNano ?? (event.time ?? 0) * 1e9
+}
+
+/** `since`/`until` as the engine reads them (`1700000000.000000001`, seconds and nanoseconds; or a date), in nanoseconds. */
+function eventTimeNs (text: string): number | undefined {
+  const match = /^(-?\d+)(?:\.(\d{1,9}))?$/.exec(text)
+  if (match !== null) return Number(match[1]) * 1e9 + Number((match[2] ?? '').padEnd(9, '0'))
+  const parsed = Date.parse(text)
+  return Number.isNaN(parsed) ? undefined : parsed * 1e6
+}
+
+/** Nanoseconds as the `seconds.nanoseconds` text the engine reads. */
+function nsText (ns: number): string {
+  const seconds = Math.floor(ns / 1e9)
+  return `${seconds}.${String(Math.round(ns - seconds * 1e9)).padStart(9, '0').slice(0, 9)}`
+}
+
+async function * pastThenLive (past: AsyncGenerator<Uint8Array>, live: ByteStream | undefined, ended: AbortController): AsyncGenerator<Uint8Array> {
+  try {
+    yield * past
+    if (live !== undefined) yield * live
+  } finally {
+    ended.abort()
   }
 }
 
@@ -358,29 +413,8 @@ async function * tagged (node: EngineNode, stream: ByteStream): AsyncGenerator<N
 async function * sortedEvents (streams: Array<AsyncGenerator<NodeEvent>>, accept: (event: NodeEvent) => boolean): AsyncGenerator<Uint8Array> {
   const events: NodeEvent[] = []
   await Promise.all(streams.map(async (stream) => { for await (const event of stream) if (accept(event)) events.push(event) }))
-  events.sort((a, b) => (a.timeNano ?? 0) - (b.timeNano ?? 0))
-  for (const event of events) yield utf8(JSON.stringify(event) + '\n')
-}
-
-async function * mergedEvents (streams: Array<AsyncGenerator<NodeEvent>>, accept: (event: NodeEvent) => boolean): AsyncGenerator<Uint8Array> {
-  const pending = new Map<number, Promise<{ index: number, result: IteratorResult<NodeEvent> }>>()
-  const pull = (index: number): void => {
-    pending.set(index, (streams[index] as AsyncGenerator<NodeEvent>).next().then((result) => ({ index, result })))
-  }
-  streams.forEach((_stream, index) => { pull(index) })
-  try {
-    while (pending.size > 0) {
-      const { index, result } = await Promise.race(pending.values())
-      if (result.done === true) {
-        pending.delete(index)
-        continue
-      }
-      pull(index)
-      if (accept(result.value)) yield utf8(JSON.stringify(result.value) + '\n')
-    }
-  } finally {
-    for (const stream of streams) void stream.return(undefined).catch(() => {})
-  }
+  events.sort(compareEventTimes)
+  for (const event of events) yield utf8(eventJson(event) + '\n')
 }
 
 /** The `Node` object classic Swarm added to a container's inspect JSON. */

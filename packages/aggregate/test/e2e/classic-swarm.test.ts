@@ -107,6 +107,70 @@ describe.runIf(canRunTests())('classic Swarm behaviour, with the docker CLI over
     expect((await ok(['network', 'ls', '-q'])).split('\n')).toHaveLength(before)
   })
 
+  it('bounds the merged event stream by --since and --until as one engine bounds its own', async () => {
+    const stamp = (): string => (Date.now() / 1000).toFixed(6)
+    const pause = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
+    const format = '{{.TimeNano}} {{.Type}} {{.Action}} {{.Actor.ID}}'
+    // each engine's own events within the bounds, tagged with its node and merged in time order
+    const expected = async (bounds: string[]): Promise<string[]> => {
+      const lines: string[] = []
+      for (const [index, engine] of engines.entries()) {
+        const own = await engine.docker(['events', ...bounds, '--format', format])
+        expect(own.code).toBe(0)
+        for (const line of own.stdout.split('\n')) if (line !== '') lines.push(`${line} node-${index}`)
+      }
+      return lines.sort((a, b) => Number(BigInt(a.split(' ')[0] as string) - BigInt(b.split(' ')[0] as string)))
+    }
+    const through = async (bounds: string[], binary = DOCKER28): Promise<string[]> =>
+      (await ok(['events', ...bounds, '--format', `${format} {{index .Actor.Attributes "node.name"}}`], { cli: binary })).split('\n').filter((line) => line !== '')
+
+    for (const binary of [DOCKER28, DOCKER20]) {
+      const started = Date.now()
+      expect(await ok(['events', '--until', '1'], { cli: binary })).toBe('')
+      expect(await ok(['events', '--since', '1', '--until', '2'], { cli: binary })).toBe('')
+      expect(Date.now() - started).toBeLessThan(3000)
+    }
+    const t0 = stamp()
+    await pause(50)
+    for (const index of [0, 1, 2]) await ok(['create', '--name', `ev-${index}`, '-e', `constraint:node==node-${index}`, 'busybox', 'true'])
+    await ok(['rm', 'ev-2', 'ev-0', 'ev-1'])
+    await pause(50)
+    const t1 = stamp()
+    await pause(50)
+    await ok(['create', '--name', 'ev-late', '-e', 'constraint:node==node-1', 'busybox', 'true'])
+    await pause(50)
+    const t2 = stamp()
+
+    const window = await expected(['--since', t0, '--until', t1])
+    expect(window.filter((line) => line.includes(' container create '))).toHaveLength(3)
+    expect(window.filter((line) => line.includes(' container destroy '))).toHaveLength(3)
+    for (const binary of [DOCKER28, DOCKER20]) {
+      const started = Date.now()
+      expect(await through(['--since', t0, '--until', t1], binary)).toEqual(window)
+      expect(Date.now() - started).toBeLessThan(3000)
+    }
+    expect(await through(['--since', t1, '--until', t2])).toEqual(await expected(['--since', t1, '--until', t2]))
+    // no --since: every node's past up to --until, as an engine replays its own
+    expect(await through(['--until', t1])).toEqual(await expected(['--until', t1]))
+    const refusal = await cli(['events', '--since', t1, '--until', t0])
+    const engineRefusal = await (engines[0] as Engine).docker(['events', '--since', t1, '--until', t0])
+    expect(refusal.code).not.toBe(0)
+    expect(refusal.stderr).toBe(engineRefusal.stderr)
+
+    // --until in the future: the past since t1, then live events, and the stream ends at --until
+    const end = ((Date.now() + 2500) / 1000).toFixed(6)
+    const started = Date.now()
+    const streaming = through(['--since', t1, '--until', end])
+    await pause(700)
+    await ok(['create', '--name', 'ev-live', '-e', 'constraint:node==node-2', 'busybox', 'true'])
+    const streamed = await streaming
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2000)
+    expect(Date.now() - started).toBeLessThan(6000)
+    expect(streamed).toEqual(await expected(['--since', t1, '--until', end]))
+    expect(streamed.filter((line) => line.includes(' container create ')).map((line) => line.split(' ').pop())).toEqual(['node-1', 'node-2'])
+    await ok(['rm', 'ev-late', 'ev-live'])
+  })
+
   it('hides a down node\'s containers from ps, lists them as Host Down with -a, inspects them from the cache and refuses the rest at once', async () => {
     await ok(['run', '-d', '--name', 'steady', '-e', 'constraint:node==node-0', 'busybox', 'sleep', '600'])
     await ok(['run', '-d', '--name', 'gone', '-e', 'constraint:node==node-2', 'busybox', 'sleep', '600'])
