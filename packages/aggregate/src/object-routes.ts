@@ -4,6 +4,7 @@ import type { Aggregate, NodeAnswer } from './aggregate.js'
 import { bodyJson, callDocker, jsonObjects, utf8 } from './child-call.js'
 import type { EngineNode } from './engine-node.js'
 import { teeStream } from './byte-tee.js'
+import { noSuitableNode } from './errors.js'
 import { place } from './placement.js'
 
 const IMAGE_READS = new Set(['ImageInspect', 'ImageHistory', 'ImageGet', 'ImagePush', 'DistributionInspect'])
@@ -302,6 +303,8 @@ async function createEverywhere (aggregate: Aggregate, request: DockerRequest): 
   if (node !== undefined) {
     body.Name = rest
     nodes = [aggregate.usableNode(node.name, name)]
+  } else if (request.operation === 'VolumeCreate' && isRecord(body.Labels) && typeof body.Labels[WHITELISTS] === 'string') {
+    nodes = whitelisted(aggregate, body.Labels[WHITELISTS])
   } else if ((name === '' && request.operation === 'VolumeCreate') || request.operation === 'NetworkCreate') {
     nodes = [place(aggregate.cluster, { image: '', reservation: { cpus: 0, memory: 0 }, hostPorts: [], hostMode: false, filters: [], dependencies: [] }, { strategy: aggregate.strategy, random: aggregate.random })]
   } else {
@@ -324,6 +327,37 @@ async function createEverywhere (aggregate: Aggregate, request: DockerRequest): 
   if (request.operation === 'NetworkCreate') await Promise.all(done.map(async (answer) => { await answer.node.refreshNetworks().catch(() => {}) }))
   const first = done[0] as NodeAnswer & { reply: DockerReply }
   return encodeDockerReply({ status: first.reply.status, body: first.reply.body, headers: first.reply.headers })
+}
+
+const WHITELISTS = 'com.docker.swarm.whitelists'
+
+function isRecord (value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+/**
+ * The healthy nodes a `com.docker.swarm.whitelists` label allows, as classic Swarm read it: a JSON array of
+ * expressions such as `node==node-1|node-2` (node names, `|` between them; `!=` names the nodes left out), all of
+ * which must hold.
+ */
+function whitelisted (aggregate: Aggregate, label: string): EngineNode[] {
+  let expressions: unknown
+  try {
+    expressions = JSON.parse(label)
+  } catch {}
+  if (!Array.isArray(expressions) || !expressions.every((expression) => typeof expression === 'string')) {
+    throw new SwarmError(ErrorCode.BadRequest, `invalid ${WHITELISTS} label ${JSON.stringify(label)}: expected a JSON array of expressions such as ["node==node-1|node-2"]`)
+  }
+  let nodes = aggregate.healthy()
+  for (const expression of expressions as string[]) {
+    const match = /^\s*node\s*(==|!=)~?\s*(.+?)\s*$/.exec(expression)
+    if (match === null) throw new SwarmError(ErrorCode.BadRequest, `invalid whitelist ${JSON.stringify(expression)}: expected node==NAME|NAME or node!=NAME|NAME`)
+    const names = new Set((match[2] as string).split('|').map((name) => name.trim()))
+    const negate = match[1] === '!='
+    nodes = nodes.filter((node) => names.has(node.name) !== negate)
+    if (nodes.length === 0) throw noSuitableNode(`unable to find a node that satisfies the whitelist ${expression.trim()}`)
+  }
+  return nodes
 }
 
 /** Inspect by `node/name` on that node, else on the first node that knows it. */

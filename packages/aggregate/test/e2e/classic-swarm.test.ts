@@ -171,6 +171,27 @@ describe.runIf(canRunTests())('classic Swarm behaviour, with the docker CLI over
     await ok(['rm', 'ev-late', 'ev-live'])
   })
 
+  it('creates a volume only on the nodes its com.docker.swarm.whitelists label allows', async () => {
+    const holders = async (name: string): Promise<boolean[]> =>
+      await Promise.all(engines.map(async (engine) => (await engine.docker(['volume', 'ls', '-q', '--filter', `name=^${name}$`])).stdout.trim() === name))
+    expect(await ok(['volume', 'create', '--label', 'com.docker.swarm.whitelists=["node==node-1|node-2"]', 'listed'])).toBe('listed')
+    expect(await holders('listed')).toEqual([false, true, true])
+    expect((await ok(['volume', 'ls', '--filter', 'name=listed', '--format', '{{.Name}}'])).split('\n').sort()).toEqual(['node-1/listed', 'node-2/listed'])
+    expect(await ok(['volume', 'inspect', '-f', '{{index .Labels "com.docker.swarm.whitelists"}}', 'node-2/listed'])).toBe('["node==node-1|node-2"]')
+    await ok(['volume', 'create', '--label', 'com.docker.swarm.whitelists=["node!=node-1"]', 'notone'])
+    expect(await holders('notone')).toEqual([true, false, true])
+    await ok(['volume', 'create', 'everywhere'])
+    expect(await holders('everywhere')).toEqual([true, true, true])
+    const nowhere = await cli(['volume', 'create', '--label', 'com.docker.swarm.whitelists=["node==node-9"]', 'nowhere'])
+    expect(nowhere.code).not.toBe(0)
+    expect(nowhere.stderr).toContain('unable to find a node that satisfies the whitelist node==node-9')
+    expect(await holders('nowhere')).toEqual([false, false, false])
+    const garbled = await cli(['volume', 'create', '--label', 'com.docker.swarm.whitelists=node-1', 'garbled'])
+    expect(garbled.stderr).toContain('invalid com.docker.swarm.whitelists label "node-1"')
+    await ok(['volume', 'rm', 'listed', 'notone', 'everywhere'])
+    expect(await holders('listed')).toEqual([false, false, false])
+  })
+
   it('hides a down node\'s containers from ps, lists them as Host Down with -a, inspects them from the cache and refuses the rest at once', async () => {
     await ok(['run', '-d', '--name', 'steady', '-e', 'constraint:node==node-0', 'busybox', 'sleep', '600'])
     await ok(['run', '-d', '--name', 'gone', '-e', 'constraint:node==node-2', 'busybox', 'sleep', '600'])
