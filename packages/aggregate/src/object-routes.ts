@@ -1,9 +1,10 @@
-import { ErrorCode, SwarmError, type Message } from '@libswarm/core'
+import { ErrorCode, SwarmError, type ByteStream, type Message } from '@libswarm/core'
 import { decodeEngineBody, encodeDockerReply, jsonReply, parseFilters, queryValue, type DockerQuery, type DockerReply, type DockerRequest } from '@libswarm/docker-api'
 import type { Aggregate, NodeAnswer } from './aggregate.js'
 import { bodyJson, callDocker, jsonObjects, utf8 } from './child-call.js'
 import type { EngineNode } from './engine-node.js'
 import { teeStream } from './byte-tee.js'
+import { mergeImageArchives } from './image-archive.js'
 import { noSuitableNode } from './errors.js'
 import { place } from './placement.js'
 
@@ -53,12 +54,7 @@ export async function routeObject (aggregate: Aggregate, message: Message, reque
       return undefined
     }
     case 'ImageLoad': return await loadImage(aggregate, request)
-    case 'ImageGetAll': {
-      const first = [request.query?.names ?? []].flat()[0] ?? ''
-      const holder = aggregate.healthy().find((node) => node.hasImage(first)) ?? firstHealthy(aggregate)
-      await aggregate.forward(holder, message, request.target)
-      return undefined
-    }
+    case 'ImageGetAll': return await saveImages(aggregate, message, request)
     case 'ImagePrune':
     case 'NetworkPrune':
     case 'VolumePrune':
@@ -131,20 +127,27 @@ async function listImages (aggregate: Aggregate, request: DockerRequest): Promis
 async function createImage (aggregate: Aggregate, message: Message, request: DockerRequest): Promise<Message | undefined> {
   const fromImage = queryValue(request.query, 'fromImage') ?? ''
   const { node, rest } = splitNode(aggregate, fromImage)
-  if (node !== undefined || message.stream !== undefined && queryValue(request.query, 'fromSrc') === '-') {
-    const target = node ?? firstHealthy(aggregate)
+  const nodes = aggregate.healthy()
+  if (node === undefined && message.stream !== undefined && queryValue(request.query, 'fromSrc') === '-') {
+    // `docker import -`: one tar, read once, imported on every healthy node at the pace of the slowest
+    if (nodes.length === 0) throw new SwarmError(ErrorCode.Unavailable, 'no healthy node in the cluster')
+    const copies = teeStream(message.stream, nodes.length)
+    return encodeDockerReply({ status: 200, headers: { 'Content-Type': 'application/json' }, stream: pullEverywhere(nodes, request, (index) => copies[index]) })
+  }
+  if (node !== undefined) {
+    const target = node
     if (target.health !== 'healthy') throw new SwarmError(ErrorCode.Unavailable, `node ${target.name} is unavailable`)
     const params = JSON.parse(message.args[2] ?? '{}') as { query?: DockerQuery }
     if (node !== undefined) params.query = { ...params.query, fromImage: rest }
     await aggregate.forward(target, message, request.target, message.ret, JSON.stringify(params))
     return undefined
   }
-  const nodes = aggregate.healthy()
   if (nodes.length === 0) throw new SwarmError(ErrorCode.Unavailable, 'no healthy node in the cluster')
   return encodeDockerReply({ status: 200, headers: { 'Content-Type': 'application/json' }, stream: pullEverywhere(nodes, request) })
 }
 
-async function * pullEverywhere (nodes: EngineNode[], request: DockerRequest): AsyncGenerator<Uint8Array> {
+/** Runs a pull (or an import, each node reading its copy of the tar) on every node; each progress line says its node. */
+async function * pullEverywhere (nodes: EngineNode[], request: DockerRequest, streamFor?: (index: number) => ByteStream | undefined): AsyncGenerator<Uint8Array> {
   const lines: Uint8Array[] = []
   let wake: (() => void) | undefined
   let running = nodes.length
@@ -154,10 +157,11 @@ async function * pullEverywhere (nodes: EngineNode[], request: DockerRequest): A
     lines.push(utf8(JSON.stringify(value) + '\n'))
     wake?.()
   }
-  for (const node of nodes) {
+  for (const [index, node] of nodes.entries()) {
     void (async () => {
+      const stream = streamFor?.(index)
       try {
-        const reply = await callDocker(node.child, request, { timeoutMs: 600_000 })
+        const reply = await callDocker(node.child, stream === undefined ? request : { ...request, stream }, { timeoutMs: 600_000 })
         let nodeError: string | undefined
         for await (const value of jsonObjects(reply.stream ?? (async function * () {})())) {
           const entry = value as { id?: string, status?: string, error?: string, errorDetail?: { message?: string } }
@@ -170,6 +174,8 @@ async function * pullEverywhere (nodes: EngineNode[], request: DockerRequest): A
         if (nodeError !== undefined) throw new Error(nodeError)
         await node.refreshImages().catch(() => {})
       } catch (error) {
+        // a node that failed must not hold the others back
+        void stream?.[Symbol.asyncIterator]().return?.(undefined)
         failed++
         lastError = `${node.name}: ${error instanceof Error ? error.message : String(error)}`
         push({ status: `${node.name}: error: ${error instanceof Error ? error.message : String(error)}` })
@@ -189,6 +195,33 @@ async function * pullEverywhere (nodes: EngineNode[], request: DockerRequest): A
     wake = undefined
   }
   if (failed === nodes.length) yield utf8(JSON.stringify({ errorDetail: { message: lastError }, error: lastError }) + '\n')
+}
+
+/**
+ * `docker save A B`: each image from a node that has it (`node-1/A` from that node). Images all on one node are
+ * that node's answer; images on several nodes are one archive made of each node's (see {@link mergeImageArchives}).
+ */
+async function saveImages (aggregate: Aggregate, message: Message, request: DockerRequest): Promise<Message | undefined> {
+  const names = [request.query?.names ?? []].flat()
+  const byNode = new Map<EngineNode, string[]>()
+  for (const name of names) {
+    const { node, rest } = splitNode(aggregate, name)
+    const holder = node ?? imageHolders(aggregate, name)[0]
+    if (holder === undefined) throw new SwarmError(ErrorCode.NotFound, `No such image: ${name}`)
+    if (holder.health !== 'healthy') throw new SwarmError(ErrorCode.Unavailable, `node ${holder.name} is unavailable`)
+    byNode.set(holder, [...(byNode.get(holder) ?? []), node === undefined ? name : rest])
+  }
+  const groups = [...byNode.entries()]
+  if (groups.length <= 1) {
+    const [holder = firstHealthy(aggregate), subset = names] = groups[0] ?? []
+    const params = JSON.parse(message.args[2] ?? '{}') as { query?: DockerQuery }
+    params.query = { ...params.query, names: subset }
+    await aggregate.forward(holder, message, request.target, message.ret, JSON.stringify(params))
+    return undefined
+  }
+  // every node's archive is asked for now, so a missing image fails the request rather than the stream
+  const replies = await Promise.all(groups.map(async ([node, subset]) => await callDocker(node.child, { operation: 'ImageGetAll', target: '', query: { names: subset } }, { timeoutMs: 600_000, signal: node.signal })))
+  return encodeDockerReply({ status: 200, headers: { 'Content-Type': 'application/x-tar' }, stream: mergeImageArchives(replies.map((reply) => async () => reply.stream ?? (async function * () {})())) })
 }
 
 async function changeImage (aggregate: Aggregate, request: DockerRequest): Promise<Message> {

@@ -1,7 +1,7 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { canRunTests, DOCKER20, DOCKER28, startEngine, type Engine } from '@libswarm/test-engine'
+import { canRunTests, DOCKER20, DOCKER28, startEngine, startRegistry, type Engine } from '@libswarm/test-engine'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AGGREGATE_VERSION } from '../../src/index.js'
 import { cli as runCli, ok as runOk, startFront, until, type Front } from './cli-front.js'
@@ -191,6 +191,58 @@ describe.runIf(canRunTests())('classic Swarm behaviour, with the docker CLI over
     await ok(['volume', 'rm', 'listed', 'notone', 'everywhere'])
     expect(await holders('listed')).toEqual([false, false, false])
   })
+
+  it('imports and loads onto every healthy node, saves images of several nodes in one archive, and pulls on every node', async () => {
+    const everywhere = async (image: string): Promise<boolean[]> =>
+      await Promise.all(engines.map(async (engine) => (await engine.docker(['image', 'inspect', image])).code === 0))
+    // import: a container's filesystem, from stdin
+    await ok(['create', '--name', 'exported', 'busybox', 'true'])
+    const tarball = join(dir, 'exported.tar')
+    await ok(['export', '-o', tarball, 'exported'])
+    await ok(['rm', 'exported'])
+    const imported = await cli(['import', '-', 'imported:1'], { input: await readFile(tarball) as unknown as string })
+    expect(imported.code, imported.stderr).toBe(0)
+    expect(await everywhere('imported:1')).toEqual([true, true, true])
+    expect((await ok(['images', '--format', '{{.Repository}}:{{.Tag}}'])).split('\n')).toContain('imported:1')
+
+    // save: one image only on node-0, one only on node-1
+    for (const [index, tag] of [[0, 'only-a:1'], [1, 'only-b:1']] as const) {
+      await ok(['create', '--name', `source-${index}`, '-e', `constraint:node==node-${index}`, 'busybox', 'sh', '-c', `echo ${tag}`])
+      await ok(['commit', `source-${index}`, tag])
+      await ok(['rm', `source-${index}`])
+    }
+    expect(await everywhere('only-a:1')).toEqual([true, false, false])
+    expect(await everywhere('only-b:1')).toEqual([false, true, false])
+    const archive = join(dir, 'both.tar')
+    await ok(['save', '-o', archive, 'only-a:1', 'only-b:1'])
+    const target = engines[2] as Engine
+    const loaded = await target.docker(['load', '-i', archive])
+    expect(loaded.stdout).toContain('Loaded image: only-a:1')
+    expect(loaded.stdout).toContain('Loaded image: only-b:1')
+    expect((await target.docker(['run', '--rm', 'only-b:1'])).stdout.trim()).toBe('only-b:1')
+    await target.docker(['rmi', 'only-a:1', 'only-b:1'])
+
+    // load: the archive onto every healthy node
+    const load = await ok(['load', '-i', archive])
+    expect(load).toContain('Loaded image: only-a:1')
+    expect(await everywhere('only-a:1')).toEqual([true, true, true])
+    expect(await everywhere('only-b:1')).toEqual([true, true, true])
+    expect((await ok(['images', '--format', '{{.Repository}}:{{.Tag}}'])).split('\n')).toEqual(expect.arrayContaining(['only-a:1', 'only-b:1']))
+
+    // pull: from a private registry, on every healthy node, with each node's progress
+    await using registry = await startRegistry()
+    const remote = `${registry.address}/pulled:1`
+    const pusher = engines[0] as Engine
+    await pusher.docker(['tag', 'imported:1', remote])
+    expect((await pusher.docker(['push', remote])).code).toBe(0)
+    await pusher.docker(['rmi', remote])
+    for (const engine of engines) expect((await engine.docker(['image', 'inspect', remote])).code).not.toBe(0)
+    const pulled = await ok(['pull', remote])
+    for (const node of ['node-0', 'node-1', 'node-2']) expect(pulled).toMatch(new RegExp(`^${node}: (Status: Downloaded newer image|Pulling from)`, 'm'))
+    expect(await everywhere(remote)).toEqual([true, true, true])
+    await ok(['rmi', remote, 'imported:1', 'only-a:1', 'only-b:1'])
+    expect(await everywhere('imported:1')).toEqual([false, false, false])
+  }, 90_000)
 
   it('hides a down node\'s containers from ps, lists them as Host Down with -a, inspects them from the cache and refuses the rest at once', async () => {
     await ok(['run', '-d', '--name', 'steady', '-e', 'constraint:node==node-0', 'busybox', 'sleep', '600'])
