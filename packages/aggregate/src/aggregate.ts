@@ -4,7 +4,7 @@ import {
   type ByteStream, type Logger, type Message, type Sender, type ServiceContext, type ServiceInstance
 } from '@libswarm/core'
 import {
-  decodeDockerRequest, encodeDockerReply, isDockerRequest, jsonReply, parseFilters, queryFlag, queryValue,
+  decodeDockerReply, decodeDockerRequest, encodeDockerReply, isDockerRequest, jsonReply, parseFilters, queryFlag, queryValue,
   type DockerQuery, type DockerReply, type DockerRequest
 } from '@libswarm/docker-api'
 import { AGGREGATE_USAGE, addressOf, parseAggregateArgs, type AggregateOptions } from './aggregate-options.js'
@@ -12,11 +12,12 @@ import { bodyJson, callDocker, compareEventTimes, drainProgress, eventJson, json
 import { ClusterState, cachedInspect, listRowJson } from './cluster-state.js'
 import { cacheAnswers, containerPredicate, nodeMatcher } from './container-filters.js'
 import type { ContainerInspect } from './container-view.js'
-import { EngineNode, type CachedContainer } from './engine-node.js'
+import { EngineNode, type CachedContainer, type EngineEvent } from './engine-node.js'
 import { containerOnUnhealthyNode, nodeUnavailable } from './errors.js'
 import { EventHub, eventPredicate, ipOf, tagEvent, type NodeEvent } from './event-hub.js'
 import { routeObject } from './object-routes.js'
 import { place, readCreateBody, type Strategy } from './placement.js'
+import { Rescheduler, takeReschedulePolicy } from './reschedule.js'
 import { clusterApiVersion, clusterInfo, clusterVersion } from './system-info.js'
 import { spawnDeferrable } from './deferred-child.js'
 
@@ -54,10 +55,27 @@ export class Aggregate {
   readonly id = randomBytes(16).toString('hex')
   private readonly execs = new Map<string, EngineNode>()
   readonly random: () => number
+  readonly rescheduler: Rescheduler
 
   constructor (readonly options: AggregateOptions, readonly log: Logger) {
     this.strategy = options.strategy ?? 'spread'
     this.random = options.random ?? Math.random
+    this.rescheduler = new Rescheduler({
+      create: async (request) => {
+        const reply = decodeDockerReply(await this.createContainer(request))
+        const id = bodyJson<{ Id: string }>(reply).Id
+        return { id, node: this.cluster.find(id).node }
+      },
+      containers: () => this.cluster.visible(),
+      publish: (node, event) => { this.hub.publish(node, event) },
+      log
+    })
+  }
+
+  /** An event of a node: to the merged stream; a node that failed or came back, to the rescheduler too. */
+  nodeEvent (node: EngineNode, event: EngineEvent): void {
+    this.hub.publish(node, event)
+    if (event.Type === 'swarm' && event.Action !== undefined) this.rescheduler.nodeChanged(node, event.Action)
   }
 
   /** Healthy nodes, in child order. */
@@ -266,6 +284,7 @@ export class Aggregate {
       }
     }
     const { request: read, body } = readCreateBody(request.body)
+    takeReschedulePolicy(body)
     let placement = read
     // `--net node-1/backend` joins backend on node-1: pin the node, and give the engine the plain name
     for (const network of read.networks ?? []) {
@@ -489,7 +508,7 @@ export async function createAggregate (options: AggregateOptions, context: Aggre
       const service = child.service ?? await spawnDeferrable(async () => await context.spawn(child.spec ?? ''))
       const addr = child.addr ?? addressOf(child.spec ?? `child-${index}`)
       const node = new EngineNode(index, child.spec ?? addr, service, addr, child.name, timings, state.cluster,
-        (from, event) => { state.hub.publish(from, event) },
+        (from, event) => { state.nodeEvent(from, event) },
         (self, wanted) => {
           const name = state.cluster.uniqueName(self, wanted)
           self.name = name

@@ -139,6 +139,8 @@ export function listRowJson (container: CachedContainer, now: number): string {
  * (the cache keeps a compact record of each container, not its whole inspect).
  */
 export function cachedInspect (container: CachedContainer): Record<string, unknown> {
+  // a container to reschedule keeps its whole inspect
+  if (container.inspect !== undefined) return container.inspect
   const summary = container.summary
   return {
     Id: container.id,
