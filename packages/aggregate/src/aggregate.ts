@@ -367,7 +367,11 @@ export class Aggregate {
     }
     const nowNs = Date.now() * 1e6
     const untilNs = until === undefined ? undefined : eventTimeNs(until)
-    const pastOnly = untilNs !== undefined && untilNs <= nowNs
+    const sinceNs = since === undefined ? undefined : eventTimeNs(since)
+    // an `until` that does not parse goes to the engines as it is, for their error
+    const pastOnly = until !== undefined && (untilNs === undefined || untilNs <= nowNs)
+    // a `since` still to come: no past to replay (the engines would refuse since > until=now)
+    const noPast = !pastOnly && sinceNs !== undefined && sinceNs > nowNs
     const { node: nodeFilter, ...rest } = filters
     const nodes = this.healthy().filter((node) => nodeFilter === undefined || nodeFilter.includes(node.name))
     const query: DockerQuery = { ...request.query, filters: JSON.stringify(rest) }
@@ -382,11 +386,11 @@ export class Aggregate {
       ended.signal.addEventListener('abort', () => { clearTimeout(timer); requester.removeEventListener('abort', stop) }, { once: true })
       live = this.hub.subscribe((event) => {
         const at = eventNs(event)
-        return at > nowNs && (untilNs === undefined || at <= untilNs) && accept(event)
+        return at > nowNs && (sinceNs === undefined || at >= sinceNs) && (untilNs === undefined || at <= untilNs) && accept(event)
       }, ended.signal)
     }
-    const answers = await this.fanOut(nodes, { operation: 'SystemEvents', target: '', query }, LIST_TIMEOUT_MS, requester)
-    const refused = answers.find((answer) => answer.error?.code === ErrorCode.BadRequest) ?? (answers.every((answer) => answer.error !== undefined) ? answers[0] : undefined)
+    const answers = noPast ? [] : await this.fanOut(nodes, { operation: 'SystemEvents', target: '', query }, LIST_TIMEOUT_MS, requester)
+    const refused = answers.find((answer) => answer.error?.code === ErrorCode.BadRequest) ?? (answers.length > 0 && answers.every((answer) => answer.error !== undefined) ? answers[0] : undefined)
     if (refused?.error !== undefined) {
       // since after until, a time that does not parse: the engine's error
       ended.abort()
