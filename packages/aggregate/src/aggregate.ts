@@ -4,19 +4,20 @@ import {
   type ByteStream, type Caller, type Logger, type Message, type Sender, type ServiceContext, type ServiceInstance
 } from '@libswarm/core'
 import {
-  decodeDockerRequest, encodeDockerReply, isDockerRequest, jsonReply, parseFilters, queryFlag, queryValue,
+  decodeDockerReply, decodeDockerRequest, encodeDockerReply, isDockerRequest, jsonReply, parseFilters, queryFlag, queryValue,
   type DockerQuery, type DockerReply, type DockerRequest
 } from '@libswarm/docker-api'
 import { AGGREGATE_USAGE, addressOf, parseAggregateArgs, type AggregateOptions } from './aggregate-options.js'
-import { bodyJson, callDocker, drainProgress, jsonArrayChunks, jsonObjects, stopOnAbort, utf8 } from './child-call.js'
-import { ClusterState, listRowJson } from './cluster-state.js'
+import { bodyJson, callDocker, compareEventTimes, drainProgress, eventJson, jsonArrayChunks, jsonObjects, stopOnAbort, utf8 } from './child-call.js'
+import { ClusterState, cachedInspect, listRowJson } from './cluster-state.js'
 import { cacheAnswers, containerPredicate, nodeMatcher } from './container-filters.js'
 import type { ContainerInspect } from './container-view.js'
-import { EngineNode, type CachedContainer } from './engine-node.js'
-import { nodeUnavailable } from './errors.js'
+import { EngineNode, type CachedContainer, type EngineEvent } from './engine-node.js'
+import { containerOnUnhealthyNode, nodeUnavailable } from './errors.js'
 import { EventHub, eventPredicate, ipOf, tagEvent, type NodeEvent } from './event-hub.js'
 import { routeObject } from './object-routes.js'
 import { place, readCreateBody, type Strategy } from './placement.js'
+import { Rescheduler, takeReschedulePolicy } from './reschedule.js'
 import { clusterApiVersion, clusterInfo, clusterVersion } from './system-info.js'
 import { isDeferred, spawnDeferrable } from './deferred-child.js'
 import { ProvisionedHosts, provisionedHostNames } from './provisioned-hosts.js'
@@ -55,10 +56,27 @@ export class Aggregate {
   readonly id = randomBytes(16).toString('hex')
   private readonly execs = new Map<string, EngineNode>()
   readonly random: () => number
+  readonly rescheduler: Rescheduler
 
   constructor (readonly options: AggregateOptions, readonly log: Logger) {
     this.strategy = options.strategy ?? 'spread'
     this.random = options.random ?? Math.random
+    this.rescheduler = new Rescheduler({
+      create: async (request) => {
+        const reply = decodeDockerReply(await this.createContainer(request))
+        const id = bodyJson<{ Id: string }>(reply).Id
+        return { id, node: this.cluster.find(id).node }
+      },
+      containers: () => this.cluster.visible(),
+      publish: (node, event) => { this.hub.publish(node, event) },
+      log
+    })
+  }
+
+  /** An event of a node: to the merged stream; a node that failed or came back, to the rescheduler too. */
+  nodeEvent (node: EngineNode, event: EngineEvent): void {
+    this.hub.publish(node, event)
+    if (event.Type === 'swarm' && event.Action !== undefined) this.rescheduler.nodeChanged(node, event.Action)
   }
 
   /** Healthy nodes, in child order. */
@@ -108,7 +126,7 @@ export class Aggregate {
     switch (operation) {
       case 'SystemPing':
       case 'SystemPingHead': return this.ping(operation)
-      case 'SystemInfo': return jsonReply(clusterInfo(this.cluster, { id: this.id, name: this.options.name ?? 'aggregate', strategy: this.strategy, version: `aggregate/${AGGREGATE_VERSION}` }))
+      case 'SystemInfo': return jsonReply(clusterInfo(this.cluster, { id: this.id, name: this.options.name ?? 'aggregate', strategy: this.strategy, version: `libswarm/${AGGREGATE_VERSION}` }))
       case 'SystemVersion': return jsonReply(clusterVersion(this.cluster, AGGREGATE_VERSION))
       case 'SystemEvents': return await this.events(request, abandonedSignal(message.ret))
       case 'ContainerList': return await this.listContainers(request)
@@ -137,7 +155,7 @@ export class Aggregate {
   private async routeContainer (message: Message, request: DockerRequest): Promise<undefined> {
     const container = this.cluster.find(request.target)
     const node = container.node
-    if (node.health !== 'healthy') throw nodeUnavailable(node, `container ${request.target}`)
+    if (node.health !== 'healthy') throw containerOnUnhealthyNode(request.target, node)
     let ret = message.ret
     const id = container.id
     if (request.operation === 'ContainerRename') {
@@ -183,7 +201,7 @@ export class Aggregate {
   private async commit (message: Message, request: DockerRequest): Promise<undefined> {
     const ref = queryValue(request.query, 'container') ?? ''
     const container = this.cluster.find(ref)
-    if (container.node.health !== 'healthy') throw nodeUnavailable(container.node, `container ${ref}`)
+    if (container.node.health !== 'healthy') throw containerOnUnhealthyNode(ref, container.node)
     const params = JSON.parse(message.args[2] ?? '{}') as { query?: DockerQuery }
     params.query = { ...params.query, container: container.id }
     const node = container.node
@@ -193,7 +211,8 @@ export class Aggregate {
 
   private async inspectContainer (message: Message, request: DockerRequest): Promise<Message | undefined> {
     const container = this.cluster.find(request.target)
-    if (container.node.health !== 'healthy') throw nodeUnavailable(container.node, `container ${request.target}`)
+    // a node that is down: what the cache knows, as classic Swarm's cache answered
+    if (container.node.health !== 'healthy') return jsonReply({ ...cachedInspect(container), Node: nodeObject(container.node) })
     if (queryFlag(request.query, 'size')) {
       await this.forward(container.node, message, container.id)
       return undefined
@@ -219,7 +238,8 @@ export class Aggregate {
       const accept = containerPredicate(filters, this.cluster)
       const onNode = nodeMatcher(filters.node)
       const chosen: CachedContainer[] = []
-      for (const container of this.cluster.visible(onNode)) {
+      // with -a, the containers of a node that is down are listed from the cache as `Host Down`
+      for (const container of this.cluster.visible(onNode, all)) {
         if (!all && container.state.Running !== true) continue
         if (accept(container)) chosen.push(container)
       }
@@ -265,6 +285,7 @@ export class Aggregate {
       }
     }
     const { request: read, body } = readCreateBody(request.body)
+    takeReschedulePolicy(body)
     let placement = read
     // `--net node-1/backend` joins backend on node-1: pin the node, and give the engine the plain name
     for (const network of read.networks ?? []) {
@@ -330,7 +351,12 @@ export class Aggregate {
     return jsonReply({ ContainersDeleted: deleted.length === 0 ? null : deleted, SpaceReclaimed: reclaimed })
   }
 
-  /** Events; a fan-out (with `since` or `until`) ends each node's request when the requester stops listening. */
+  /**
+   * Events. Without `since`/`until`: the merged live stream. With them, as one engine bounds its own: each
+   * healthy node replays its past up to now (or up to `until`, when that is past), the replay merged in time
+   * order; then, unless `until` is past, live events after that instant, until `until`. The live
+   * subscription opens before the replay is asked for, so no event falls between the two.
+   */
   private async events (request: DockerRequest, requester: AbortSignal): Promise<Message> {
     const filters = parseFilters(request.query)
     const since = queryValue(request.query, 'since')
@@ -340,13 +366,67 @@ export class Aggregate {
     if (since === undefined && until === undefined) {
       return encodeDockerReply({ status: 200, headers, stream: this.hub.subscribe(accept, requester) })
     }
+    const nowNs = Date.now() * 1e6
+    const untilNs = until === undefined ? undefined : eventTimeNs(until)
+    const sinceNs = since === undefined ? undefined : eventTimeNs(since)
+    // an `until` that does not parse goes to the engines as it is, for their error
+    const pastOnly = until !== undefined && (untilNs === undefined || untilNs <= nowNs)
+    // a `since` still to come: no past to replay (the engines would refuse since > until=now)
+    const noPast = !pastOnly && sinceNs !== undefined && sinceNs > nowNs
     const { node: nodeFilter, ...rest } = filters
     const nodes = this.healthy().filter((node) => nodeFilter === undefined || nodeFilter.includes(node.name))
     const query: DockerQuery = { ...request.query, filters: JSON.stringify(rest) }
-    const answers = await this.fanOut(nodes, { operation: 'SystemEvents', target: '', query, caller: request.caller }, LIST_TIMEOUT_MS, requester)
+    if (!pastOnly) query.until = nsText(nowNs)
+    let live: ByteStream | undefined
+    const ended = new AbortController()
+    if (!pastOnly) {
+      const stop = (): void => { ended.abort() }
+      requester.addEventListener('abort', stop, { once: true })
+      const timer = untilNs === undefined ? undefined : setTimeout(stop, Math.max(0, (untilNs - nowNs) / 1e6))
+      timer?.unref?.()
+      ended.signal.addEventListener('abort', () => { clearTimeout(timer); requester.removeEventListener('abort', stop) }, { once: true })
+      live = this.hub.subscribe((event) => {
+        const at = eventNs(event)
+        return at > nowNs && (sinceNs === undefined || at >= sinceNs) && (untilNs === undefined || at <= untilNs) && accept(event)
+      }, ended.signal)
+    }
+    const answers = noPast ? [] : await this.fanOut(nodes, { operation: 'SystemEvents', target: '', query, caller: request.caller }, LIST_TIMEOUT_MS, requester)
+    const refused = answers.find((answer) => answer.error?.code === ErrorCode.BadRequest) ?? (answers.length > 0 && answers.every((answer) => answer.error !== undefined) ? answers[0] : undefined)
+    if (refused?.error !== undefined) {
+      // since after until, a time that does not parse: the engine's error
+      ended.abort()
+      throw refused.error
+    }
     const streams = answers.filter((answer) => answer.reply?.stream !== undefined).map((answer) => tagged(answer.node, stopOnAbort(answer.reply?.stream as ByteStream, requester)))
-    const stream = until !== undefined ? sortedEvents(streams, accept) : mergedEvents(streams, accept)
-    return encodeDockerReply({ status: 200, headers, stream })
+    return encodeDockerReply({ status: 200, headers, stream: pastThenLive(sortedEvents(streams, accept), live, ended) })
+  }
+}
+
+/** An event's time in nanoseconds. */
+function eventNs (event: NodeEvent): number {
+  return event.timeNano ?? (event.time ?? 0) * 1e9
+}
+
+/** `since`/`until` as the engine reads them (`1700000000.000000001`, seconds and nanoseconds; or a date), in nanoseconds. */
+function eventTimeNs (text: string): number | undefined {
+  const match = /^(-?\d+)(?:\.(\d{1,9}))?$/.exec(text)
+  if (match !== null) return Number(match[1]) * 1e9 + Number((match[2] ?? '').padEnd(9, '0'))
+  const parsed = Date.parse(text)
+  return Number.isNaN(parsed) ? undefined : parsed * 1e6
+}
+
+/** Nanoseconds as the `seconds.nanoseconds` text the engine reads. */
+function nsText (ns: number): string {
+  const seconds = Math.floor(ns / 1e9)
+  return `${seconds}.${String(Math.round(ns - seconds * 1e9)).padStart(9, '0').slice(0, 9)}`
+}
+
+async function * pastThenLive (past: AsyncGenerator<Uint8Array>, live: ByteStream | undefined, ended: AbortController): AsyncGenerator<Uint8Array> {
+  try {
+    yield * past
+    if (live !== undefined) yield * live
+  } finally {
+    ended.abort()
   }
 }
 
@@ -357,29 +437,8 @@ async function * tagged (node: EngineNode, stream: ByteStream): AsyncGenerator<N
 async function * sortedEvents (streams: Array<AsyncGenerator<NodeEvent>>, accept: (event: NodeEvent) => boolean): AsyncGenerator<Uint8Array> {
   const events: NodeEvent[] = []
   await Promise.all(streams.map(async (stream) => { for await (const event of stream) if (accept(event)) events.push(event) }))
-  events.sort((a, b) => (a.timeNano ?? 0) - (b.timeNano ?? 0))
-  for (const event of events) yield utf8(JSON.stringify(event) + '\n')
-}
-
-async function * mergedEvents (streams: Array<AsyncGenerator<NodeEvent>>, accept: (event: NodeEvent) => boolean): AsyncGenerator<Uint8Array> {
-  const pending = new Map<number, Promise<{ index: number, result: IteratorResult<NodeEvent> }>>()
-  const pull = (index: number): void => {
-    pending.set(index, (streams[index] as AsyncGenerator<NodeEvent>).next().then((result) => ({ index, result })))
-  }
-  streams.forEach((_stream, index) => { pull(index) })
-  try {
-    while (pending.size > 0) {
-      const { index, result } = await Promise.race(pending.values())
-      if (result.done === true) {
-        pending.delete(index)
-        continue
-      }
-      pull(index)
-      if (accept(result.value)) yield utf8(JSON.stringify(result.value) + '\n')
-    }
-  } finally {
-    for (const stream of streams) void stream.return(undefined).catch(() => {})
-  }
+  events.sort(compareEventTimes)
+  for (const event of events) yield utf8(eventJson(event) + '\n')
 }
 
 /** The `Node` object classic Swarm added to a container's inspect JSON. */
@@ -453,7 +512,7 @@ export async function createAggregate (options: AggregateOptions, context: Aggre
   let nextIndex = options.children.length
   const addNode = (index: number, spec: string, service: Sender, addr: string, name: string | undefined): EngineNode => {
     const node = new EngineNode(index, spec, service, addr, name, timings, state.cluster,
-      (from, event) => { state.hub.publish(from, event) },
+      (from, event) => { state.nodeEvent(from, event) },
       (self, wanted) => {
         const name = state.cluster.uniqueName(self, wanted)
         self.name = name

@@ -105,7 +105,10 @@ export async function * jsonObjects (stream: ByteStream): AsyncGenerator<unknown
       } else if (char === 125) {
         depth--
         if (depth === 0 && objectStart >= 0) {
-          yield JSON.parse(text.slice(objectStart, index + 1))
+          const slice = text.slice(objectStart, index + 1)
+          const value = JSON.parse(slice) as unknown
+          keepExactTime(value, slice)
+          yield value
           start = index + 1
           objectStart = -1
         }
@@ -113,6 +116,35 @@ export async function * jsonObjects (stream: ByteStream): AsyncGenerator<unknown
     }
     text = depth === 0 ? '' : text.slice(objectStart >= 0 ? objectStart : start)
   }
+}
+
+const EXACT_TIME_NANO = Symbol('timeNano as the engine wrote it')
+const TIME_NANO = /"timeNano":(\d{16,})[,}]/
+
+/**
+ * An event's `timeNano` (about 1.8e18) does not fit a double: JSON.parse rounds it to some hundred
+ * nanoseconds. The engine's digits are kept beside the parsed event (a symbol key, which object
+ * spread copies), so that {@link eventJson} writes them back unchanged.
+ */
+function keepExactTime (value: unknown, text: string): void {
+  if (typeof value !== 'object' || value === null || !text.includes('"timeNano":')) return
+  const match = TIME_NANO.exec(text)
+  if (match !== null) (value as Record<symbol, string>)[EXACT_TIME_NANO] = match[1] as string
+}
+
+/** An event parsed by {@link jsonObjects} as JSON text, with its `timeNano` exactly as the engine wrote it. */
+export function eventJson (event: object): string {
+  const json = JSON.stringify(event)
+  const exact = (event as Record<symbol, string | undefined>)[EXACT_TIME_NANO]
+  return exact === undefined ? json : json.replace(/"timeNano":[0-9.e+]+/, `"timeNano":${exact}`)
+}
+
+/** Compares two parsed events by time, to the nanosecond the engine wrote. */
+export function compareEventTimes (a: { timeNano?: number, time?: number }, b: { timeNano?: number, time?: number }): number {
+  const exactA = (a as Record<symbol, string | undefined>)[EXACT_TIME_NANO]
+  const exactB = (b as Record<symbol, string | undefined>)[EXACT_TIME_NANO]
+  if (exactA !== undefined && exactB !== undefined && exactA.length === exactB.length) return exactA < exactB ? -1 : exactA > exactB ? 1 : 0
+  return (a.timeNano ?? (a.time ?? 0) * 1e9) - (b.timeNano ?? (b.time ?? 0) * 1e9)
 }
 
 /** Reads a whole stream as text; stops (and releases the stream) when `signal` aborts. */

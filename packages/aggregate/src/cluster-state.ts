@@ -126,16 +126,39 @@ export class ClusterState implements ContainerIndex {
     return match
   }
 
-  /** Every cached container of the healthy nodes (those `onNode` accepts, when given). */
-  * visible (onNode?: (node: EngineNode) => boolean): Generator<CachedContainer> {
+  /** Every cached container of the healthy nodes (and of the others with `down`; those `onNode` accepts, when given). */
+  * visible (onNode?: (node: EngineNode) => boolean, down = false): Generator<CachedContainer> {
     for (const node of this.nodes) {
-      if (node.health !== 'healthy' || (onNode !== undefined && !onNode(node))) continue
+      if ((!down && node.health !== 'healthy') || (onNode !== undefined && !onNode(node))) continue
       yield * node.containers.values()
     }
   }
 }
 
-/** One `docker ps` row as JSON: the cached summary with Names showing the node, and Status as of `now`. */
+/** One `docker ps` row as JSON: the cached summary with Names showing the node, and Status as of `now` (`Host Down`, as classic Swarm said, for a node that is not healthy). */
 export function listRowJson (container: CachedContainer, now: number): string {
-  return `${container.summaryJson},"Names":${JSON.stringify([`/${container.node.name}/${container.name}`])},"Status":${JSON.stringify(statusText(container.state, now, container.times))}}`
+  const status = container.node.health === 'healthy' ? statusText(container.state, now, container.times) : 'Host Down'
+  return `${container.summaryJson},"Names":${JSON.stringify([`/${container.node.name}/${container.name}`])},"Status":${JSON.stringify(status)}}`
+}
+
+/**
+ * A container's inspect as the cache knows it, for a node that cannot be asked: Id, Name, Created,
+ * State, Image, `Config.Image`/`Labels`, `HostConfig.NetworkMode`, `NetworkSettings.Networks` and Mounts
+ * (the cache keeps a compact record of each container, not its whole inspect).
+ */
+export function cachedInspect (container: CachedContainer): Record<string, unknown> {
+  // a container to reschedule keeps its whole inspect
+  if (container.inspect !== undefined) return container.inspect
+  const summary = container.summary
+  return {
+    Id: container.id,
+    Created: container.created,
+    State: container.state,
+    Image: summary.ImageID,
+    Name: `/${container.name}`,
+    Config: { Image: summary.Image, Labels: summary.Labels },
+    HostConfig: { NetworkMode: summary.HostConfig.NetworkMode },
+    NetworkSettings: { Networks: summary.NetworkSettings.Networks },
+    Mounts: summary.Mounts
+  }
 }

@@ -4,6 +4,7 @@ import {
   hostPortsOf, normalizeImageRef, phaseOf, reservationOf, stateTimes, summaryBase,
   type ContainerInspect, type ContainerPhase, type Reservation, type StateTimes, type SummaryBase
 } from './container-view.js'
+import { reschedulesOnFailure } from './reschedule.js'
 
 /** A node's health: `pending` until it first answers, then `healthy` or `unhealthy`. */
 export type NodeHealth = 'pending' | 'healthy' | 'unhealthy'
@@ -26,6 +27,8 @@ export interface CachedContainer {
   readonly reservation: Reservation
   /** Host ports it binds (whether running or not). */
   readonly hostPorts: readonly string[]
+  /** The whole inspect, kept only for a container to reschedule on node failure (it is made again from it). */
+  readonly inspect: ContainerInspect | undefined
 }
 
 /** What the cache tells the cluster about each change, so it can keep its indexes. */
@@ -47,6 +50,7 @@ export interface EngineFacts {
   kernelVersion: string
   operatingSystem: string
   storageDriver: string
+  osType: string
   images: number
 }
 
@@ -183,6 +187,7 @@ export class EngineNode {
       this.health = 'healthy'
       this.updatedAt = new Date()
       if (rejoined) this.log.info('node rejoined', { node: this.name })
+      this.engineEvent(rejoined ? 'engine_reconnect' : 'engine_connect')
       void this.consumeEvents(watching, cycle)
       this.schedule(cycle)
     } catch (error) {
@@ -200,8 +205,10 @@ export class EngineNode {
     cycle.abort()
     const text = toSwarmError(error).message
     if (this.health !== 'unhealthy') this.log.warn('node unhealthy', { node: this.name, error: text })
+    const wasHealthy = this.health === 'healthy'
     this.health = 'unhealthy'
     this.lastError = text
+    if (wasHealthy) this.engineEvent('engine_disconnect')
     this.failures++
     // jittered too, so nodes that failed together do not all come back in the same instant
     const delay = jittered(Math.min(this.timings.maxBackoffMs, 1000 * 2 ** Math.min(this.failures - 1, 16)))
@@ -306,6 +313,7 @@ export class EngineNode {
       kernelVersion: String(info.KernelVersion ?? ''),
       operatingSystem: String(info.OperatingSystem ?? ''),
       storageDriver: String(info.Driver ?? ''),
+      osType: String(info.OSType ?? ''),
       images: Number(info.Images ?? 0)
     }
     if (this.configuredName === undefined) this.name = this.nameFor(this, this.facts.name)
@@ -332,6 +340,13 @@ export class EngineNode {
     } finally {
       cycle.signal.removeEventListener('abort', onAbort)
     }
+  }
+
+  /** Classic Swarm's event for a node that joined, failed or came back: `swarm engine_disconnect`. */
+  private engineEvent (action: string): void {
+    const now = Date.now()
+    const id = this.facts?.id ?? ''
+    this.onEvent(this, { Type: 'swarm', Action: action, status: action, id, from: 'swarm', Actor: { ID: id, Attributes: { name: this.name, addr: this.addr } }, scope: 'local', time: Math.floor(now / 1000), timeNano: now * 1e6 })
   }
 
   private handleEvent (event: EngineEvent): void {
@@ -431,7 +446,8 @@ export class EngineNode {
       phase,
       reservation: reservationOf(inspect.HostConfig),
       // stopped containers count too, as in classic Swarm: starting them again needs their ports
-      hostPorts: hostPortsOf(inspect.HostConfig, inspect.Config?.ExposedPorts)
+      hostPorts: hostPortsOf(inspect.HostConfig, inspect.Config?.ExposedPorts),
+      inspect: reschedulesOnFailure(inspect.Config?.Labels) ? inspect : undefined
     }
     this.forget(inspect.Id)
     this.containers.set(container.id, container)

@@ -18,3 +18,12 @@ export function nodeUnavailable (node: { name: string, addr: string, lastError?:
   const reason = node.lastError === undefined ? '' : `: ${node.lastError}`
   return new SwarmError(ErrorCode.Unavailable, `node ${node.name} (${node.addr}) is unavailable${reason}; cannot reach ${what}`)
 }
+
+/**
+ * An operation on a container whose node is not answering, in classic Swarm's words
+ * (`Container web running on unhealthy node node-1`); the reason follows, when known.
+ */
+export function containerOnUnhealthyNode (ref: string, node: { name: string, lastError?: string | undefined }): SwarmError {
+  const reason = node.lastError === undefined ? '' : ` (${node.lastError})`
+  return new SwarmError(ErrorCode.Unavailable, `Container ${ref} running on unhealthy node ${node.name}${reason}`)
+}

@@ -1,5 +1,5 @@
 import { ErrorCode, SwarmError, type ByteStream } from '@libswarm/core'
-import { utf8 } from './child-call.js'
+import { eventJson, utf8 } from './child-call.js'
 import { nodeMatcher } from './container-filters.js'
 import type { EngineEvent, EngineNode } from './engine-node.js'
 
@@ -91,7 +91,7 @@ export class EventHub {
         subscriber.error = new SwarmError(ErrorCode.Unavailable, 'event subscriber fell too far behind')
         this.subscribers.delete(subscriber)
       } else {
-        bytes ??= utf8(JSON.stringify(tagged) + '\n')
+        bytes ??= utf8(eventJson(tagged) + '\n')
         subscriber.queue.push(bytes)
       }
       subscriber.wake?.()

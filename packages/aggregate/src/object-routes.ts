@@ -1,9 +1,11 @@
-import { ErrorCode, SwarmError, type Message } from '@libswarm/core'
+import { ErrorCode, SwarmError, type ByteStream, type Message } from '@libswarm/core'
 import { decodeEngineBody, encodeDockerReply, jsonReply, parseFilters, queryValue, type DockerQuery, type DockerReply, type DockerRequest } from '@libswarm/docker-api'
 import type { Aggregate, NodeAnswer } from './aggregate.js'
 import { bodyJson, callDocker, jsonObjects, utf8 } from './child-call.js'
 import type { EngineNode } from './engine-node.js'
 import { teeStream } from './byte-tee.js'
+import { mergeImageArchives } from './image-archive.js'
+import { noSuitableNode } from './errors.js'
 import { place } from './placement.js'
 
 const IMAGE_READS = new Set(['ImageInspect', 'ImageHistory', 'ImageGet', 'ImagePush', 'DistributionInspect'])
@@ -52,12 +54,7 @@ export async function routeObject (aggregate: Aggregate, message: Message, reque
       return undefined
     }
     case 'ImageLoad': return await loadImage(aggregate, request)
-    case 'ImageGetAll': {
-      const first = [request.query?.names ?? []].flat()[0] ?? ''
-      const holder = aggregate.healthy().find((node) => node.hasImage(first)) ?? firstHealthy(aggregate)
-      await aggregate.forward(holder, message, request.target)
-      return undefined
-    }
+    case 'ImageGetAll': return await saveImages(aggregate, message, request)
     case 'ImagePrune':
     case 'NetworkPrune':
     case 'VolumePrune':
@@ -130,20 +127,27 @@ async function listImages (aggregate: Aggregate, request: DockerRequest): Promis
 async function createImage (aggregate: Aggregate, message: Message, request: DockerRequest): Promise<Message | undefined> {
   const fromImage = queryValue(request.query, 'fromImage') ?? ''
   const { node, rest } = splitNode(aggregate, fromImage)
-  if (node !== undefined || message.stream !== undefined && queryValue(request.query, 'fromSrc') === '-') {
-    const target = node ?? firstHealthy(aggregate)
+  const nodes = aggregate.healthy()
+  if (node === undefined && message.stream !== undefined && queryValue(request.query, 'fromSrc') === '-') {
+    // `docker import -`: one tar, read once, imported on every healthy node at the pace of the slowest
+    if (nodes.length === 0) throw new SwarmError(ErrorCode.Unavailable, 'no healthy node in the cluster')
+    const copies = teeStream(message.stream, nodes.length)
+    return encodeDockerReply({ status: 200, headers: { 'Content-Type': 'application/json' }, stream: pullEverywhere(nodes, request, (index) => copies[index]) })
+  }
+  if (node !== undefined) {
+    const target = node
     if (target.health !== 'healthy') throw new SwarmError(ErrorCode.Unavailable, `node ${target.name} is unavailable`)
     const params = JSON.parse(message.args[2] ?? '{}') as { query?: DockerQuery }
     if (node !== undefined) params.query = { ...params.query, fromImage: rest }
     await aggregate.forward(target, message, request.target, message.ret, JSON.stringify(params))
     return undefined
   }
-  const nodes = aggregate.healthy()
   if (nodes.length === 0) throw new SwarmError(ErrorCode.Unavailable, 'no healthy node in the cluster')
   return encodeDockerReply({ status: 200, headers: { 'Content-Type': 'application/json' }, stream: pullEverywhere(nodes, request) })
 }
 
-async function * pullEverywhere (nodes: EngineNode[], request: DockerRequest): AsyncGenerator<Uint8Array> {
+/** Runs a pull (or an import, each node reading its copy of the tar) on every node; each progress line says its node. */
+async function * pullEverywhere (nodes: EngineNode[], request: DockerRequest, streamFor?: (index: number) => ByteStream | undefined): AsyncGenerator<Uint8Array> {
   const lines: Uint8Array[] = []
   let wake: (() => void) | undefined
   let running = nodes.length
@@ -153,10 +157,11 @@ async function * pullEverywhere (nodes: EngineNode[], request: DockerRequest): A
     lines.push(utf8(JSON.stringify(value) + '\n'))
     wake?.()
   }
-  for (const node of nodes) {
+  for (const [index, node] of nodes.entries()) {
     void (async () => {
+      const stream = streamFor?.(index)
       try {
-        const reply = await callDocker(node.child, request, { timeoutMs: 600_000 })
+        const reply = await callDocker(node.child, stream === undefined ? request : { ...request, stream }, { timeoutMs: 600_000 })
         let nodeError: string | undefined
         for await (const value of jsonObjects(reply.stream ?? (async function * () {})())) {
           const entry = value as { id?: string, status?: string, error?: string, errorDetail?: { message?: string } }
@@ -169,6 +174,8 @@ async function * pullEverywhere (nodes: EngineNode[], request: DockerRequest): A
         if (nodeError !== undefined) throw new Error(nodeError)
         await node.refreshImages().catch(() => {})
       } catch (error) {
+        // a node that failed must not hold the others back
+        void stream?.[Symbol.asyncIterator]().return?.(undefined)
         failed++
         lastError = `${node.name}: ${error instanceof Error ? error.message : String(error)}`
         push({ status: `${node.name}: error: ${error instanceof Error ? error.message : String(error)}` })
@@ -188,6 +195,33 @@ async function * pullEverywhere (nodes: EngineNode[], request: DockerRequest): A
     wake = undefined
   }
   if (failed === nodes.length) yield utf8(JSON.stringify({ errorDetail: { message: lastError }, error: lastError }) + '\n')
+}
+
+/**
+ * `docker save A B`: each image from a node that has it (`node-1/A` from that node). Images all on one node are
+ * that node's answer; images on several nodes are one archive made of each node's (see {@link mergeImageArchives}).
+ */
+async function saveImages (aggregate: Aggregate, message: Message, request: DockerRequest): Promise<Message | undefined> {
+  const names = [request.query?.names ?? []].flat()
+  const byNode = new Map<EngineNode, string[]>()
+  for (const name of names) {
+    const { node, rest } = splitNode(aggregate, name)
+    const holder = node ?? imageHolders(aggregate, name)[0]
+    if (holder === undefined) throw new SwarmError(ErrorCode.NotFound, `No such image: ${name}`)
+    if (holder.health !== 'healthy') throw new SwarmError(ErrorCode.Unavailable, `node ${holder.name} is unavailable`)
+    byNode.set(holder, [...(byNode.get(holder) ?? []), node === undefined ? name : rest])
+  }
+  const groups = [...byNode.entries()]
+  if (groups.length <= 1) {
+    const [holder = firstHealthy(aggregate), subset = names] = groups[0] ?? []
+    const params = JSON.parse(message.args[2] ?? '{}') as { query?: DockerQuery }
+    params.query = { ...params.query, names: subset }
+    await aggregate.forward(holder, message, request.target, message.ret, JSON.stringify(params))
+    return undefined
+  }
+  // every node's archive is asked for now, so a missing image fails the request rather than the stream
+  const replies = await Promise.all(groups.map(async ([node, subset]) => await callDocker(node.child, { operation: 'ImageGetAll', target: '', query: { names: subset } }, { timeoutMs: 600_000, signal: node.signal })))
+  return encodeDockerReply({ status: 200, headers: { 'Content-Type': 'application/x-tar' }, stream: mergeImageArchives(replies.map((reply) => async () => reply.stream ?? (async function * () {})())) })
 }
 
 async function changeImage (aggregate: Aggregate, request: DockerRequest): Promise<Message> {
@@ -252,7 +286,11 @@ function isLocal (scope: unknown): boolean {
 async function listNetworks (aggregate: Aggregate, request: DockerRequest): Promise<Message> {
   const { node: nodeFilter, ...rest } = parseFilters(request.query)
   const nodes = aggregate.healthy().filter((node) => nodeFilter === undefined || nodeFilter.includes(node.name))
-  const answers = ok(await aggregate.fanOut(nodes, { ...request, query: { ...request.query, filters: JSON.stringify(rest) } }))
+  const asked = await aggregate.fanOut(nodes, { ...request, query: { ...request.query, filters: JSON.stringify(rest) } })
+  const answers = ok(asked)
+  // a filter the engines refuse (`type=foo`: dockerd 20.10 says 500 `invalid filter: 'type'='foo'`) is the client's error, in the engine's words
+  const refused = asked.find((answer) => answer.error?.code === ErrorCode.BadRequest) ?? (answers.length === 0 ? asked.find((answer) => answer.error !== undefined) : undefined)
+  if (refused?.error !== undefined) throw refused.error
   const networks: unknown[] = []
   const global = new Set<string>()
   for (const answer of answers) {
@@ -285,7 +323,10 @@ async function listVolumes (aggregate: Aggregate, request: DockerRequest): Promi
   return jsonReply({ Volumes: volumes, Warnings: warnings.length === 0 ? null : warnings })
 }
 
-/** Networks and volumes: `node-0/name` on that node; a named one on every healthy node, so a container finds it wherever it lands. */
+/**
+ * Networks and volumes, as classic Swarm created them: `node-0/name` on that node; a network on one node
+ * the strategy picks (containers that join it are placed there); a named volume on every healthy node.
+ */
 async function createEverywhere (aggregate: Aggregate, request: DockerRequest): Promise<Message> {
   decodeEngineBody(request.operation, request.body)
   const body = { ...(request.body as Record<string, unknown> ?? {}) }
@@ -295,7 +336,9 @@ async function createEverywhere (aggregate: Aggregate, request: DockerRequest): 
   if (node !== undefined) {
     body.Name = rest
     nodes = [aggregate.usableNode(node.name, name)]
-  } else if (name === '' && request.operation === 'VolumeCreate') {
+  } else if (request.operation === 'VolumeCreate' && isRecord(body.Labels) && typeof body.Labels[WHITELISTS] === 'string') {
+    nodes = whitelisted(aggregate, body.Labels[WHITELISTS])
+  } else if ((name === '' && request.operation === 'VolumeCreate') || request.operation === 'NetworkCreate') {
     nodes = [place(aggregate.cluster, { image: '', reservation: { cpus: 0, memory: 0 }, hostPorts: [], hostMode: false, filters: [], dependencies: [] }, { strategy: aggregate.strategy, random: aggregate.random })]
   } else {
     nodes = aggregate.healthy()
@@ -319,6 +362,37 @@ async function createEverywhere (aggregate: Aggregate, request: DockerRequest): 
   return encodeDockerReply({ status: first.reply.status, body: first.reply.body, headers: first.reply.headers })
 }
 
+const WHITELISTS = 'com.docker.swarm.whitelists'
+
+function isRecord (value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+/**
+ * The healthy nodes a `com.docker.swarm.whitelists` label allows, as classic Swarm read it: a JSON array of
+ * expressions such as `node==node-1|node-2` (node names, `|` between them; `!=` names the nodes left out), all of
+ * which must hold.
+ */
+function whitelisted (aggregate: Aggregate, label: string): EngineNode[] {
+  let expressions: unknown
+  try {
+    expressions = JSON.parse(label)
+  } catch {}
+  if (!Array.isArray(expressions) || !expressions.every((expression) => typeof expression === 'string')) {
+    throw new SwarmError(ErrorCode.BadRequest, `invalid ${WHITELISTS} label ${JSON.stringify(label)}: expected a JSON array of expressions such as ["node==node-1|node-2"]`)
+  }
+  let nodes = aggregate.healthy()
+  for (const expression of expressions as string[]) {
+    const match = /^\s*node\s*(==|!=)~?\s*(.+?)\s*$/.exec(expression)
+    if (match === null) throw new SwarmError(ErrorCode.BadRequest, `invalid whitelist ${JSON.stringify(expression)}: expected node==NAME|NAME or node!=NAME|NAME`)
+    const names = new Set((match[2] as string).split('|').map((name) => name.trim()))
+    const negate = match[1] === '!='
+    nodes = nodes.filter((node) => names.has(node.name) !== negate)
+    if (nodes.length === 0) throw noSuitableNode(`unable to find a node that satisfies the whitelist ${expression.trim()}`)
+  }
+  return nodes
+}
+
 /** Inspect by `node/name` on that node, else on the first node that knows it. */
 async function routeNamed (aggregate: Aggregate, message: Message, request: DockerRequest): Promise<Message | undefined> {
   const { node, rest } = splitNode(aggregate, request.target)
@@ -329,6 +403,12 @@ async function routeNamed (aggregate: Aggregate, message: Message, request: Dock
   const answers = await aggregate.fanOut(aggregate.healthy(), request)
   const found = ok(answers)[0]
   if (found === undefined) throw failure(answers, `${request.operation.startsWith('Network') ? 'network' : 'volume'} ${request.target} not found`)
+  if (request.operation === 'NetworkInspect') {
+    // local networks of the same name on several nodes (each node's `bridge`): which one is meant is
+    // not known, so refuse as the engine does for two networks of one name (classic Swarm said 404)
+    const ids = new Set(ok(answers).map((answer) => bodyJson<{ Id?: string }>(answer.reply)?.Id))
+    if (ids.size > 1) throw new SwarmError(ErrorCode.BadRequest, `${ids.size} matches found based on name: network ${request.target} is ambiguous (use NODE/${request.target}: ${ok(answers).map((answer) => answer.node.name).join(', ')})`)
+  }
   return encodeDockerReply({ status: found.reply.status, body: found.reply.body, headers: found.reply.headers })
 }
 

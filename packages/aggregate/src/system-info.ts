@@ -27,28 +27,30 @@ function healthText (node: EngineNode): string {
   return 'Unhealthy'
 }
 
-/** The `[key, value]` lines classic Swarm showed for one node. */
+/**
+ * The `[key, value]` lines classic Swarm (1.2) showed for one node: its labels sorted, with the
+ * engine's own facts among them; the container counts by state only while it is healthy; `Error`
+ * only when there is one; `UpdatedAt` in RFC 3339 to the second.
+ */
 export function nodeLines (node: EngineNode): Array<[string, string]> {
   const facts = node.facts
   const labels = facts === undefined
     ? ''
-    : [
-        ...Object.entries(facts.labels).map(([key, value]) => `${key}=${value}`),
-        `kernelversion=${facts.kernelVersion}`, `operatingsystem=${facts.operatingSystem}`, `storagedriver=${facts.storageDriver}`
-      ].join(', ')
+    : Object.entries({ ...facts.labels, storagedriver: facts.storageDriver, kernelversion: facts.kernelVersion, operatingsystem: facts.operatingSystem, ostype: facts.osType })
+      .filter(([, value]) => value !== '').map(([key, value]) => `${key}=${value}`).sort().join(', ')
   const { running, paused, stopped } = node.counts
-  return [
+  const lines: Array<[string, string]> = [
     [` ${node.name}`, node.addr],
     ['  └ ID', facts?.id ?? ''],
     ['  └ Status', healthText(node)],
-    ['  └ Containers', `${node.containers.size} (${running} Running, ${paused} Paused, ${stopped} Stopped)`],
+    ['  └ Containers', node.health === 'healthy' ? `${node.containers.size} (${running} Running, ${paused} Paused, ${stopped} Stopped)` : String(node.containers.size)],
     ['  └ Reserved CPUs', `${cpuText(node.reserved.cpus + node.pending.cpus)} / ${facts?.ncpu ?? 0}`],
     ['  └ Reserved Memory', `${bytesSize(node.reserved.memory + node.pending.memory)} / ${bytesSize(facts?.memTotal ?? 0)}`],
-    ['  └ Labels', labels],
-    ['  └ Error', node.lastError ?? '(none)'],
-    ['  └ UpdatedAt', node.updatedAt.toISOString()],
-    ['  └ ServerVersion', facts?.serverVersion ?? '']
+    ['  └ Labels', labels]
   ]
+  if (node.lastError !== undefined && node.lastError !== '') lines.push(['  └ Error', node.lastError])
+  lines.push(['  └ UpdatedAt', node.updatedAt.toISOString().replace(/\.\d+Z$/, 'Z')], ['  └ ServerVersion', facts?.serverVersion ?? ''])
+  return lines
 }
 
 /** Options of {@link clusterInfo}. */
@@ -175,7 +177,7 @@ export function clusterVersion (cluster: ClusterState, version: string): Record<
   return {
     Platform: { Name: 'libswarm aggregate' },
     Components: components,
-    Version: `aggregate/${version}`,
+    Version: `libswarm/${version}`,
     ApiVersion: apiVersion,
     MinAPIVersion: minApiVersion,
     GitCommit: '',

@@ -153,7 +153,7 @@ describe('aggregate over simulators', () => {
       expect(ps.json.map((row: any) => row.Names[0])).toEqual(['/node-0/keep'])
       const error = await failure(docker(service, 'ContainerLogs', 'lose', { query: { stdout: '1' } }))
       expect(error.code).toBe('UNAVAILABLE')
-      expect(error.message).toMatch(/^node node-1 \(127\.0\.0\.1:2402\) is unavailable/)
+      expect(error.message).toMatch(/^Container lose running on unhealthy node node-1 \(/)
       expect((await docker(service, 'SystemInfo')).json.SystemStatus).toContainEqual(['  └ Status', 'Unhealthy'])
       gated.down = false
       await eventually(async () => (await docker(service, 'ContainerList')).json.length === 2, 5000)
