@@ -19,6 +19,11 @@ export interface DockerClientOptions {
   tlsCaCert?: string | undefined
   tlsCert?: string | undefined
   tlsKey?: string | undefined
+  /**
+   * The name the engine's certificate must be issued for, instead of the address's host: for
+   * engines whose address is known only after their certificate was made (cloud hosts).
+   */
+  tlsServerName?: string | undefined
   /** Environment to read DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH from. Default `process.env`. */
   env?: Record<string, string | undefined> | undefined
 }
@@ -46,9 +51,11 @@ export interface EngineEndpoint {
   readonly modem: ModemSettings
   /** Verify the engine's certificate (false for `--tls` without `--tlsverify`). */
   readonly rejectUnauthorized: boolean
+  /** The name the engine's certificate is checked against, when not the address's host. */
+  readonly servername?: string | undefined
 }
 
-/** Parses the service's arguments: `[ADDRESS] [--tls] [--tlsverify] [--tlscacert F] [--tlscert F] [--tlskey F]`. */
+/** Parses the service's arguments: `[ADDRESS] [--tls] [--tlsverify] [--tlscacert F] [--tlscert F] [--tlskey F] [--tlsservername NAME]`. */
 export function parseDockerClientArgs (args: readonly string[]): DockerClientOptions {
   const options: DockerClientOptions = {}
   for (let index = 0; index < args.length; index++) {
@@ -65,6 +72,7 @@ export function parseDockerClientArgs (args: readonly string[]): DockerClientOpt
       case '--tlscacert': options.tlsCaCert = value(); break
       case '--tlscert': options.tlsCert = value(); break
       case '--tlskey': options.tlsKey = value(); break
+      case '--tlsservername': options.tlsServerName = value(); break
       default:
         if (flag.startsWith('-')) throw invalidArguments(`dockerclient: unknown option ${flag}`)
         if (options.address !== undefined) throw invalidArguments(`dockerclient: one address only (got ${options.address} and ${arg})`)
@@ -133,7 +141,7 @@ export function resolveEngineEndpoint (options: DockerClientOptions = {}): Engin
     cert: secure ? pem(options.tlsCert, 'cert.pem', false) : undefined,
     key: secure ? pem(options.tlsKey, 'key.pem', false) : undefined
   })
-  return { address: `tcp://${url.host}${url.port === '' ? `:${port}` : ''}`, modem, rejectUnauthorized: tlsVerify }
+  return { address: `tcp://${url.host}${url.port === '' ? `:${port}` : ''}`, modem, rejectUnauthorized: tlsVerify, servername: secure ? options.tlsServerName : undefined }
 }
 
 function createModem (options: DockerModem.ConstructorOptions): ModemSettings {

@@ -25,7 +25,7 @@ export class EngineForwarder {
     const modem = endpoint.modem
     // keep-alive for plain requests; a socket the engine closed meanwhile is retried once (see #send)
     this.#agent = modem.protocol === 'https'
-      ? new HttpsAgent({ keepAlive: true, ca: modem.ca, cert: modem.cert, key: modem.key, rejectUnauthorized: endpoint.rejectUnauthorized })
+      ? new HttpsAgent({ keepAlive: true, ca: modem.ca, cert: modem.cert, key: modem.key, rejectUnauthorized: endpoint.rejectUnauthorized, servername: endpoint.servername })
       : new HttpAgent({ keepAlive: true })
   }
 
@@ -75,7 +75,7 @@ export class EngineForwarder {
       agent: pooled ? this.#agent : false
     }
     if (modem.socketPath !== undefined) return { ...base, socketPath: modem.socketPath }
-    const tls = modem.protocol === 'https' ? { ca: modem.ca, cert: modem.cert, key: modem.key, rejectUnauthorized: this.#endpoint.rejectUnauthorized } : {}
+    const tls = modem.protocol === 'https' ? { ca: modem.ca, cert: modem.cert, key: modem.key, rejectUnauthorized: this.#endpoint.rejectUnauthorized, servername: this.#endpoint.servername } : {}
     return { ...base, ...tls, host: modem.host, port: Number(modem.port) }
   }
 
