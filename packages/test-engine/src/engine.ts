@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { openSync, closeSync } from 'node:fs'
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises'
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { request } from 'node:http'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
@@ -27,6 +27,24 @@ export interface EngineOptions {
   insecureRegistries?: string[]
   /** Load `busybox:latest` (default true). */
   busybox?: boolean
+  /**
+   * Listen on TCP with mutual TLS (`--tlsverify --tlscacert --tlscert --tlskey`), given PEM
+   * material, as a provisioned cloud host does. Not together with `tcp`.
+   */
+  tls?: EngineTls
+}
+
+/** PEM material and address of an engine's TLS listener. */
+export interface EngineTls {
+  /** CA that client certificates must be signed by. */
+  caCert: string
+  /** The engine's server certificate and key. */
+  cert: string
+  key: string
+  /** Listen address; default `127.0.0.1`. Any address of 127.0.0.0/8 works on Linux's loopback. */
+  host?: string
+  /** Default a free port (2376 for a host other than 127.0.0.1 is fine when that address is yours). */
+  port?: number
 }
 
 /** Options of {@link Engine.docker}. */
@@ -46,7 +64,7 @@ export interface Engine extends AsyncDisposable {
   readonly socketPath: string
   /** `unix://<socketPath>`, for DOCKER_HOST. */
   readonly host: string
-  /** `tcp://127.0.0.1:<port>` when started with `tcp: true`. */
+  /** `tcp://127.0.0.1:<port>` when started with `tcp: true`; the TLS listener when started with `tls`. */
   readonly tcpHost?: string
   /** The engine's temp dir (data-root, exec-root, log `dockerd.log`). */
   readonly dir: string
@@ -208,14 +226,14 @@ class PrivateEngine implements Engine {
   #child: ChildProcess | undefined
   #closed = false
 
-  constructor (slot: number, name: string, options: EngineOptions, tcpPort: number | undefined) {
+  constructor (slot: number, name: string, options: EngineOptions, tcpPort: number | undefined, tcpAddress = '127.0.0.1') {
     this.#slot = slot
     this.#options = options
     this.name = name
     this.dir = slotDir(slot)
     this.socketPath = join(this.dir, 'docker.sock')
     this.host = `unix://${this.socketPath}`
-    if (tcpPort !== undefined) this.tcpHost = `tcp://127.0.0.1:${tcpPort}`
+    if (tcpPort !== undefined) this.tcpHost = `tcp://${tcpAddress}:${tcpPort}`
     this.bridge = bridgeName(slot)
     this.subnet = `10.199.${slot}.0/24`
     this.#logFile = join(this.dir, 'dockerd.log')
@@ -229,6 +247,10 @@ class PrivateEngine implements Engine {
       '--default-address-pool', `base=10.${poolOctet(this.#slot)}.0.0/17,size=24`
     ]
     if (this.tcpHost !== undefined) args.push('-H', this.tcpHost)
+    if (this.#options.tls !== undefined) {
+      const tls = join(d, 'tls')
+      args.push('--tlsverify', '--tlscacert', join(tls, 'ca.pem'), '--tlscert', join(tls, 'cert.pem'), '--tlskey', join(tls, 'key.pem'))
+    }
     for (const [key, value] of Object.entries(this.#options.labels ?? {})) args.push('--label', `${key}=${value}`)
     if (this.#options.registryMirror !== undefined) args.push('--registry-mirror', this.#options.registryMirror)
     for (const registry of this.#options.insecureRegistries ?? []) args.push('--insecure-registry', registry)
@@ -406,9 +428,17 @@ export async function startEngine (options: EngineOptions = {}): Promise<Engine>
   const name = options.name ?? `lsw-${process.pid}-${counter}`
   let engine: PrivateEngine | undefined
   try {
-    const tcpPort = options.tcp === true ? await freePort() : undefined
-    engine = new PrivateEngine(slot, name, options, tcpPort)
+    if (options.tcp === true && options.tls !== undefined) throw new TestEngineError('ENGINE_START_FAILED', 'startEngine: tcp and tls are exclusive (tls listens on TCP itself)')
+    const tcpPort = options.tls !== undefined ? options.tls.port ?? await freePort() : options.tcp === true ? await freePort() : undefined
+    engine = new PrivateEngine(slot, name, options, tcpPort, options.tls?.host)
     await mkdir(join(engine.dir, 'cli-config'), { recursive: true })
+    if (options.tls !== undefined) {
+      const tls = join(engine.dir, 'tls')
+      await mkdir(tls, { recursive: true, mode: 0o700 })
+      await writeFile(join(tls, 'ca.pem'), options.tls.caCert)
+      await writeFile(join(tls, 'cert.pem'), options.tls.cert)
+      await writeFile(join(tls, 'key.pem'), options.tls.key, { mode: 0o600 })
+    }
     await engine.createBridge()
     const image = options.busybox === false ? undefined : busyboxImageTar()
     image?.catch(() => {})

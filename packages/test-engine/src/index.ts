@@ -5,7 +5,7 @@
  * hostname, with a `busybox:latest` image loaded, and removes all of it on `close()`.
  */
 export { startEngine, freePort } from './engine.js'
-export type { Engine, EngineOptions, DockerCommandOptions } from './engine.js'
+export type { Engine, EngineOptions, EngineTls, DockerCommandOptions } from './engine.js'
 export { busyboxImageTar } from './busybox-image.js'
 export { startRegistry } from './registry.js'
 export type { Registry } from './registry.js'
