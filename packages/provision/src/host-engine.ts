@@ -1,0 +1,67 @@
+import { ErrorCode, SwarmError, isSwarmError, request, type ServiceInstance } from '@libswarm/core'
+import { createDockerClient } from '@libswarm/dockerclient'
+import type { StateDirectory } from './state-directory.js'
+
+/** Where a host's engine is and the name its certificate was issued for. */
+export interface HostEngineAddress {
+  /** The host's IP address (or DNS name). */
+  address: string
+  /** The engine's TLS port. Default 2376. */
+  port?: number
+  /** The name in the host's server certificate (checked instead of the address). */
+  tlsName: string
+}
+
+/**
+ * A `dockerclient` for a provisioned host's engine over mutual TLS: it presents the state
+ * directory's client certificate and accepts only a server certificate signed by its CA
+ * for `tlsName`.
+ */
+export function connectHostEngine (host: HostEngineAddress, state: StateDirectory): ServiceInstance {
+  const address = host.address.includes(':') ? `[${host.address}]` : host.address
+  return createDockerClient({
+    address: `tcp://${address}:${host.port ?? 2376}`,
+    tlsVerify: true,
+    tlsCaCert: state.caCertFile,
+    tlsCert: state.clientCertFile,
+    tlsKey: state.clientKeyFile,
+    tlsServerName: host.tlsName,
+    env: {}
+  })
+}
+
+/** Options of {@link waitForEngine}. */
+export interface WaitForEngineOptions {
+  /** Give up after this long. */
+  timeoutMs: number
+  /** Between pings. Default 500 ms. */
+  intervalMs?: number
+  signal?: AbortSignal | undefined
+}
+
+/**
+ * Pings an engine until it answers (a booting host's engine is not up yet), and fails with
+ * TIMEOUT, naming the last error (a refused certificate shows there), when it does not
+ * within the timeout. An engine that answers with an HTTP error is up: that passes.
+ */
+export async function waitForEngine (engine: ServiceInstance, what: string, options: WaitForEngineOptions): Promise<void> {
+  const deadline = Date.now() + options.timeoutMs
+  let last: unknown
+  while (true) {
+    options.signal?.throwIfAborted()
+    const left = deadline - Date.now()
+    if (left <= 0) break
+    try {
+      const signal = options.signal === undefined ? AbortSignal.timeout(Math.min(left, 5000)) : AbortSignal.any([options.signal, AbortSignal.timeout(Math.min(left, 5000))])
+      await request(engine, 'Get', ['SystemPing', '', '{}'], { signal })
+      return
+    } catch (error) {
+      options.signal?.throwIfAborted()
+      last = error
+      if (isSwarmError(error) && error.code !== ErrorCode.Unavailable && error.code !== ErrorCode.Aborted && error.code !== ErrorCode.Timeout) return
+    }
+    await new Promise((resolve) => setTimeout(resolve, Math.min(options.intervalMs ?? 500, Math.max(0, deadline - Date.now()))))
+  }
+  const reason = last instanceof Error ? last.message : String(last)
+  throw new SwarmError(ErrorCode.Timeout, `${what}: its engine did not answer over TLS within ${Math.round(options.timeoutMs / 1000)} s (last: ${reason})`)
+}
