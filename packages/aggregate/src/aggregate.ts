@@ -18,7 +18,8 @@ import { EventHub, eventPredicate, ipOf, tagEvent, type NodeEvent } from './even
 import { routeObject } from './object-routes.js'
 import { place, readCreateBody, type Strategy } from './placement.js'
 import { clusterApiVersion, clusterInfo, clusterVersion } from './system-info.js'
-import { spawnDeferrable } from './deferred-child.js'
+import { isDeferred, spawnDeferrable } from './deferred-child.js'
+import { ProvisionedHosts, provisionedHostNames } from './provisioned-hosts.js'
 
 /** aggregate's own version, as `docker version` shows it. */
 export const AGGREGATE_VERSION = '0.1.0'
@@ -448,23 +449,51 @@ export async function createAggregate (options: AggregateOptions, context: Aggre
     maxBackoffMs: options.maxBackoffMs ?? 30_000
   }
   const nodes: EngineNode[] = []
+  const provisioners: Array<ProvisionedHosts<EngineNode>> = []
+  let nextIndex = options.children.length
+  const addNode = (index: number, spec: string, service: Sender, addr: string, name: string | undefined): EngineNode => {
+    const node = new EngineNode(index, spec, service, addr, name, timings, state.cluster,
+      (from, event) => { state.hub.publish(from, event) },
+      (self, wanted) => {
+        const name = state.cluster.uniqueName(self, wanted)
+        self.name = name
+        state.cluster.renamed()
+        return name
+      },
+      log.child({ node: name ?? addr }))
+    nodes.push(node)
+    state.cluster.addNode(node)
+    return node
+  }
   try {
     for (const [index, child] of options.children.entries()) {
       const service = child.service ?? await spawnDeferrable(async () => await context.spawn(child.spec ?? ''))
+      // a provisioning child (aws, rackspace, ...) stands for many engines: each of its hosts is a node
+      const hosts = isDeferred(service) ? undefined : await provisionedHostNames(service, Math.min(healthTimeoutMs, 2000))
+      if (hosts !== undefined) {
+        const spec = child.spec ?? `child-${index}`
+        const provisioner = new ProvisionedHosts<EngineNode>(service, {
+          add: (name, engine, addr, live) => {
+            const node = addNode(nextIndex++, `${spec} ${name}`, engine, addr, name)
+            if (live) void node.start()
+            return node
+          },
+          remove: (node) => {
+            const at = nodes.indexOf(node)
+            if (at >= 0) nodes.splice(at, 1)
+            state.cluster.removeNode(node)
+            void node.close()
+          }
+        }, log.child({ provisioner: spec }))
+        provisioners.push(provisioner)
+        await provisioner.start(hosts)
+        continue
+      }
       const addr = child.addr ?? addressOf(child.spec ?? `child-${index}`)
-      const node = new EngineNode(index, child.spec ?? addr, service, addr, child.name, timings, state.cluster,
-        (from, event) => { state.hub.publish(from, event) },
-        (self, wanted) => {
-          const name = state.cluster.uniqueName(self, wanted)
-          self.name = name
-          state.cluster.renamed()
-          return name
-        },
-        log.child({ node: child.name ?? addr }))
-      nodes.push(node)
-      state.cluster.addNode(node)
+      addNode(index, child.spec ?? addr, service, addr, child.name)
     }
   } catch (error) {
+    await Promise.all(provisioners.map(async (provisioner) => { await provisioner.close() }))
     await Promise.all(nodes.map(async (node) => { await node.close() }))
     throw error
   }
@@ -477,6 +506,7 @@ export async function createAggregate (options: AggregateOptions, context: Aggre
     onClose: async () => {
       state.hub.close()
       await Promise.all(nodes.map(async (node) => { await node.close() }))
+      await Promise.all(provisioners.map(async (provisioner) => { await provisioner.close() }))
     }
   })
 }

@@ -44,6 +44,14 @@ export class ClusterState implements ContainerIndex {
     this.nodesByName.set(node.name, node)
   }
 
+  /** Removes a node (a provisioned host that is gone) and its containers from every index. */
+  removeNode (node: EngineNode): void {
+    const at = this.nodes.indexOf(node)
+    if (at >= 0) this.nodes.splice(at, 1)
+    for (const id of [...node.containers.keys()]) node.forget(id)
+    this.renamed()
+  }
+
   /** Rebuilds the node-name index after a node learnt its engine's name. */
   renamed (): void {
     this.nodesByName.clear()

@@ -15,6 +15,13 @@ export async function spawnDeferrable (spawn: () => Promise<Sender>): Promise<Se
   }
 }
 
+const deferred = new WeakSet<Sender>()
+
+/** True for the stand-in of a child whose engine could not be reached at spawn. */
+export function isDeferred (child: Sender): boolean {
+  return deferred.has(child)
+}
+
 function deferredChild (spawn: () => Promise<Sender>): Sender {
   let child: Sender | undefined
   let spawning: Promise<Sender> | undefined
@@ -30,7 +37,7 @@ function deferredChild (spawn: () => Promise<Sender>): Sender {
     child = spawned
     return spawned
   }
-  return {
+  const stand: Sender = {
     send: async (message: Message) => {
       let target: Sender
       try {
@@ -46,4 +53,6 @@ function deferredChild (spawn: () => Promise<Sender>): Sender {
       await child?.close()
     }
   }
+  deferred.add(stand)
+  return stand
 }
