@@ -46,9 +46,9 @@ export class OrchardApi {
     return checkHost(await this.call('GET', `/hosts/${encodeURIComponent(name)}`, options), name)
   }
 
-  /** `POST /hosts` with the name and the memory size in MB. */
-  async createHost (name: string, sizeMb: number, options: AbortOptions = {}): Promise<OrchardHost> {
-    return checkHost(await this.call('POST', '/hosts', { body: JSON.stringify({ name, size: sizeMb }), signal: options.signal }), name)
+  /** `POST /hosts` with the name and the memory size in MB; the new host has its address and certificates once booted ({@link getHost}). */
+  async createHost (name: string, sizeMb: number, options: AbortOptions = {}): Promise<void> {
+    await this.call('POST', '/hosts', { body: JSON.stringify({ name, size: sizeMb }), signal: options.signal })
   }
 
   /** `DELETE /hosts/{name}`. */

@@ -39,7 +39,7 @@ describe('orchard against the API stand-in', () => {
     const api = new OrchardApi(standIn.url, revoked)
     expect((await api.getHost('silent')).name).toBe('silent')
     standIn.tokens.delete(revoked)
-    const error = await failure(orchard.spawn(['--api', standIn.url, '--token', revoked, '--ca', standIn.caFile, 'silent'], { log: silentLogger } as never))
+    const error = await failure(Promise.resolve().then(async () => await orchard.spawn(['--api', standIn.url, '--token', revoked, '--ca', standIn.caFile, 'silent'], { log: silentLogger } as never)))
     expect(error).toEqual({ code: 'UNAUTHORIZED', message: 'orchard: GET /hosts/silent answered 401: Invalid token' })
   })
 
