@@ -130,6 +130,13 @@ export class ShipyardDockerMapping {
   }
 
   private events (request: DockerRequest): Message {
+    const filters = parseFilters(request.query)
+    const unknown = Object.keys(filters).filter((key) => !['container', 'event', 'type'].includes(key))
+    if (unknown.length > 0) throw new SwarmError(ErrorCode.NotImplemented, `shipyard: Shipyard's events cannot be filtered by ${unknown.join(', ')} (only container, event and type=container are applied here)`)
+    const wanted = (event: DockerEvent): boolean =>
+      (filters.type === undefined || filters.type.includes('container')) &&
+      (filters.event === undefined || filters.event.includes(event.status)) &&
+      (filters.container === undefined || filters.container.some((ref) => event.id.startsWith(ref) || event.Actor.Attributes.name === ref))
     const since = timeArgument(request.query, 'since') ?? 0
     const until = timeArgument(request.query, 'until')
     const api = this.api
@@ -139,7 +146,7 @@ export class ShipyardDockerMapping {
       const seen = new Set<string>()
       while (true) {
         const events = await api.json<ShipyardEvent[] | null>('GET', '/api/events') ?? []
-        const fresh = events.map(dockerEvent).filter((event): event is DockerEvent => event !== undefined && event.timeNano >= since * 1e9 && (until === undefined || event.timeNano <= until * 1e9))
+        const fresh = events.map(dockerEvent).filter((event): event is DockerEvent => event !== undefined && wanted(event) && event.timeNano >= since * 1e9 && (until === undefined || event.timeNano <= until * 1e9))
         fresh.sort((a, b) => a.timeNano - b.timeNano)
         for (const event of fresh) {
           const key = `${event.timeNano}/${event.id}/${event.status}`
@@ -251,15 +258,15 @@ function inspectBody (container: ShipyardContainer): Record<string, unknown> {
 
 /** What a Docker create can say that citadel's image cannot: refused, naming it, rather than dropped. */
 const UNSUPPORTED_CONFIG: Array<[string, (body: any) => boolean]> = [
-  ['an entrypoint', (body) => body.Entrypoint != null && body.Entrypoint.length > 0],
-  ['a working directory', (body) => typeof body.WorkingDir === 'string' && body.WorkingDir !== ''],
-  ['a user', (body) => typeof body.User === 'string' && body.User !== ''],
-  ['a TTY or stdin (run it with -d, without -t and -i)', (body) => body.Tty === true || body.OpenStdin === true],
+  ['entrypoint', (body) => body.Entrypoint != null && body.Entrypoint.length > 0],
+  ['working directory', (body) => typeof body.WorkingDir === 'string' && body.WorkingDir !== ''],
+  ['user', (body) => typeof body.User === 'string' && body.User !== ''],
+  ['TTY or stdin (run it with -d, without -t and -i)', (body) => body.Tty === true || body.OpenStdin === true],
   ['volumes or mounts', (body) => (body.HostConfig?.Binds ?? []).length > 0 || (body.HostConfig?.Mounts ?? []).length > 0 || Object.keys(body.Volumes ?? {}).length > 0],
   ['privileges, capabilities or devices', (body) => body.HostConfig?.Privileged === true || (body.HostConfig?.CapAdd ?? []).length > 0 || (body.HostConfig?.CapDrop ?? []).length > 0 || (body.HostConfig?.Devices ?? []).length > 0],
   ['links, DNS or extra hosts', (body) => (body.HostConfig?.Links ?? []).length > 0 || (body.HostConfig?.Dns ?? []).length > 0 || (body.HostConfig?.ExtraHosts ?? []).length > 0],
-  ['a network other than the default', (body) => !['', 'default', 'bridge', undefined].includes(body.HostConfig?.NetworkMode)],
-  ['--rm (auto remove)', (body) => body.HostConfig?.AutoRemove === true]
+  ['network other than the default', (body) => !['', 'default', 'bridge', undefined].includes(body.HostConfig?.NetworkMode)],
+  ['auto remove (--rm)', (body) => body.HostConfig?.AutoRemove === true]
 ]
 
 function imageFromCreate (request: DockerRequest): ShipyardImage {

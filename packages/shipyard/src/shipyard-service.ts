@@ -6,7 +6,7 @@ import { ShipyardApi } from './shipyard-api.js'
 import { startShipyardEngines } from './shipyard-engines.js'
 
 /** The usage line swarmd lists. */
-export const SHIPYARD_USAGE = 'shipyard URL [--user U --password P | --token T | --service-key K] [--engines [--connect-timeout 30s]]'
+export const SHIPYARD_USAGE = 'shipyard URL [--user U --password P | --user U --token T | --service-key K] [--engines [--connect-timeout 30s] [--engines-interval 10s]]'
 
 /** Options of {@link startShipyard}. */
 export interface ShipyardOptions {
@@ -23,6 +23,8 @@ export interface ShipyardOptions {
   engines?: boolean | undefined
   /** With `engines`: how long each engine may take to answer. Default 30 s. */
   connectTimeoutMs?: number | undefined
+  /** With `engines`: how often Shipyard's engine list is read again (0: never). Default 10 s. */
+  enginesIntervalMs?: number | undefined
   /** How often a followed `docker events` reads Shipyard's event list. Default 1 s. */
   eventPollMs?: number | undefined
 }
@@ -41,7 +43,8 @@ export function parseShipyardArgs (args: readonly string[]): ShipyardOptions {
         token: { type: 'string' },
         'service-key': { type: 'string' },
         engines: { type: 'boolean' },
-        'connect-timeout': { type: 'string' }
+        'connect-timeout': { type: 'string' },
+        'engines-interval': { type: 'string' }
       }
     })
   } catch (error) {
@@ -54,9 +57,6 @@ export function parseShipyardArgs (args: readonly string[]): ShipyardOptions {
   const ways = [values.password !== undefined, values.token !== undefined, values['service-key'] !== undefined].filter(Boolean).length
   if (ways !== 1) throw new SwarmError(ErrorCode.InvalidArguments, `shipyard: give one of --user U --password P, --user U --token T, --service-key K; usage: ${SHIPYARD_USAGE}`)
   if (values['service-key'] === undefined && values.user === undefined) throw new SwarmError(ErrorCode.InvalidArguments, 'shipyard: --password and --token go with --user')
-  const timeout = values['connect-timeout']
-  const match = timeout === undefined ? null : /^(\d+)(ms|s|m)?$/.exec(timeout)
-  if (timeout !== undefined && match === null) throw new SwarmError(ErrorCode.InvalidArguments, `shipyard: --connect-timeout wants a duration such as 500ms, 30s, got ${JSON.stringify(timeout)}`)
   return {
     url: url.replace(/\/+$/, ''),
     user: values.user,
@@ -64,8 +64,16 @@ export function parseShipyardArgs (args: readonly string[]): ShipyardOptions {
     token: values.token,
     serviceKey: values['service-key'],
     engines: values.engines,
-    connectTimeoutMs: match === null ? undefined : Number(match[1]) * ({ ms: 1, s: 1000, m: 60_000 }[match[2] ?? 's'] as number)
+    connectTimeoutMs: duration('connect-timeout', values['connect-timeout']),
+    enginesIntervalMs: duration('engines-interval', values['engines-interval'])
   }
+}
+
+function duration (flag: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined
+  const match = /^(\d+)(ms|s|m)?$/.exec(text)
+  if (match === null) throw new SwarmError(ErrorCode.InvalidArguments, `shipyard: --${flag} wants a duration such as 500ms, 30s, 2m, got ${JSON.stringify(text)}`)
+  return Number(match[1]) * ({ ms: 1, s: 1000, m: 60_000 }[match[2] ?? 's'] as number)
 }
 
 /**
@@ -79,7 +87,7 @@ export async function startShipyard (options: ShipyardOptions, log: Logger = sil
   else if (options.token !== undefined && options.user !== undefined) api.credentials = { user: options.user, token: options.token }
   else if (options.user !== undefined && options.password !== undefined) await api.login(options.user, options.password)
   else throw new SwarmError(ErrorCode.InvalidArguments, 'shipyard: give --user and --password, --user and --token, or --service-key')
-  if (options.engines === true) return await startShipyardEngines(api, { timeoutMs: options.connectTimeoutMs ?? 30_000, log })
+  if (options.engines === true) return await startShipyardEngines(api, { timeoutMs: options.connectTimeoutMs ?? 30_000, intervalMs: options.enginesIntervalMs ?? 10_000, log })
   // a bad token or a role that may not list containers fails here, not at the first docker command
   await api.json('GET', '/api/containers')
   const mapping = new ShipyardDockerMapping(api, options.eventPollMs)

@@ -8,7 +8,7 @@ import { complianceTests } from '@libswarm/core/compliance'
 import { createDockerServer, type DockerServer } from '@libswarm/dockerserver'
 import { canRunTests, DOCKER20, DOCKER28, freePort } from '@libswarm/test-engine'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { shipyard } from '../../src/index.js'
+import { ShipyardApi, shipyard, type ShipyardEngine } from '../../src/index.js'
 import { startShipyardStandIn, type ShipyardStandIn } from '../shipyard-stand-in.js'
 
 const services: Record<string, Service> = { aggregate, shipyard }
@@ -30,9 +30,9 @@ async function front (name: string, specs: string[]): Promise<Front> {
   return made
 }
 
-async function docker (host: string, args: string[], cli = DOCKER28): Promise<{ code: number, stdout: string, stderr: string }> {
+async function docker (host: string, args: string[], cli = DOCKER28, timeout = 30_000): Promise<{ code: number, stdout: string, stderr: string }> {
   return await new Promise((resolve) => {
-    execFile(cli, args, { env: { PATH: process.env.PATH, HOME: dir, DOCKER_HOST: host, DOCKER_CONFIG: join(dir, 'cli') }, timeout: 30_000 }, (error, stdout, stderr) => {
+    execFile(cli, args, { env: { PATH: process.env.PATH, HOME: dir, DOCKER_HOST: host, DOCKER_CONFIG: join(dir, 'cli') }, timeout }, (error, stdout, stderr) => {
       resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, stdout: stdout.toString(), stderr: stderr.toString() })
     })
   })
@@ -42,6 +42,17 @@ async function ok (host: string, args: string[], cli = DOCKER28): Promise<string
   const result = await docker(host, args, cli)
   if (result.code !== 0) throw new Error(`docker ${args.join(' ')} failed (${result.code}): ${result.stderr}`)
   return result.stdout.trim()
+}
+
+/** Reads until `done` holds (at most 40 tries, 250 ms apart), and answers the last reading. */
+async function eventually (read: () => Promise<string>, done: (text: string) => boolean): Promise<string> {
+  let last = ''
+  for (let attempt = 0; attempt < 40; attempt++) {
+    last = await read()
+    if (done(last)) return last
+    await new Promise((resolve) => setTimeout(resolve, 250))
+  }
+  return last
 }
 
 async function refusal (specs: string[]): Promise<{ code: string, message: string }> {
@@ -106,6 +117,18 @@ describe.runIf(canRunTests())('shipyard driven by the docker CLI (v2 API stand-i
     expect(events).toMatch(new RegExp(`container destroy ${id} `))
   })
 
+  it('follows docker events by reading Shipyard\'s event list again', async () => {
+    const mapped = await front('events', [`shipyard ${standIn.url} --service-key ${serviceKey}`])
+    const since = String(Math.floor(Date.now() / 1000))
+    const following = docker(mapped.host, ['events', '--since', since, '--filter', 'event=start', '--filter', 'container=followed'], DOCKER28, 6000)
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    await ok(mapped.host, ['run', '-d', '--name', 'followed', 'busybox', 'sleep', '300'])
+    await ok(mapped.host, ['run', '-d', '--name', 'other', 'busybox', 'sleep', '300'])
+    const seen = await following
+    expect(seen.stdout).toMatch(/container start [0-9a-f]{64} \(image=busybox, name=followed, node\.name=e[12]\)\n$/)
+    await ok(mapped.host, ['rm', '-f', 'followed', 'other'])
+  })
+
   it('answers NOT_IMPLEMENTED, naming what Shipyard lacks, for the rest', async () => {
     const mapped = await front('limits', [`shipyard ${standIn.url} --service-key ${serviceKey}`])
     const images = await docker(mapped.host, ['images'])
@@ -132,7 +155,7 @@ describe.runIf(canRunTests())('shipyard driven by the docker CLI (v2 API stand-i
   })
 
   it('with --engines, is one node per Shipyard engine under aggregate, with the whole Docker API', async () => {
-    const swarm = await front('swarm', [`aggregate --health-interval 1s "shipyard ${standIn.url} --service-key ${serviceKey} --engines"`])
+    const swarm = await front('swarm', [`aggregate --health-interval 1s "shipyard ${standIn.url} --service-key ${serviceKey} --engines --engines-interval 300ms"`])
     const info = await ok(swarm.host, ['info'])
     expect(info).toMatch(/ Nodes: 2\n/)
     expect(info).toMatch(/ {2}e1: 127\.0\.0\.1:\d+\n/)
@@ -143,6 +166,13 @@ describe.runIf(canRunTests())('shipyard driven by the docker CLI (v2 API stand-i
     expect(await ok(swarm.host, ['exec', 'a1', 'echo', 'exec works'])).toBe('exec works')
     expect(await ok(swarm.host, ['images', '--format', '{{.Repository}}'])).toContain('busybox')
     await ok(swarm.host, ['rm', '-f', 'a1', 'a2'])
+    // engines removed from and added to Shipyard are dropped and added as nodes
+    const api = new ShipyardApi(standIn.url, { serviceKey })
+    const e2 = await api.json<ShipyardEngine>('GET', '/api/engines/e2')
+    await api.text('DELETE', '/api/engines/e2')
+    expect(await eventually(async () => await ok(swarm.host, ['info']), (text) => / Nodes: 1\n/.test(text))).not.toMatch(/ {2}e2: /)
+    await api.text('POST', '/api/engines', { body: e2 })
+    expect(await eventually(async () => await ok(swarm.host, ['info']), (text) => / Nodes: 2\n/.test(text))).toMatch(/ {2}e2: 127\.0\.0\.1:\d+\n/)
   })
 
   describe('compliance (mapped, and --engines)', () => {
