@@ -6,6 +6,7 @@ import { aggregate } from '@libswarm/aggregate'
 import { isSwarmError, spawnChain, type Chain, type Service } from '@libswarm/core'
 import { complianceTests } from '@libswarm/core/compliance'
 import { createDockerServer, type DockerServer } from '@libswarm/dockerserver'
+import { openStateDirectory } from '@libswarm/provision'
 import { canRunTests, DOCKER20, DOCKER28, freePort } from '@libswarm/test-engine'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ShipyardApi, shipyard, type ShipyardEngine } from '../../src/index.js'
@@ -155,7 +156,13 @@ describe.runIf(canRunTests())('shipyard driven by the docker CLI (v2 API stand-i
   })
 
   it('with --engines, is one node per Shipyard engine under aggregate, with the whole Docker API', async () => {
-    const swarm = await front('swarm', [`aggregate --health-interval 1s "shipyard ${standIn.url} --service-key ${serviceKey} --engines --engines-interval 300ms"`])
+    // an engine whose ca_cert did not sign its certificate is left out
+    const api = new ShipyardApi(standIn.url, { serviceKey })
+    const e1 = await api.json<ShipyardEngine>('GET', '/api/engines/e1')
+    const other = await openStateDirectory(join(dir, 'other-ca'))
+    await api.text('POST', '/api/engines', { body: { ...e1, ca_cert: other.caCert, engine: { ...e1.engine, id: 'forged' } } })
+    const swarm = await front('swarm', [`aggregate --health-interval 1s "shipyard ${standIn.url} --service-key ${serviceKey} --engines --engines-interval 300ms --connect-timeout 2s"`])
+    await api.text('DELETE', '/api/engines/forged')
     const info = await ok(swarm.host, ['info'])
     expect(info).toMatch(/ Nodes: 2\n/)
     expect(info).toMatch(/ {2}e1: 127\.0\.0\.1:\d+\n/)
@@ -167,7 +174,6 @@ describe.runIf(canRunTests())('shipyard driven by the docker CLI (v2 API stand-i
     expect(await ok(swarm.host, ['images', '--format', '{{.Repository}}'])).toContain('busybox')
     await ok(swarm.host, ['rm', '-f', 'a1', 'a2'])
     // engines removed from and added to Shipyard are dropped and added as nodes
-    const api = new ShipyardApi(standIn.url, { serviceKey })
     const e2 = await api.json<ShipyardEngine>('GET', '/api/engines/e2')
     await api.text('DELETE', '/api/engines/e2')
     expect(await eventually(async () => await ok(swarm.host, ['info']), (text) => / Nodes: 1\n/.test(text))).not.toMatch(/ {2}e2: /)
