@@ -20,7 +20,7 @@ export function serveHostEngines (hosts: readonly HostEngine[], onClose: () => P
   const byName = new Map(hosts.map((host) => [host.name, host]))
   const watchers = new Set<Sender>()
   const forward = async (message: Message): Promise<undefined> => {
-    if (hosts.length > 1) throw new SwarmError(ErrorCode.BadRequest, `orchard: ${hosts.length} hosts (${[...byName.keys()].join(', ')}); put them under aggregate to use them as one engine ('aggregate "orchard ${[...byName.keys()].join(' ')}"')`)
+    if (hosts.length > 1) throw new SwarmError(ErrorCode.BadRequest, `orchard: ${hosts.length} hosts (${[...byName.keys()].join(', ')}); put them under aggregate to use them as one engine ('aggregate "@libswarm/orchard ... ${[...byName.keys()].join(' ')}"')`)
     await (hosts[0] as HostEngine).engine.send(message)
     return undefined
   }

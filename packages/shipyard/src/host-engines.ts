@@ -29,7 +29,7 @@ export function serveHostEngines (provider: string, set: EngineSet): ServiceInst
   const forward = async (message: Message): Promise<undefined> => {
     const hosts = [...set.hosts.values()]
     if (hosts.length === 0) throw new SwarmError(ErrorCode.Unavailable, `${provider}: no engine answers`)
-    if (hosts.length > 1) throw new SwarmError(ErrorCode.BadRequest, `${provider}: ${hosts.length} engines (${[...set.hosts.keys()].join(', ')}); put them under aggregate to use them as one engine ('aggregate "${provider} ..."')`)
+    if (hosts.length > 1) throw new SwarmError(ErrorCode.BadRequest, `${provider}: ${hosts.length} engines (${[...set.hosts.keys()].join(', ')}); put them under aggregate to use them as one engine ('aggregate "@libswarm/${provider} ..."')`)
     await (hosts[0] as HostEngine).engine.send(message)
     return undefined
   }

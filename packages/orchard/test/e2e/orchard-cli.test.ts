@@ -1,7 +1,8 @@
-import { execFile } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { execFile, spawn } from 'node:child_process'
+import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { aggregate } from '@libswarm/aggregate'
 import { spawnChain, type Chain, type Service } from '@libswarm/core'
 import { complianceTests } from '@libswarm/core/compliance'
@@ -13,6 +14,7 @@ import { orchard } from '../../src/index.js'
 import { startOrchardStandIn, type OrchardStandIn } from '../orchard-stand-in.js'
 
 const services: Record<string, Service> = { aggregate, orchard }
+const SWARMD = fileURLToPath(new URL('../../node_modules/@libswarm/swarmd/bin/swarmd.js', import.meta.url))
 
 interface Front { chain: Chain, server: DockerServer, host: string }
 
@@ -118,6 +120,35 @@ describe.runIf(canRunTests())('orchard hosts driven by the docker CLI (API stand
     expect(await ok(swarm.host, ['exec', 's1', 'echo', 'in s1'])).toBe('in s1')
     await ok(swarm.host, ['rm', '-f', 's1', 's2'])
     await shut(swarm)
+  })
+
+  it('runs in the real swarmd by its package name, under aggregate', async () => {
+    // swarmd finds a third-party service as an installed package of its working directory
+    const cwd = join(dir, 'swarmd')
+    await mkdir(join(cwd, 'node_modules', '@libswarm'), { recursive: true })
+    await symlink(fileURLToPath(new URL('../..', import.meta.url)), join(cwd, 'node_modules', '@libswarm', 'orchard'))
+    const socket = join(dir, 'swarmd.sock')
+    const spec = orchardSpec('alpha', 'gamma').replace(/^orchard /, '@libswarm/orchard ')
+    const swarmd = spawn(process.execPath, [SWARMD, `dockerserver unix://${socket}`, `aggregate --health-interval 1s "${spec}"`], { cwd, env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'] })
+    let log = ''
+    swarmd.stderr.setEncoding('utf8').on('data', (chunk: string) => { log += chunk })
+    try {
+      let info = ''
+      for (let attempt = 0; attempt < 60 && swarmd.exitCode === null; attempt++) {
+        info = (await docker(`unix://${socket}`, ['info'])).stdout
+        if (info.includes('Nodes: 2')) break
+        await new Promise((resolve) => setTimeout(resolve, 250))
+      }
+      expect(info, log).toMatch(/ {2}alpha: 127\.\d+\.\d+\.\d+:4243\n/)
+      expect(info).toMatch(/ {2}gamma: 127\.\d+\.\d+\.\d+:4243\n/)
+      expect(await ok(`unix://${socket}`, ['run', '--rm', 'busybox', 'echo', 'through swarmd'])).toBe('through swarmd')
+    } finally {
+      const exited = new Promise((resolve) => swarmd.once('exit', resolve))
+      swarmd.kill('SIGTERM')
+      const timer = setTimeout(() => swarmd.kill('SIGKILL'), 20_000)
+      await exited
+      clearTimeout(timer)
+    }
   })
 
   describe('compliance (one orchard host)', () => {

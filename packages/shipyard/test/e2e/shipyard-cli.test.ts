@@ -1,7 +1,8 @@
-import { execFile } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { execFile, spawn } from 'node:child_process'
+import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { aggregate } from '@libswarm/aggregate'
 import { isSwarmError, spawnChain, type Chain, type Service } from '@libswarm/core'
 import { complianceTests } from '@libswarm/core/compliance'
@@ -13,6 +14,7 @@ import { ShipyardApi, shipyard, type ShipyardEngine } from '../../src/index.js'
 import { startShipyardStandIn, type ShipyardStandIn } from '../shipyard-stand-in.js'
 
 const services: Record<string, Service> = { aggregate, shipyard }
+const SWARMD = fileURLToPath(new URL('../../node_modules/@libswarm/swarmd/bin/swarmd.js', import.meta.url))
 
 interface Front { chain: Chain, server: DockerServer, host: string }
 
@@ -161,7 +163,7 @@ describe.runIf(canRunTests())('shipyard driven by the docker CLI (v2 API stand-i
     const e1 = await api.json<ShipyardEngine>('GET', '/api/engines/e1')
     const other = await openStateDirectory(join(dir, 'other-ca'))
     await api.text('POST', '/api/engines', { body: { ...e1, ca_cert: other.caCert, engine: { ...e1.engine, id: 'forged' } } })
-    const swarm = await front('swarm', [`aggregate --health-interval 1s "shipyard ${standIn.url} --service-key ${serviceKey} --engines --engines-interval 300ms --connect-timeout 2s"`])
+    const swarm = await front('swarm', [`aggregate --health-interval 1s "shipyard ${standIn.url} --service-key ${serviceKey} --engines --engines-interval 300ms --connect-timeout 1s"`])
     await api.text('DELETE', '/api/engines/forged')
     const info = await ok(swarm.host, ['info'])
     expect(info).toMatch(/ Nodes: 2\n/)
@@ -179,6 +181,35 @@ describe.runIf(canRunTests())('shipyard driven by the docker CLI (v2 API stand-i
     expect(await eventually(async () => await ok(swarm.host, ['info']), (text) => / Nodes: 1\n/.test(text))).not.toMatch(/ {2}e2: /)
     await api.text('POST', '/api/engines', { body: e2 })
     expect(await eventually(async () => await ok(swarm.host, ['info']), (text) => / Nodes: 2\n/.test(text))).toMatch(/ {2}e2: 127\.0\.0\.1:\d+\n/)
+  })
+
+  it('runs in the real swarmd by its package name', async () => {
+    // swarmd finds a third-party service as an installed package of its working directory
+    const cwd = join(dir, 'swarmd')
+    await mkdir(join(cwd, 'node_modules', '@libswarm'), { recursive: true })
+    await symlink(fileURLToPath(new URL('../..', import.meta.url)), join(cwd, 'node_modules', '@libswarm', 'shipyard'))
+    const socket = join(dir, 'swarmd.sock')
+    const swarmd = spawn(process.execPath, [SWARMD, `dockerserver unix://${socket}`, `@libswarm/shipyard ${standIn.url} --user ops --password ops-pass`], { cwd, env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'] })
+    let log = ''
+    swarmd.stderr.setEncoding('utf8').on('data', (chunk: string) => { log += chunk })
+    try {
+      let info = ''
+      for (let attempt = 0; attempt < 60 && swarmd.exitCode === null; attempt++) {
+        info = (await docker(`unix://${socket}`, ['info'])).stdout
+        if (info.includes('Nodes: 2')) break
+        await new Promise((resolve) => setTimeout(resolve, 250))
+      }
+      expect(info, log).toMatch(/ Nodes: 2\n/)
+      await ok(`unix://${socket}`, ['run', '-d', '--name', 'via-swarmd', 'busybox', 'sleep', '300'])
+      expect(await ok(`unix://${socket}`, ['ps', '--format', '{{.Names}}'])).toBe('via-swarmd')
+      await ok(`unix://${socket}`, ['rm', '-f', 'via-swarmd'])
+    } finally {
+      const exited = new Promise((resolve) => swarmd.once('exit', resolve))
+      swarmd.kill('SIGTERM')
+      const timer = setTimeout(() => swarmd.kill('SIGKILL'), 20_000)
+      await exited
+      clearTimeout(timer)
+    }
   })
 
   describe('compliance (mapped, and --engines)', () => {
