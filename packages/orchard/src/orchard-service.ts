@@ -136,20 +136,24 @@ async function findHost (api: OrchardApi, name: string, options: OrchardOptions,
   try {
     return await api.getHost(name)
   } catch (error) {
-    if (!isSwarmError(error) || error.code !== ErrorCode.NotFound || options.create !== true) throw error
+    if (!isSwarmError(error)) throw error
+    if (error.code === ErrorCode.NotFound && options.create === true) {
+      await api.createHost(name, options.size ?? 512)
+      created.push(name)
+      log.info('orchard host created', { host: name, size: options.size ?? 512 })
+    } else if (error.code !== ErrorCode.Unavailable) {
+      throw error
+    }
   }
-  await api.createHost(name, options.size ?? 512)
-  created.push(name)
-  log.info('orchard host created', { host: name, size: options.size ?? 512 })
-  // a new host has its address and certificates once it booted
+  // a booting host has its address and certificates once its engine runs
   const deadline = Date.now() + (options.connectTimeoutMs ?? 30_000)
   while (true) {
+    await new Promise((resolve) => setTimeout(resolve, 500))
     try {
       return await api.getHost(name)
     } catch (error) {
       if (!isSwarmError(error) || error.code !== ErrorCode.Unavailable || Date.now() > deadline) throw error
     }
-    await new Promise((resolve) => setTimeout(resolve, 500))
   }
 }
 
