@@ -103,7 +103,8 @@ describe.runIf(canRunTests())('shipyard driven by the docker CLI (v2 API stand-i
     for (const cli of [DOCKER28, DOCKER20]) {
       expect(await ok(mapped.host, ['inspect', '-f', '{{.State.Running}} {{index .Config.Env 0}} {{.HostConfig.RestartPolicy.Name}} {{.HostConfig.Memory}} {{.HostConfig.NanoCpus}}', 'web'], cli)).toBe('true GREETING=hello from shipyard always 67108864 500000000')
     }
-    expect(await ok(mapped.host, ['logs', 'web'])).toBe('hello from shipyard')
+    // the container echoes once it runs, which may be just after run -d returned
+    expect(await eventually(async () => await ok(mapped.host, ['logs', 'web']), (text) => text !== '')).toBe('hello from shipyard')
     await ok(mapped.host, ['stop', 'web'])
     expect(await ok(mapped.host, ['inspect', '-f', '{{.State.Running}}', 'web'])).toBe('false')
     expect(await ok(mapped.host, ['ps', '-a', '--filter', 'status=exited', '--format', '{{.Names}}'])).toBe('web')
