@@ -1,0 +1,90 @@
+import { execFile } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { spawnChain, type Chain, type Service, type ServiceInstance } from '@libswarm/core'
+import { createDockerClient, dockerclient } from '@libswarm/dockerclient'
+import { createDockerServer, type DockerServer } from '@libswarm/dockerserver'
+import { DOCKER28, startEngine, type Engine } from '@libswarm/test-engine'
+import { mesos } from '../../src/index.js'
+import { StandInMaster, type StandInOptions } from './stand-in-master.js'
+
+export interface Stand {
+  dir: string
+  engines: Engine[]
+  agentClients: ServiceInstance[]
+  master: StandInMaster
+  close: () => Promise<void>
+}
+
+/** Private engines as agents, and a stand-in master offering them. */
+export async function startStand (count: number, options: StandInOptions = {}, attributes: Array<Record<string, string>> = []): Promise<Stand> {
+  const dir = await mkdtemp(join(tmpdir(), 'mesos-e2e-'))
+  const engines = await Promise.all(Array.from({ length: count }, async (_value, index) => await startEngine({ name: `agent-${index + 1}` })))
+  const agentClients = engines.map((engine) => createDockerClient({ address: engine.host }))
+  const master = new StandInMaster(engines.map((engine, index) => ({
+    hostname: engine.name, cpus: 2, mem: 2048, ports: [[31000 + index * 100, 31000 + index * 100 + 99]], attributes: attributes[index] ?? { zone: `zone-${index + 1}` }, engine: agentClients[index] as ServiceInstance
+  })), { heartbeatSeconds: 0.5, ...options })
+  await master.start()
+  return {
+    dir,
+    engines,
+    agentClients,
+    master,
+    close: async () => {
+      await master.close().catch(() => {})
+      await Promise.all(agentClients.map(async (client) => { await client.close() }))
+      await Promise.all(engines.map(async (engine) => { await engine.close().catch(() => {}) }))
+      await rm(dir, { recursive: true, force: true })
+    }
+  }
+}
+
+export interface Front { chain: Chain, server: DockerServer, host: string, close: () => Promise<void> }
+
+const services: Record<string, Service> = { mesos, dockerclient }
+
+/** `dockerserver unix://… | mesos --master … "dockerclient …" …`, as swarmd would chain it. */
+export async function startFront (stand: Stand, extra = '', name = 'swarm'): Promise<Front> {
+  const children = stand.engines.map((engine) => `"dockerclient ${engine.host}"`).join(' ')
+  const chain = await spawnChain([`mesos --master ${stand.master.url} --offer-timeout 5 --heartbeat-misses 3 ${extra} ${children}`], { resolve: (service) => services[service] as Service })
+  const socket = join(stand.dir, `${name}.sock`)
+  const server = createDockerServer({ addresses: [`unix://${socket}`], next: chain.head, closeTimeoutMs: 2000 })
+  await server.start()
+  return {
+    chain,
+    server,
+    host: `unix://${socket}`,
+    close: async () => {
+      await server.close().catch(() => {})
+      await chain.close().catch(() => {})
+    }
+  }
+}
+
+export interface Run { code: number, stdout: string, stderr: string }
+
+export async function cli (dir: string, host: string, args: string[], options: { cli?: string, timeoutMs?: number } = {}): Promise<Run> {
+  return await new Promise((resolve) => {
+    execFile(options.cli ?? DOCKER28, args, {
+      env: { PATH: process.env.PATH, HOME: dir, DOCKER_HOST: host, DOCKER_CONFIG: join(dir, 'cli') },
+      timeout: options.timeoutMs ?? 30_000
+    }, (error, stdout, stderr) => {
+      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, stdout: stdout.toString(), stderr: stderr.toString() })
+    })
+  })
+}
+
+export async function ok (dir: string, host: string, args: string[], options?: Parameters<typeof cli>[3]): Promise<string> {
+  const result = await cli(dir, host, args, options)
+  if (result.code !== 0) throw new Error(`docker ${args.join(' ')} failed (${result.code}): ${result.stderr}`)
+  return result.stdout.trim()
+}
+
+export async function until (what: string, test: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await test())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
