@@ -1,4 +1,6 @@
-import { DOCKER20, canRunTests } from '@libswarm/test-engine'
+import { spawn } from 'node:child_process'
+import { join } from 'node:path'
+import { DOCKER20, DOCKER28, canRunTests } from '@libswarm/test-engine'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { cli, ok, startFront, startStand, type Front, type Stand } from '../support/harness.js'
 
@@ -92,11 +94,16 @@ describe.runIf(canRunTests())('mesos over a stand-in master and two private dock
   })
 
   it('reports a task that exits as exited with its code, and streams docker events', async () => {
+    const events = spawn(DOCKER28, ['events', '--format', '{{.Action}} {{.Actor.Attributes.name}}'], { env: { PATH: process.env.PATH, HOME: stand.dir, DOCKER_HOST: front.host, DOCKER_CONFIG: join(stand.dir, 'cli') } })
+    let seen = ''
+    events.stdout.on('data', (chunk: Buffer) => { seen += chunk.toString() })
+    await new Promise((resolve) => setTimeout(resolve, 500))
     await docker(['run', '-d', '--name', 'short', 'busybox', 'sh', '-c', 'exit 3'])
     await expect.poll(async () => await docker(['ps', '-a', '--filter', 'name=short', '--format', '{{.Status}}']), { timeout: 10_000 }).toMatch(/^Exited \(3\)/)
     expect(await docker(['wait', 'short'])).toBe('3')
-    const events = await docker(['events', '--since', '0', '--until', '1'], { timeoutMs: 5000 }).catch(() => '')
-    expect(typeof events).toBe('string')
     await docker(['rm', 'short'])
+    await expect.poll(() => seen, { timeout: 5000 }).toMatch(/destroy short/)
+    events.kill()
+    expect(seen.trim().split('\n')).toEqual(['create short', 'start short', 'die short', 'destroy short'])
   })
 })
