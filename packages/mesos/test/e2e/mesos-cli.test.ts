@@ -2,16 +2,16 @@ import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { DOCKER20, DOCKER28, canRunTests } from '@libswarm/test-engine'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { cli, ok, startFront, startStand, type Front, type Stand } from '../support/harness.js'
+import { cli, ok, startStand, startSwarmd, type Front, type Stand } from '../support/harness.js'
 
 let stand: Stand
 let front: Front
 const docker = async (args: string[], options?: Parameters<typeof ok>[3]): Promise<string> => await ok(stand.dir, front.host, args, options)
 
-describe.runIf(canRunTests())('mesos over a stand-in master and two private dockerd agents, driven by the docker CLI', () => {
+describe.runIf(canRunTests())('swarmd \'dockerserver\' \'@libswarm/mesos\' over a stand-in master and two private dockerd agents, driven by the docker CLI', () => {
   beforeAll(async () => {
     stand = await startStand(2)
-    front = await startFront(stand)
+    front = await startSwarmd(stand)
   }, 120_000)
 
   afterAll(async () => {

@@ -1,7 +1,8 @@
-import { execFile } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { execFile, spawn } from 'node:child_process'
+import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { spawnChain, type Chain, type Service, type ServiceInstance } from '@libswarm/core'
 import { createDockerClient, dockerclient } from '@libswarm/dockerclient'
 import { createDockerServer, type DockerServer } from '@libswarm/dockerserver'
@@ -86,5 +87,46 @@ export async function until (what: string, test: () => boolean | Promise<boolean
   while (!(await test())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+const SWARMD = fileURLToPath(new URL('../../node_modules/@libswarm/swarmd/bin/swarmd.js', import.meta.url))
+const PACKAGE_DIR = fileURLToPath(new URL('../..', import.meta.url))
+
+/**
+ * The real swarmd command, in a directory where `@libswarm/mesos` is installed (a link to this
+ * package), so that swarmd finds the service by its package name as it would for a user:
+ * `swarmd 'dockerserver unix://…' '@libswarm/mesos --master … "dockerclient …" …'`.
+ */
+export async function startSwarmd (stand: Stand, extra = '', name = 'swarmd'): Promise<Front> {
+  const cwd = join(stand.dir, `${name}-install`)
+  await mkdir(join(cwd, 'node_modules', '@libswarm'), { recursive: true })
+  await symlink(PACKAGE_DIR, join(cwd, 'node_modules', '@libswarm', 'mesos'))
+  const socket = join(stand.dir, `${name}.sock`)
+  const children = stand.engines.map((engine) => `"dockerclient ${engine.host}"`).join(' ')
+  const child = spawn(process.execPath, [SWARMD, `dockerserver unix://${socket}`, `@libswarm/mesos --master ${stand.master.url} --offer-timeout 5 ${extra} ${children}`], { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  child.stdout.on('data', (chunk: Buffer) => { if (output.length < 100_000) output += chunk.toString() })
+  child.stderr.on('data', (chunk: Buffer) => { if (output.length < 100_000) output += chunk.toString() })
+  const exited = new Promise<void>((resolve) => { child.once('exit', () => { resolve() }) })
+  const host = `unix://${socket}`
+  try {
+    await until('swarmd to answer', async () => {
+      if (child.exitCode !== null) throw new Error(`swarmd exited ${child.exitCode}: ${output}`)
+      return (await cli(stand.dir, host, ['version'], { timeoutMs: 5000 })).code === 0
+    }, 20_000)
+  } catch (error) {
+    child.kill('SIGKILL')
+    throw error
+  }
+  return {
+    chain: undefined as never,
+    server: undefined as never,
+    host,
+    close: async () => {
+      child.kill('SIGTERM')
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 10_000))])
+      if (child.exitCode === null) child.kill('SIGKILL')
+    }
   }
 }
