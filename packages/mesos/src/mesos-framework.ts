@@ -49,7 +49,9 @@ export class MesosFramework {
   private readonly log: Logger
   /** Milliseconds between a run's start and its ACCEPT (its wait for an offer), last 1,000 launches. */
   readonly offerWaits: number[] = []
-  /** Called when a task's state changed (recover unknown tasks, look up containers). */
+  /** Called after a container's task ended (`--rm` removes it). */
+  onEnded: ((record: ContainerRecord) => void) | undefined
+  /** Called for a status update of a task this process does not know (a restarted swarmd takes it back). */
   onUnknownTask: ((status: MesosTaskStatus) => Promise<void>) | undefined
 
   constructor (private readonly options: MesosOptions, private readonly feed: EventFeed, log?: Logger) {
@@ -197,9 +199,12 @@ export class MesosFramework {
     }
   }
 
-  /** Resolves when the container's task reaches a terminal state. */
-  async ended (record: ContainerRecord, signal?: AbortSignal): Promise<void> {
-    if (record.phase === 'exited' || record.phase === 'lost' || record.phase === 'created') return
+  /**
+   * Resolves when the container's task reaches a terminal state (at once when it is not
+   * running, unless `nextExit`: then it waits for the end of the next run, as `docker run` does).
+   */
+  async ended (record: ContainerRecord, signal?: AbortSignal, nextExit = false): Promise<void> {
+    if (!nextExit && (record.phase === 'exited' || record.phase === 'lost' || record.phase === 'created')) return
     await new Promise<void>((resolve, reject) => {
       const list = this.endWaiters.get(record) ?? []
       const done = (): void => { signal?.removeEventListener('abort', onAbort); resolve() }
@@ -213,7 +218,33 @@ export class MesosFramework {
     })
   }
 
+  /** Resolves once the container runs; resolves false when its launch failed or it ended first. */
+  async running (record: ContainerRecord, signal: AbortSignal): Promise<boolean> {
+    while (!signal.aborted) {
+      if (record.phase === 'running') return true
+      if (record.phase === 'exited' || record.phase === 'lost') return false
+      await new Promise<void>((resolve) => {
+        const done = (): void => { this.changed.delete(done); signal.removeEventListener('abort', done); resolve() }
+        this.changed.add(done)
+        signal.addEventListener('abort', done, { once: true })
+      })
+    }
+    return false
+  }
+
+  private readonly changed = new Set<() => void>()
+
+  private notify (): void {
+    for (const done of [...this.changed]) done()
+  }
+
   private settleLaunch (record: ContainerRecord, error?: Error): void {
+    this.notify()
+    if (error !== undefined) {
+      // a launch that never ran ends a `docker run`'s wait for the next exit too
+      for (const done of this.endWaiters.get(record) ?? []) done()
+      this.endWaiters.delete(record)
+    }
     const waiter = this.launchWaiters.get(record)
     if (waiter === undefined) return
     this.launchWaiters.delete(record)
@@ -265,7 +296,11 @@ export class MesosFramework {
     const calls: Array<Promise<void>> = []
     for (const { offer, tasks, records } of accepts) {
       const now = Date.now()
-      for (const record of records) this.recordOfferWait(now - (this.enqueued.get(record) ?? now))
+      for (const record of records) {
+        const offerWaitMs = now - (this.enqueued.get(record) ?? now)
+        this.recordOfferWait(offerWaitMs)
+        this.log.debug('placed', { container: record.name, task: record.taskId, agent: offer.hostname, offerWaitMs })
+      }
       calls.push(this.scheduler.call({ type: 'ACCEPT', accept: { offer_ids: [offer.id], operations: [{ type: 'LAUNCH', launch: { task_infos: tasks } }], filters: { refuse_seconds: 0 } } })
         .catch((error: unknown) => {
           this.log.warn('accept failed', { offer: offer.id.value, error: (error as Error).message })
@@ -350,6 +385,8 @@ export class MesosFramework {
     if (!wasLaunching || record.startedAt !== undefined) this.feed.publish('container', 'die', record.id, { ...attributes, exitCode: String(record.exitCode) })
     for (const done of this.endWaiters.get(record) ?? []) done()
     this.endWaiters.delete(record)
+    this.notify()
+    this.onEnded?.(record)
   }
 }
 

@@ -45,6 +45,7 @@ export async function createMesos (options: MesosOptions, context: MesosContext)
   const framework = new MesosFramework(options, feed, log)
   const service = new MesosService(options, framework, engines, feed, log)
   framework.onUnknownTask = async (status) => { await service.recover(status) }
+  framework.onEnded = (record) => { service.ended(record) }
   framework.start()
   let closed = false
   const server = createServer({
@@ -74,6 +75,8 @@ class MesosService {
     if (!isDockerRequest(message)) throw new SwarmError(ErrorCode.NotImplemented, `mesos answers Docker requests only, not ${message.verb} ${message.args.slice(0, 1).join(' ')}`.trim())
     const request = decodeDockerRequest(message)
     const operation = request.operation
+    this.log.debug('request', { operation, target: request.target })
+    if (operation === 'ContainerAttach' && this.notYetRunning(request.target)) return this.attachBeforeStart(message, request)
     if (FORWARDED.has(operation)) return await this.forward(message, request)
     if (EXEC_OPERATIONS.has(operation)) return await this.forwardExec(message, request)
     switch (operation) {
@@ -90,7 +93,7 @@ class MesosService {
       case 'ContainerRestart': return await this.start(request)
       case 'ContainerStop':
       case 'ContainerKill': return await this.stop(request)
-      case 'ContainerWait': return await this.wait(request, abandonedSignal(message.ret))
+      case 'ContainerWait': return this.wait(request, abandonedSignal(message.ret))
       case 'ContainerDelete': return await this.remove(request)
       case 'ContainerExec': return await this.exec(request)
       case 'ContainerRename': return this.rename(request)
@@ -148,11 +151,19 @@ class MesosService {
     return encodeDockerReply({ status: 204 })
   }
 
-  private async wait (request: DockerRequest, signal: AbortSignal): Promise<Message> {
+  /**
+   * The answer's headers go at once and the JSON when the task ends, as dockerd does: the CLI
+   * sends its wait (for the next exit) before the start, and starts only once the wait is answered.
+   */
+  private wait (request: DockerRequest, signal: AbortSignal): Message {
     const record = this.find(request.target)
     const condition = queryValue(request.query, 'condition') ?? 'not-running'
-    if (condition === 'next-exit' || record.phase === 'running' || record.phase === 'launching' || record.phase === 'waiting-offer') await this.framework.ended(record, signal)
-    return jsonReply({ StatusCode: record.exitCode, Error: record.error === undefined || record.phase === 'exited' ? null : { Message: record.error } })
+    const body = async function * (framework: MesosFramework): AsyncGenerator<Uint8Array, void, undefined> {
+      await framework.ended(record, signal, condition === 'next-exit' || condition === 'removed')
+      const error = record.error === undefined || record.phase === 'exited' ? null : { Message: record.error }
+      yield new TextEncoder().encode(JSON.stringify({ StatusCode: record.exitCode, Error: error }) + '\n')
+    }
+    return encodeDockerReply({ status: 200, headers: { 'Content-Type': 'application/json' }, stream: body(this.framework) })
   }
 
   private async remove (request: DockerRequest): Promise<Message> {
@@ -170,6 +181,15 @@ class MesosService {
     this.framework.forget(record)
     this.feed.publish('container', 'destroy', record.id, { name: record.name, image: record.spec.image })
     return encodeDockerReply({ status: 204 })
+  }
+
+  /** A container run with `--rm` (AutoRemove) goes once its task ended, as dockerd removes it. */
+  ended (record: ContainerRecord): void {
+    const host = record.body.HostConfig as { AutoRemove?: boolean } | undefined
+    if (host?.AutoRemove !== true) return
+    void this.remove({ operation: 'ContainerDelete', target: record.id, query: { force: '1' } }).catch((error: unknown) => {
+      this.log.warn('auto-remove failed', { container: record.name, error: (error as Error).message })
+    })
   }
 
   private rename (request: DockerRequest): Message {
@@ -244,6 +264,28 @@ class MesosService {
       await replyAndClose(message.ret, errorMessage(error))
     }
     return undefined
+  }
+
+  private notYetRunning (reference: string): boolean {
+    const phase = this.find(reference).phase
+    return phase === 'created' || phase === 'waiting-offer' || phase === 'launching'
+  }
+
+  /**
+   * `docker run` without `-d` attaches before it starts: the attach is answered at once, and its
+   * output follows once the task runs, from an attach to the agent's container with `logs=1`, so
+   * that nothing it printed before is lost.
+   */
+  private attachBeforeStart (message: Message, request: DockerRequest): Message {
+    const record = this.find(request.target)
+    const signal = abandonedSignal(message.ret)
+    const output = async function * (service: MesosService): AsyncGenerator<Uint8Array, void, undefined> {
+      if (!await service.framework.running(record, signal)) return
+      const { engine, containerId } = await service.placed(record.id)
+      const reply = await callDocker(engine, { ...request, target: containerId, query: { ...request.query, logs: '1', stream: '1' }, stream: message.stream })
+      if (reply.stream !== undefined) yield * reply.stream
+    }
+    return encodeDockerReply({ status: 101, headers: { 'Content-Type': 'application/vnd.docker.raw-stream', Connection: 'Upgrade', Upgrade: 'tcp' }, stream: output(this) })
   }
 
   private async exec (request: DockerRequest): Promise<Message> {

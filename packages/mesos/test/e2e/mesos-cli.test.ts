@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { DOCKER20, DOCKER28, canRunTests } from '@libswarm/test-engine'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { cli, ok, startStand, startSwarmd, type Front, type Stand } from '../support/harness.js'
+import { cli, ok, startFront, startStand, startSwarmd, type Front, type Stand } from '../support/harness.js'
 
 let stand: Stand
 let front: Front
@@ -10,7 +10,7 @@ const docker = async (args: string[], options?: Parameters<typeof ok>[3]): Promi
 
 describe.runIf(canRunTests())('swarmd \'dockerserver\' \'@libswarm/mesos\' over a stand-in master and two private dockerd agents, driven by the docker CLI', () => {
   beforeAll(async () => {
-    stand = await startStand(2)
+    stand = await startStand(2, {}, (engine, index) => ({ zone: `zone-${index + 1}`, docker_host: engine.tcpHost ?? '' }))
     front = await startSwarmd(stand)
   }, 120_000)
 
@@ -83,6 +83,18 @@ describe.runIf(canRunTests())('swarmd \'dockerserver\' \'@libswarm/mesos\' over 
     await docker(['rm', '-f', 'z2', 'not1', 'nowhere'])
   })
 
+  it('runs attached (docker run without -d): output, exit code, --rm', async () => {
+    expect(await docker(['run', '--name', 'attached', 'busybox', 'echo', 'hello attached'])).toBe('hello attached')
+    const failing = await cli(stand.dir, front.host, ['run', 'busybox', 'sh', '-c', 'echo out; echo err >&2; exit 5'])
+    expect(failing).toMatchObject({ code: 5, stdout: 'out\n', stderr: 'err\n' })
+    expect(await docker(['run', '--rm', '--name', 'gone', 'busybox', 'echo', 'bye'])).toBe('bye')
+    await expect.poll(async () => await docker(['ps', '-a', '--filter', 'name=gone', '-q']), { timeout: 5000 }).toBe('')
+    expect(await docker(['ps', '-a', '--filter', 'name=attached', '--format', '{{.Status}}'])).toMatch(/^Exited \(0\)/)
+    await docker(['rm', 'attached'])
+    const left = (await docker(['ps', '-aq', '--filter', 'status=exited'])).split('\n').filter((id) => id !== '')
+    if (left.length > 0) await docker(['rm', ...left])
+  })
+
   it('lists the agents as nodes in docker info, with both CLIs', async () => {
     for (const binary of [undefined, DOCKER20]) {
       const info = await docker(['info'], { cli: binary })
@@ -105,5 +117,14 @@ describe.runIf(canRunTests())('swarmd \'dockerserver\' \'@libswarm/mesos\' over 
     await expect.poll(() => seen, { timeout: 5000 }).toMatch(/destroy short/)
     events.kill()
     expect(seen.trim().split('\n')).toEqual(['create short', 'start short', 'die short', 'destroy short'])
+  })
+
+  it('without children: each agent\'s engine is reached at its --agent-attribute address (docker_host)', async () => {
+    await front.close()
+    front = await startFront(stand, '--agent-attribute docker_host', 'no-children', false)
+    await docker(['run', '-d', '--name', 'by-attribute', '-e', 'constraint:zone==zone-2', 'busybox', 'sh', '-c', 'echo via tcp; sleep 300'])
+    await expect.poll(async () => await docker(['logs', 'by-attribute']), { timeout: 10_000 }).toBe('via tcp')
+    expect(await docker(['info'])).toContain(` agent-2: ${stand.engines[1]?.tcpHost ?? ''}`)
+    await docker(['rm', '-f', 'by-attribute'])
   })
 })

@@ -19,12 +19,12 @@ export interface Stand {
 }
 
 /** Private engines as agents, and a stand-in master offering them. */
-export async function startStand (count: number, options: StandInOptions = {}, attributes: Array<Record<string, string>> = []): Promise<Stand> {
+export async function startStand (count: number, options: StandInOptions = {}, attributes: (engine: Engine, index: number) => Record<string, string> = (_engine, index) => ({ zone: `zone-${index + 1}` })): Promise<Stand> {
   const dir = await mkdtemp(join(tmpdir(), 'mesos-e2e-'))
-  const engines = await Promise.all(Array.from({ length: count }, async (_value, index) => await startEngine({ name: `agent-${index + 1}` })))
+  const engines = await Promise.all(Array.from({ length: count }, async (_value, index) => await startEngine({ name: `agent-${index + 1}`, tcp: true })))
   const agentClients = engines.map((engine) => createDockerClient({ address: engine.host }))
   const master = new StandInMaster(engines.map((engine, index) => ({
-    hostname: engine.name, cpus: 2, mem: 2048, ports: [[31000 + index * 100, 31000 + index * 100 + 99]], attributes: attributes[index] ?? { zone: `zone-${index + 1}` }, engine: agentClients[index] as ServiceInstance
+    hostname: engine.name, cpus: 2, mem: 2048, ports: [[31000 + index * 100, 31000 + index * 100 + 99]], attributes: attributes(engine, index), engine: agentClients[index] as ServiceInstance
   })), { heartbeatSeconds: 0.5, ...options })
   await master.start()
   return {
@@ -46,8 +46,8 @@ export interface Front { chain: Chain, server: DockerServer, host: string, close
 const services: Record<string, Service> = { mesos, dockerclient }
 
 /** `dockerserver unix://… | mesos --master … "dockerclient …" …`, as swarmd would chain it. */
-export async function startFront (stand: Stand, extra = '', name = 'swarm'): Promise<Front> {
-  const children = stand.engines.map((engine) => `"dockerclient ${engine.host}"`).join(' ')
+export async function startFront (stand: Stand, extra = '', name = 'swarm', withChildren = true): Promise<Front> {
+  const children = withChildren ? stand.engines.map((engine) => `"dockerclient ${engine.host}"`).join(' ') : ''
   const chain = await spawnChain([`mesos --master ${stand.master.url} --offer-timeout 5 --heartbeat-misses 3 ${extra} ${children}`], { resolve: (service) => services[service] as Service })
   const socket = join(stand.dir, `${name}.sock`)
   const server = createDockerServer({ addresses: [`unix://${socket}`], next: chain.head, closeTimeoutMs: 2000 })

@@ -332,12 +332,12 @@ export class StandInMaster {
       if (failure !== undefined) throw new Error(failure)
       const body = createBody(info)
       const name = `mesos-${agent.id}.${randomUUID()}`
-      const created = replyBody<{ Id: string }>(await callDocker(agent.engine, { operation: 'ContainerCreate', target: '', query: { name }, body }, { timeoutMs: 30_000 }))
+      const created = replyBody<{ Id: string }>(await callDocker(agent.engine, { operation: 'ContainerCreate', target: '', query: { name }, body }, { timeoutMs: 180_000 }))
       record.containerId = created.Id
       if (record.killed) throw new Error('killed during launch')
       this.update(record, 'TASK_STARTING', undefined, undefined, 'SOURCE_EXECUTOR')
-      await callDocker(agent.engine, { operation: 'ContainerStart', target: created.Id }, { timeoutMs: 30_000 })
-      const inspect = replyBody<unknown>(await callDocker(agent.engine, { operation: 'ContainerInspect', target: created.Id }, { timeoutMs: 30_000 }))
+      await callDocker(agent.engine, { operation: 'ContainerStart', target: created.Id }, { timeoutMs: 180_000 })
+      const inspect = replyBody<unknown>(await callDocker(agent.engine, { operation: 'ContainerInspect', target: created.Id }, { timeoutMs: 180_000 }))
       record.data = Buffer.from(JSON.stringify([inspect])).toString('base64')
       if (record.killed || agent.lost) return
       this.update(record, 'TASK_RUNNING', undefined, undefined, 'SOURCE_EXECUTOR')
