@@ -337,6 +337,7 @@ export class MesosFramework {
     }
     if (record.taskId !== status.task_id.value) return
     const state = status.state
+    this.log.debug('status update', { container: record.name, task: record.taskId, state, message: status.message, reason: status.reason })
     record.lastStatus = status
     if (status.agent_id !== undefined) record.agentId ??= status.agent_id.value
     const attributes = { name: record.name, image: record.spec.image, ...(record.hostname === undefined ? {} : { node: record.hostname }), 'mesos.state': state }

@@ -158,12 +158,17 @@ class MesosService {
   private wait (request: DockerRequest, signal: AbortSignal): Message {
     const record = this.find(request.target)
     const condition = queryValue(request.query, 'condition') ?? 'not-running'
-    const body = async function * (framework: MesosFramework): AsyncGenerator<Uint8Array, void, undefined> {
-      await framework.ended(record, signal, condition === 'next-exit' || condition === 'removed')
+    // waiting starts now, not when the answer's body is first read: the task may end in between
+    const log = this.log
+    const ended = this.framework.ended(record, signal, condition === 'next-exit' || condition === 'removed')
+    ended.catch(() => {})
+    const body = async function * (): AsyncGenerator<Uint8Array, void, undefined> {
+      await ended
+      log.debug('wait answered', { container: record.name, exitCode: record.exitCode })
       const error = record.error === undefined || record.phase === 'exited' ? null : { Message: record.error }
       yield new TextEncoder().encode(JSON.stringify({ StatusCode: record.exitCode, Error: error }) + '\n')
     }
-    return encodeDockerReply({ status: 200, headers: { 'Content-Type': 'application/json' }, stream: body(this.framework) })
+    return encodeDockerReply({ status: 200, headers: { 'Content-Type': 'application/json' }, stream: body() })
   }
 
   private async remove (request: DockerRequest): Promise<Message> {
@@ -282,8 +287,22 @@ class MesosService {
     const output = async function * (service: MesosService): AsyncGenerator<Uint8Array, void, undefined> {
       if (!await service.framework.running(record, signal)) return
       const { engine, containerId } = await service.placed(record.id)
-      const reply = await callDocker(engine, { ...request, target: containerId, query: { ...request.query, logs: '1', stream: '1' }, stream: message.stream })
-      if (reply.stream !== undefined) yield * reply.stream
+      const stdin = queryFlag(request.query, 'stdin') ? message.stream : undefined
+      const reply = await callDocker(engine, { ...request, target: containerId, query: { ...request.query, logs: '1', stream: '1' }, stream: stdin })
+      if (reply.stream === undefined) return
+      // the agent's attach may stay open after its container exited: the task's end ends it, after a moment for the last bytes
+      const iterator = reply.stream[Symbol.asyncIterator]()
+      const over = service.framework.ended(record, signal).then(async () => { await new Promise((resolve) => setTimeout(resolve, 300)) }).then(() => ({ done: true as const, value: undefined }), () => ({ done: true as const, value: undefined }))
+      try {
+        while (true) {
+          const next = await Promise.race([iterator.next(), over])
+          if (next.done === true) break
+          yield next.value
+        }
+      } finally {
+        void Promise.resolve(iterator.return?.()).catch(() => {})
+      }
+      service.log.debug('attach output ended', { container: record.name })
     }
     return encodeDockerReply({ status: 101, headers: { 'Content-Type': 'application/vnd.docker.raw-stream', Connection: 'Upgrade', Upgrade: 'tcp' }, stream: output(this) })
   }
