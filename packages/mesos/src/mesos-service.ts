@@ -75,7 +75,6 @@ class MesosService {
     if (!isDockerRequest(message)) throw new SwarmError(ErrorCode.NotImplemented, `mesos answers Docker requests only, not ${message.verb} ${message.args.slice(0, 1).join(' ')}`.trim())
     const request = decodeDockerRequest(message)
     const operation = request.operation
-    this.log.debug('request', { operation, target: request.target })
     if (operation === 'ContainerAttach' && this.notYetRunning(request.target)) return this.attachBeforeStart(message, request)
     if (FORWARDED.has(operation)) return await this.forward(message, request)
     if (EXEC_OPERATIONS.has(operation)) return await this.forwardExec(message, request)
