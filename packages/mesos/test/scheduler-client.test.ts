@@ -1,10 +1,14 @@
 import { createServer as createHttpServer, type Server } from 'node:http'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { ErrorCode, SwarmError, createServer } from '@libswarm/core'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { MesosOffer, MesosTaskStatus } from '../src/mesos-types.js'
 import { encodeRecord } from '../src/record-io.js'
 import { SchedulerClient, type SchedulerEvents } from '../src/scheduler-client.js'
 import { StandInMaster } from './support/stand-in-master.js'
+import { serverCertificates } from './support/tls-certs.js'
 
 const noEngine = createServer({ default: () => { throw new SwarmError(ErrorCode.Unavailable, 'no engine in this test') } })
 
@@ -118,6 +122,17 @@ describe('SchedulerClient against the stand-in master', () => {
     await good.scheduler.ready(5000)
     const bad = await setup({ credentials }, { principal: 'swarm', secret: 'nope' })
     await expect(bad.scheduler.ready(300)).rejects.toThrow(/SUBSCRIBE answered 401/)
+  })
+
+  it('subscribes to an https master whose CA it is given, and refuses one it cannot verify', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mesos-tls-'))
+    cleanups.push(async () => { await rm(dir, { recursive: true, force: true }) })
+    const { ca, cert, key } = serverCertificates(dir)
+    const good = await setup({ tls: { cert, key } }, { tls: { ca } })
+    expect(good.master.url).toMatch(/^https:/)
+    await good.scheduler.ready(5000)
+    const bad = await setup({ tls: { cert, key } })
+    await expect(bad.scheduler.ready(500)).rejects.toThrow(/certificate/)
   })
 
   it('parses a RecordIO stream cut at odd places, and acknowledges updates carrying a uuid', async () => {

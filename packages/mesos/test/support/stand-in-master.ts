@@ -5,6 +5,7 @@
 // heartbeats, lose an agent, rescind offers or fail a launch. Test support only, not published.
 import { randomBytes, randomUUID } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer as createTlsServer } from 'node:https'
 import type { Socket } from 'node:net'
 import type { Sender } from '@libswarm/core'
 import { callDocker, replyBody } from '../../src/docker-call.js'
@@ -30,6 +31,8 @@ export interface StandInOptions {
   offerIntervalMs?: number
   /** Basic credentials the master demands, if any. */
   credentials?: { principal: string, secret: string }
+  /** Serve https with this certificate. */
+  tls?: { cert: string, key: string }
 }
 
 interface AgentState extends StandInAgent {
@@ -79,12 +82,13 @@ export class StandInMaster {
   }
 
   get url (): string {
-    return `http://127.0.0.1:${this.port}`
+    return `${this.options.tls === undefined ? 'http' : 'https'}://127.0.0.1:${this.port}`
   }
 
   async start (): Promise<void> {
-    const server = createServer((request, response) => { void this.handle(request, response) })
-    server.on('connection', (socket) => {
+    const handler = (request: IncomingMessage, response: ServerResponse): void => { void this.handle(request, response) }
+    const server = this.options.tls === undefined ? createServer(handler) : createTlsServer(this.options.tls, handler)
+    server.on(this.options.tls === undefined ? 'connection' : 'secureConnection', (socket: Socket) => {
       this.sockets.add(socket)
       socket.on('close', () => { this.sockets.delete(socket) })
     })
