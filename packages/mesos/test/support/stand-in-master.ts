@@ -343,7 +343,12 @@ export class StandInMaster {
       await callDocker(agent.engine, { operation: 'ContainerStart', target: created.Id }, { timeoutMs: 180_000 })
       const inspect = replyBody<unknown>(await callDocker(agent.engine, { operation: 'ContainerInspect', target: created.Id }, { timeoutMs: 180_000 }))
       record.data = Buffer.from(JSON.stringify([inspect])).toString('base64')
-      if (record.killed || agent.lost) return
+      if (agent.lost) return
+      if (record.killed) {
+        await callDocker(agent.engine, { operation: 'ContainerStop', target: created.Id, query: { t: '2' } }, { timeoutMs: 30_000 }).catch(() => {})
+        this.update(record, 'TASK_KILLED', 'Task killed during launch', 'REASON_TASK_KILLED_DURING_LAUNCH', 'SOURCE_EXECUTOR')
+        return
+      }
       this.update(record, 'TASK_RUNNING', undefined, undefined, 'SOURCE_EXECUTOR')
       void this.watch(record, agent)
     } catch (error) {
