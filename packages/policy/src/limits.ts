@@ -46,7 +46,7 @@ export function limitViolation (rule: CompiledRule, facts: RequestFacts, operati
   if (limits.devices === false && facts.devices) return 'devices'
   if (rule.securityOptions !== undefined || limits.securityOptions !== undefined) {
     for (const option of facts.securityOptions) {
-      if (/^no-new-privileges([:=]true)?$/.test(option)) continue
+      if (/^no-new-privileges([:=](true|false))?$/.test(option)) continue
       if (rule.securityOptions === undefined || !rule.securityOptions(option)) return `security option ${option}`
     }
     if (facts.systemPaths) return 'unmasked system paths (MaskedPaths, ReadonlyPaths)'
