@@ -153,6 +153,9 @@ export async function createPolicy (options: PolicyOptions, context: Pick<Servic
     const decision = decide(policy, message.caller, request)
     if (decision.effect === 'deny') {
       record(message, request, decision.client, 'deny', decision.rule, [], decision.what)
+      // `docker inspect NAME` asks every kind of object in turn and stops at the first answer
+      // other than not-found: a plugin no rule lets the client see is one that is not there
+      if (request.operation === 'PluginInspect' && decision.rule === 'default') throw new SwarmError(ErrorCode.NotFound, `plugin "${request.target}" not found`)
       throw denied(decision.rule, decision.what)
     }
     const notes: string[] = []
