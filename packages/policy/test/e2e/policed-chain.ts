@@ -35,7 +35,7 @@ function stampCaller (next: Sender, listener: string): Sender {
 export async function startPolicedChain (engine: Engine, policyFile: string, clients: readonly string[], options: { audit?: string } = {}): Promise<PolicedChain> {
   const dir = await mkdtemp(join(tmpdir(), 'policy-e2e-'))
   const client: ServiceInstance = createDockerClient({ address: engine.host, env: {} })
-  const policy = await createPolicy({ file: policyFile, audit: options.audit, watch: false }, { next: client, log: silentLogger })
+  const policy = await createPolicy({ file: policyFile, audit: options.audit ?? join(dir, 'audit.jsonl'), watch: false }, { next: client, log: silentLogger })
   const servers: DockerServer[] = []
   for (const name of clients) {
     const server = createDockerServer({ addresses: [`unix://${join(dir, `${name}.sock`)}`], next: stampCaller(policy, name), closeTimeoutMs: 2000 })
