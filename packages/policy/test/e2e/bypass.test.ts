@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { canRunTests, startEngine, type Engine } from '@libswarm/test-engine'
-import { startPolicedChain, type PolicedChain } from './policed-chain.js'
+import { CLI_20, startPolicedChain, type PolicedChain } from './policed-chain.js'
 
 /*
  * The issue's "It must not be bypassable" list, against a private dockerd 20.10: the real docker
@@ -185,6 +185,10 @@ describe.runIf(canRunTests())('policy cannot be bypassed (docker CLI 28 and raw 
     await writeFile(join(context, 'Dockerfile'), 'FROM busybox\nRUN echo built > /built\n')
     const host = await chain.docker('ci', ['build', '--network', 'host', '-t', 'ci-host', context], { env: { DOCKER_BUILDKIT: '0' } })
     expect(host.stderr).toContain(denied('ci-jobs', 'builds with --network host'))
+    // BuildKit (CLI 20.10): the network mode travels in the same ImageBuild query
+    const buildkit = await chain.docker('ci', ['build', '--network', 'host', '--progress', 'plain', '-t', 'ci-host', context], { cli: CLI_20, env: { DOCKER_BUILDKIT: '1' } })
+    expect(buildkit.stderr).toContain(denied('ci-jobs', 'builds with --network host'))
+    expect(buildkit.code).not.toBe(0)
     const plain = await chain.docker('ci', ['build', '-t', 'ci-plain', context], { env: { DOCKER_BUILDKIT: '0' } })
     expect(plain.code, plain.stderr).toBe(0)
   })

@@ -10,6 +10,7 @@ import type { Engine } from '@libswarm/test-engine'
 import { createPolicy, type PolicyInstance } from '../../src/index.js'
 
 export const CLI_28 = '/usr/local/bin/docker'
+export const CLI_20 = '/usr/bin/docker'
 
 export interface CliResult { readonly code: number, readonly stdout: string, readonly stderr: string }
 export interface HttpAnswer { readonly status: number, readonly body: string }
@@ -19,7 +20,7 @@ export interface PolicedChain extends AsyncDisposable {
   readonly dir: string
   readonly policy: PolicyInstance
   socket (client: string): string
-  docker (client: string, args: string[], options?: { env?: Record<string, string>, input?: string, timeoutMs?: number }): Promise<CliResult>
+  docker (client: string, args: string[], options?: { env?: Record<string, string>, input?: string, timeoutMs?: number, cli?: string }): Promise<CliResult>
   http (client: string, method: string, path: string, body?: unknown): Promise<HttpAnswer>
 }
 
@@ -54,7 +55,7 @@ export async function startPolicedChain (engine: Engine, policyFile: string, cli
     policy,
     socket,
     docker: async (name, args, runOptions = {}) => await new Promise((resolve) => {
-      const child = execFile(CLI_28, args, {
+      const child = execFile(runOptions.cli ?? CLI_28, args, {
         env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, DOCKER_CONFIG: dir, DOCKER_HOST: `unix://${socket(name)}`, ...runOptions.env },
         timeout: runOptions.timeoutMs ?? 60_000,
         killSignal: 'SIGKILL'
