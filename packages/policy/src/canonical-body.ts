@@ -10,6 +10,8 @@ import { ENGINE_BODY_TYPES, type GoType } from '@libswarm/docker-api'
  * policy checked.
  */
 export function foldKey (key: string): string {
+  // ASCII folds to its upper case; only other characters need Go's two-step fold
+  if (/^[\x00-\x7f]*$/.test(key)) return key.toUpperCase()
   let folded = ''
   for (const char of key) folded += char.toLowerCase().toUpperCase()
   return folded
