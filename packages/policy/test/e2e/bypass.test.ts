@@ -50,21 +50,25 @@ describe.runIf(canRunTests())('policy cannot be bypassed (docker CLI 28 and raw 
     expect((await chain.docker('other', ['inspect', 'claims-other'])).stderr).toMatch(/No such container: claims-other|No such object: claims-other/)
   })
 
+  // what dockerserver names each path (seen, not assumed): ContainerCreate, decided on its body, or
+  // Unmapped, which no rule here allows
+  const privileged = denied('ci-jobs', 'privileged containers')
+  const unmapped = denied('default', 'Unmapped (no rule allows it for client "ci")')
   it.each([
-    ['/v1.24/containers/create'],
-    ['/containers/create'],
-    ['/v1.41//containers/create'],
-    ['//containers/create'],
-    ['/containers//create'],
-    ['/%63ontainers/create'],
-    ['/containers%2Fcreate'],
-    ['/v1.41/containers/create/'],
-    ['/CONTAINERS/create']
-  ])('raw POST %s with a privileged body is refused', async (path) => {
+    ['/v1.24/containers/create', privileged],
+    ['/containers/create', privileged],
+    ['/%63ontainers/create', privileged],
+    ['/v1.41/containers/create/', privileged],
+    ['/v1.41//containers/create', unmapped],
+    ['//containers/create', unmapped],
+    ['/containers//create', unmapped],
+    ['/containers%2Fcreate', unmapped],
+    ['/CONTAINERS/create', unmapped]
+  ])('raw POST %s with a privileged body is refused', async (path, message) => {
     const before = await engineContainers()
     const answer = await chain.http('ci', 'POST', path, { Image: 'busybox', HostConfig: { Privileged: true } })
     expect(answer.status, answer.body).toBe(403)
-    expect(JSON.parse(answer.body).message).toMatch(/^policy: "(ci-jobs|default)" denies (privileged containers|Unmapped)/)
+    expect(JSON.parse(answer.body).message).toBe(message)
     expect(await engineContainers()).toEqual(before)
   })
 
