@@ -237,6 +237,8 @@ export function requestFacts (request: DockerRequest): RequestFacts {
       const driver = text(body.Driver)
       // macvlan and ipvlan sit on a host interface
       if (driver === 'macvlan' || driver === 'ipvlan') facts.hostNamespaces.push(`--driver ${driver}`)
+      // a bridge network named after a host bridge joins containers to it
+      if (Object.hasOwn(object(body.Options), 'com.docker.network.bridge.name')) facts.hostNamespaces.push('--opt com.docker.network.bridge.name')
       for (const [key, value] of Object.entries(object(body.Labels))) facts.labels[key] = text(value)
       return facts
     }

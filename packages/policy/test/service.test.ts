@@ -203,6 +203,12 @@ describe('deciding', () => {
     expect((await refused({ operation: 'VolumeCreate', target: '', body: { Name: 'v', Driver: 'sshfs' } })).message).toBe('policy: "ci" denies volume driver sshfs')
   })
 
+  it('networks on host interfaces are refused', async () => {
+    expect((await refused({ operation: 'NetworkCreate', target: '', body: { Name: 'n', Driver: 'macvlan', Options: { parent: 'eth0' } } })).message).toBe('policy: "ci" denies --driver macvlan')
+    expect((await refused({ operation: 'NetworkCreate', target: '', body: { Name: 'n', options: { 'com.docker.network.bridge.name': 'docker0' } } })).message)
+      .toBe('policy: "ci" denies --opt com.docker.network.bridge.name')
+  })
+
   it('exec: root and privileged refused', async () => {
     expect((await refused({ operation: 'ContainerExec', target: 'x', body: { Cmd: ['sh'], User: 'root' } })).message).toBe('policy: "ci" denies user root')
   })
