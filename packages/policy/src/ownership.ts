@@ -27,18 +27,6 @@ export function withOwnerFilter (query: DockerQuery | undefined, label: string, 
   return { ...query, filters: JSON.stringify(filters) }
 }
 
-/** A list reply (ps, network ls, volume ls) with only the owner's objects left. */
-export function filterListReply (operation: string, body: string, label: string, owner: string): string {
-  if (body === '') return body
-  const parsed = JSON.parse(body) as unknown
-  const mine = (item: unknown): boolean => object(object(item).Labels)[label] === owner
-  if (operation === 'VolumeList') {
-    const record = object(parsed)
-    return JSON.stringify({ ...record, Volumes: Array.isArray(record.Volumes) ? record.Volumes.filter(mine) : record.Volumes })
-  }
-  return Array.isArray(parsed) ? JSON.stringify(parsed.filter(mine)) : body
-}
-
 /**
  * Looks objects up through the rest of the chain and answers whether the owner has them. A
  * found object comes back by its full id (name for volumes), so the request that follows acts on

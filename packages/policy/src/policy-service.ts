@@ -5,14 +5,14 @@ import {
   ErrorCode, SwarmError, abandonedSignal, createServer, defineService, errorMessage, isSwarmError,
   type Message, type Sender, type Service, type ServiceContext, type ServiceInstance
 } from '@libswarm/core'
-import { CONTAINER_CREATE_BODY, decodeDockerReply, decodeDockerRequest, encodeDockerReply, encodeDockerRequest, type DockerRequest } from '@libswarm/docker-api'
+import { CONTAINER_CREATE_BODY, decodeDockerReply, decodeDockerRequest, encodeDockerRequest, type DockerRequest } from '@libswarm/docker-api'
 import { openAudit, type AuditSink } from './audit.js'
 import { canonicalBody } from './canonical-body.js'
 import { decide, type Decision } from './decision.js'
 
 type Allowed = Extract<Decision, { effect: 'allow' }>
 import { denied } from './errors.js'
-import { OwnershipLookup, filterListReply, notFound, ownerOf, withOwnerFilter } from './ownership.js'
+import { OwnershipLookup, notFound, ownerOf, withOwnerFilter } from './ownership.js'
 import { loadPolicyFile, type CompiledPolicy } from './policy-file.js'
 import { rewriteContainerCreate, rewriteVolumeCreate, setLabels } from './rewrites.js'
 
@@ -57,7 +57,6 @@ const EXEC_TARGET = new Set(['ExecStart', 'ExecResize', 'ExecInspect'])
 const NETWORK_TARGET = new Set(['NetworkInspect', 'NetworkDelete', 'NetworkConnect', 'NetworkDisconnect'])
 const VOLUME_TARGET = new Set(['VolumeInspect', 'VolumeUpdate', 'VolumeDelete'])
 const OWNER_FILTERED = new Set(['ContainerList', 'NetworkList', 'VolumeList', 'SystemEvents', 'ContainerPrune', 'NetworkPrune', 'VolumePrune'])
-const LISTS = new Set(['ContainerList', 'NetworkList', 'VolumeList'])
 const HOST_CONFIG_FIELDS = new Set(CONTAINER_CREATE_BODY.kind === 'struct' && CONTAINER_CREATE_BODY.fields.HostConfig?.kind === 'struct' ? Object.keys(CONTAINER_CREATE_BODY.fields.HostConfig.fields) : [])
 
 /** The request with its body canonical; a create carrying HostConfig fields at its top level is refused. */
@@ -202,10 +201,14 @@ export async function createPolicy (options: PolicyOptions, context: Pick<Servic
   }
 }
 
-/** Replies as the client may see them: lists and inspects of its own objects only; exec ids remembered. */
+/**
+ * Replies as the client may see them: an inspect of another client's container becomes not-found
+ * (the inspect costs no lookup before it); exec ids are remembered. Lists need nothing here: the
+ * engine applies the owner label filter (at every API version from 1.12, see test/e2e/bypass.test.ts).
+ */
 function replyFilter (ret: Sender, request: DockerRequest, owner: string | undefined, client: string | undefined, label: string, lookup: OwnershipLookup): Sender {
   const operation = request.operation
-  const filtering = owner !== undefined && (LISTS.has(operation) || operation === 'ContainerInspect')
+  const filtering = owner !== undefined && operation === 'ContainerInspect'
   const rememberExec = operation === 'ContainerExec' && client !== undefined
   if (!filtering && !rememberExec) return ret
   let first = true
@@ -221,12 +224,8 @@ function replyFilter (ret: Sender, request: DockerRequest, owner: string | undef
         await ret.send(reply, options)
         return
       }
-      if (operation === 'ContainerInspect') {
-        const mine = ownerOf(JSON.parse(decoded.body), label) === owner
-        await ret.send(mine ? reply : errorMessage(notFound.container(request.target)), options)
-        return
-      }
-      await ret.send(encodeDockerReply({ ...decoded, body: filterListReply(operation, decoded.body, label, owner as string) }), options)
+      const mine = ownerOf(JSON.parse(decoded.body), label) === owner
+      await ret.send(mine ? reply : errorMessage(notFound.container(request.target)), options)
     },
     close: async (error) => { await ret.close(error) },
     get abandoned () { return ret.abandoned }

@@ -162,6 +162,13 @@ describe.runIf(canRunTests())('policy cannot be bypassed (docker CLI 28 and raw 
     const forged = await chain.docker('ci', ['ps', '-a', '--filter', 'label=com.libswarm.policy.owner=other', '--format', '{{.Names}}'])
     expect(forged.stdout.trim()).toBe('')
     expect((await chain.docker('other', ['ps', '--format', '{{.Names}}'])).stdout.trim()).toBe('other-box')
+    // the engine applies the owner filter policy adds at every API version it serves
+    for (const version of ['/v1.12', '/v1.18', '/v1.24', '']) {
+      const raw = await chain.http('ci', 'GET', `${version}/containers/json?all=1`)
+      const names = (JSON.parse(raw.body) as Array<{ Names: string[] }>).flatMap((container) => container.Names)
+      expect(names, version).toContain('/ci-box')
+      expect(names, version).not.toContain('/other-box')
+    }
     await chain.docker('other', ['network', 'create', 'other-net'])
     await chain.docker('ci', ['network', 'create', 'ci-net'])
     const networks = await chain.docker('ci', ['network', 'ls', '--format', '{{.Name}}'])
