@@ -34,6 +34,9 @@ function fieldName (fields: Readonly<Record<string, GoType>>, key: string): stri
   return folded.get(foldKey(key))
 }
 
+/** Values of these kinds have no field names inside: they go on as they came. */
+const isScalar = (type: GoType): boolean => type.kind !== 'struct' && type.kind !== 'map' && type.kind !== 'slice'
+
 /** `value` decoded into `type` as Go would, with canonical field names; a struct merges into `into`. */
 function canonical (value: Json, type: GoType, into: Json): Json {
   if (value === null || value === undefined) return value
@@ -51,13 +54,15 @@ function canonical (value: Json, type: GoType, into: Json): Json {
     }
     case 'map': {
       if (!isObject(value)) return value
+      if (!isObject(into) && isScalar(type.value)) return value
       // Go decodes into an existing map by adding keys; a map's keys are exact
       const out: JsonObject = isObject(into) ? { ...into } : {}
       for (const [key, item] of Object.entries(value)) out[key] = canonical(item, type.value, undefined)
       return out
     }
     case 'slice':
-      return Array.isArray(value) ? value.map((item) => canonical(item, type.element, undefined)) : value
+      if (!Array.isArray(value) || isScalar(type.element)) return value
+      return value.map((item) => canonical(item, type.element, undefined))
     default:
       return value
   }
