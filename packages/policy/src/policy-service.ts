@@ -148,7 +148,8 @@ export async function createPolicy (options: PolicyOptions, context: Pick<Servic
   }
 
   const handle = async (message: Message): Promise<undefined> => {
-    const request = canonicalRequest(decodeDockerRequest(message))
+    const decoded = decodeDockerRequest(message)
+    const request = canonicalRequest(decoded)
     const decision = decide(policy, message.caller, request)
     if (decision.effect === 'deny') {
       record(message, request, decision.client, 'deny', decision.rule, [], decision.what)
@@ -170,8 +171,9 @@ export async function createPolicy (options: PolicyOptions, context: Pick<Servic
     record(message, request, decision.client, 'allow', decision.rule.name, notes)
     const owner = decision.rule.ownOnly ? decision.client : undefined
     const ret = message.ret === undefined ? undefined : replyFilter(message.ret, prepared, owner, decision.client, policy.ownerLabel, lookup)
-    const forwarded = encodeDockerRequest(prepared, ret)
-    await next.send({ ...forwarded, caller: message.caller })
+    // a request the policy left as it came goes on as it came, without writing its parameters again
+    const forwarded = prepared === decoded ? { ...message, ret } : { ...encodeDockerRequest(prepared, ret), caller: message.caller }
+    await next.send(forwarded)
     return undefined
   }
 
