@@ -9,7 +9,8 @@ import { request as httpRequest, Agent } from 'node:http'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { silentLogger } from '@libswarm/core'
+import { request, silentLogger } from '@libswarm/core'
+import { encodeDockerRequest, jsonReply } from '@libswarm/docker-api'
 import { createDockerClient } from '@libswarm/dockerclient'
 import { createDockerServer } from '@libswarm/dockerserver'
 import { startEngine } from '@libswarm/test-engine'
@@ -88,6 +89,37 @@ console.log(`node ${process.version}, ${cpus().length} cores, load average ${loa
 console.log(`policy decisions (ContainerCreate, canonical body + decide, ${decisions.rules} rules): ${Math.round(decisions.perSecond).toLocaleString('en-US')} /s (target >= 100,000 /s);` +
   ` ${(decisions.perSecond / decisions.peer).toFixed(2)}x a JSON parse+stringify of the same request (${Math.round(decisions.peer).toLocaleString('en-US')} /s)\n`)
 
+/**
+ * Policy's own time per request, in process: the same message sent to an end of chain that answers at
+ * once (with a 7 kB inspect), directly and through policy (ownOnly: ps gets its filter, inspect's
+ * answer is parsed for its owner). The difference is what policy adds to every request.
+ */
+async function hopCost () {
+  const hopDir = mkdtempSync(join(tmpdir(), 'policy-hop-'))
+  writeFileSync(join(hopDir, 'policy.yaml'), 'version: 1\nclients:\n  ci: { listener: ci }\nrules:\n  - name: ci\n    clients: [ci]\n    allow: [containers]\n    ownOnly: true\n')
+  const inspected = { Id: 'abc', Config: { Labels: { 'com.libswarm.policy.owner': 'ci' }, Env: Array.from({ length: 40 }, (_, index) => `VARIABLE_${index}=${'x'.repeat(40)}`) }, HostConfig: { Binds: [] }, State: { Running: true } }
+  const end = { send: async (message) => { await message.ret.send(jsonReply(inspected)); await message.ret.close() }, close: async () => {} }
+  const hop = await createPolicy({ file: join(hopDir, 'policy.yaml'), watch: false }, { next: end, log: silentLogger })
+  const stamped = { send: (message, options) => hop.send({ ...message, caller: { listener: 'ci' } }, options), close: async () => {} }
+  const micros = {}
+  for (const [name, docker] of [['ps', { operation: 'ContainerList', target: '', query: { all: '1' }, version: '1.41' }], ['inspect', { operation: 'ContainerInspect', target: 'abc', version: '1.41' }]]) {
+    const message = encodeDockerRequest(docker)
+    const timed = async (target) => {
+      for (let index = 0; index < 5000; index++) await request(target, message.verb, message.args)
+      const started = process.hrtime.bigint()
+      for (let index = 0; index < 20_000; index++) await request(target, message.verb, message.args)
+      return Number(process.hrtime.bigint() - started) / 1e3 / 20_000
+    }
+    micros[name] = Math.max(0, await timed(stamped) - await timed(end))
+  }
+  await hop.close()
+  rmSync(hopDir, { recursive: true, force: true })
+  return micros
+}
+
+const hop = await hopCost()
+console.log(`policy's own time per request (in process): ps ${hop.ps.toFixed(1)} us, inspect ${hop.inspect.toFixed(1)} us\n`)
+
 if (process.env.BENCH_DECISIONS_ONLY === '1') process.exit(0)
 
 const dir = mkdtempSync(join(tmpdir(), 'policy-bench-'))
@@ -133,6 +165,9 @@ try {
     }
     const slower = (1 - best.policed / best.bare) * 100
     console.log(`${name.padEnd(16)} dockerserver|dockerclient ${Math.round(best.bare).toLocaleString('en-US').padStart(6)} /s   dockerserver|policy|dockerclient ${Math.round(best.policed).toLocaleString('en-US').padStart(6)} /s   ${slower >= 0 ? `${slower.toFixed(1)}% slower` : `${(-slower).toFixed(1)}% faster`} (target <= 5% slower)`)
+    // policy's own time against the bare chain's time per request (concurrency 8 in flight)
+    const share = (hop[name === 'docker ps -a' ? 'ps' : 'inspect'] / 1e6) / (CONCURRENCY / best.bare) * 100
+    console.log(`${' '.repeat(16)} policy's own time is ${share.toFixed(1)}% of a request's time through the bare chain`)
   }
 } finally {
   agent.destroy()
