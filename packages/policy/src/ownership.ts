@@ -1,5 +1,5 @@
 import { ErrorCode, SwarmError, request, type Sender } from '@libswarm/core'
-import { decodeDockerReply, encodeDockerRequest, parseFilters, queryValue, replyJson, type DockerQuery } from '@libswarm/docker-api'
+import { decodeDockerReply, encodeDockerRequest, parseFilters, replyJson, type DockerQuery } from '@libswarm/docker-api'
 
 type JsonObject = Record<string, unknown>
 const object = (value: unknown): JsonObject => typeof value === 'object' && value !== null && !Array.isArray(value) ? value as JsonObject : {}
@@ -107,6 +107,3 @@ export class OwnershipLookup {
     return String(object(inspected).ID ?? id)
   }
 }
-
-/** The container a commit names in its query. */
-export const commitContainer = (query: DockerQuery | undefined): string => queryValue(query, 'container') ?? ''
