@@ -96,7 +96,8 @@ function isNotFound (error: unknown, specifier: string): boolean {
  * swarmd's service resolver. A built-in name loads `@libswarm/<name>`; a path
  * (`./x.js`, `../x.js`, `/abs/x.js`, `file:` URL) loads that file, relative to `cwd`;
  * any other name is an installed package, looked up in `cwd`'s node_modules, then
- * swarmd's own. Unknown names throw `UNKNOWN_SERVICE`.
+ * swarmd's own; a bare name is first tried as `@libswarm/<name>` (`aws` is `@libswarm/aws`
+ * once installed). Unknown names throw `UNKNOWN_SERVICE`.
  */
 export function createResolver (options: ResolverOptions = {}): ServiceResolver {
   const cwd = options.cwd ?? process.cwd()
@@ -124,6 +125,19 @@ export function createResolver (options: ResolverOptions = {}): ServiceResolver 
       return await fromSpecifier(name, url, name)
     }
     if (!/^(@[a-z0-9][\w.-]*\/)?[a-z0-9][\w.-]*$/i.test(name)) throw new SwarmError(ErrorCode.UnknownService, unknownServiceMessage(name))
+    // A bare name of an installed first-party service (`aws`, `policy`, ...) is its @libswarm package.
+    if (!name.startsWith('@')) {
+      const firstParty = `@libswarm/${name}`
+      const installed = findPackageDirectory(firstParty, cwd)
+      if (installed !== undefined) return await fromSpecifier(name, pathToFileURL(await packageEntry(installed)).href, `package ${firstParty}`)
+      let module: Record<string, unknown> | undefined
+      try {
+        module = await importModule(firstParty)
+      } catch (error) {
+        if (!isNotFound(error, firstParty)) throw new SwarmError(ErrorCode.UnknownService, `cannot load service ${name} from ${firstParty}: ${(error as Error).message.split('\n')[0] ?? ''}`, { cause: error })
+      }
+      if (module !== undefined) return pickService(module, name, `package ${firstParty}`)
+    }
     const directory = findPackageDirectory(name, cwd)
     if (directory !== undefined) return await fromSpecifier(name, pathToFileURL(await packageEntry(directory)).href, `package ${name}`)
     return await fromSpecifier(name, name, `package ${name}`)

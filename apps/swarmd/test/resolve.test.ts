@@ -17,6 +17,7 @@ beforeAll(async () => {
   await mkdir(join(project, 'node_modules', '@libswarm'), { recursive: true })
   await symlink(fileURLToPath(new URL('../node_modules/@libswarm/core', import.meta.url)), join(project, 'node_modules', '@libswarm', 'core'))
   await cp(fixture, join(project, 'node_modules', 'libswarm-greeter'), { recursive: true })
+  await cp(fixture, join(project, 'node_modules', '@libswarm', 'greeter'), { recursive: true })
   await mkdir(join(project, 'node_modules', '@acme', 'not-a-service'), { recursive: true })
   await writeFile(join(project, 'node_modules', '@acme', 'not-a-service', 'package.json'), JSON.stringify({ name: '@acme/not-a-service', type: 'module', main: 'main.js' }))
   await writeFile(join(project, 'node_modules', '@acme', 'not-a-service', 'main.js'), 'export const answer = 42\n')
@@ -37,6 +38,14 @@ describe('createResolver', () => {
     expect((await request(chain.head, 'Get', ['greeting'])).args).toEqual(['hello, swarm'])
     await expect(request(chain.head, 'Get', ['other'])).rejects.toMatchObject({ code: 'NOT_IMPLEMENTED' })
     await chain.close()
+  })
+
+  it('takes a bare name for its @libswarm package when one is installed (aws, policy, mesos, ...)', async () => {
+    expect(await createResolver({ cwd: project })('greeter')).toMatchObject({ name: 'greeter' })
+    const notFound = (specifier: string): Error => Object.assign(new Error(`Cannot find package '${specifier}' imported from /x`), { code: 'ERR_MODULE_NOT_FOUND' })
+    const resolve = createResolver({ cwd: project, load: async (specifier) => { if (specifier === '@libswarm/relay') return { service: debug }; throw notFound(specifier) } })
+    expect(await resolve('relay')).toBe(debug)
+    await expect(resolve('nothing-here')).rejects.toMatchObject({ code: 'UNKNOWN_SERVICE', message: expect.stringMatching(/^unknown service "nothing-here"/) })
   })
 
   it('loads a path relative to the working directory, an absolute path and a file URL', async () => {
