@@ -113,7 +113,8 @@ export async function spawnExec (options: ExecOptions, context: { next: Sender, 
         ret?.settle()
         const swarmError = toSwarmError(error)
         if (swarmError.code === ErrorCode.ChannelClosed || swarmError.code === ErrorCode.Unavailable) {
-          await answerError(message.ret, unavailable())
+          // A send held until the child's first answer fails when its pipes close: say how it ended.
+          await answerError(message.ret, await explain(unavailable()))
           return
         }
         throw swarmError

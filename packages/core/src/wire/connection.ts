@@ -282,6 +282,8 @@ class ExportedChannel {
   unwatch: (() => void) | undefined
   /** The handle whose message carried this channel as its ret, until the peer names the channel. */
   via: RemoteChannel | undefined
+  /** The peer sent the channel back as the ret of a message of its own: it is answered here too. */
+  handedBack = false
   constructor (readonly id: number, readonly sender: Sender, readonly replies = false) {}
 
   /** The channel leaves the open state: its abandonment no longer matters. */
@@ -933,6 +935,7 @@ export class WireSession implements WireConnection {
         ret = sender
       } else {
         const back = this.exports.get(decoded.ret.back)
+        if (back !== undefined) back.handedBack = true
         ret = back === undefined || back.state !== 'open' ? closedChannel : back.sender
       }
     }
@@ -1040,8 +1043,9 @@ export class WireSession implements WireConnection {
     this.exports.delete(channel)
     this.unhold(entry)
     entry.leave('closed')
-    // Nobody but the peer could answer a request's return channel: the request is dropped.
-    if (entry.replies) entry.sender.close(new SwarmError(ErrorCode.ChannelClosed, 'the peer dropped the request without answering it')).catch(noop)
+    // Nobody but the peer could answer a request's return channel, unless it sent the channel
+    // back here with a message of its own: else the request is dropped.
+    if (entry.replies && !entry.handedBack) entry.sender.close(new SwarmError(ErrorCode.ChannelClosed, 'the peer dropped the request without answering it')).catch(noop)
   }
 
   /**
