@@ -247,6 +247,36 @@ describe('a request the peer drops unanswered', () => {
   })
 })
 
+describe('a request the peer sends back to its requester', () => {
+  it('is answered here even after the peer releases its handle on the return channel', async () => {
+    const { setFlagsFromString } = await import('node:v8')
+    const { runInNewContext } = await import('node:vm')
+    setFlagsFromString('--expose-gc')
+    const gc = runInNewContext('gc') as () => void
+    let answer: (() => void) | undefined
+    const answered = new Promise<void>((resolve) => { answer = resolve })
+    // The client's own service answers once the server's handle is collected and released.
+    const clientService = createServer({ Get: async () => { await answered; return message('Ack', ['answered here']) } })
+    let serverEnd: WireConnection | undefined
+    // The server sends every request back to the client's root with the requester's ret ([id]).
+    const pair = connectedPair({ send: async (m) => { await serverEnd?.remote.send({ verb: m.verb, args: m.args, ret: m.ret }) }, close: async () => {} }, clientService)
+    serverEnd = pair.server
+    const exported = (): number => (pair.client as unknown as { exports: Map<number, unknown> }).exports.size
+    try {
+      const before = exported()
+      const reply = request(pair.client.remote, 'Get')
+      for (let i = 0; i < 50 && exported() <= before; i++) { await new Promise((resolve) => setTimeout(resolve, 10)) }
+      for (let i = 0; i < 50 && exported() > before; i++) {
+        gc()
+        await new Promise((resolve) => setTimeout(resolve, 20))
+      }
+      expect(exported()).toBe(before)
+      answer?.()
+      expect((await reply).args).toEqual(['answered here'])
+    } finally { await pair.close() }
+  })
+})
+
 describe('listen and dial (in process)', () => {
   it('listens on tcp port 0 and reports the real port', async () => {
     await using listener = await listen('tcp://127.0.0.1:0', { service: createServer({ Ls: () => message('Ack', ['tcp']) }) })
