@@ -74,7 +74,7 @@ beforeAll(async () => {
   await writeFile(join(dir, 'policy.yaml'), POLICY)
   if (!canRunTests()) return
   engine = await startEngine({ name: 'policy-caller' })
-  const [cert, key, ca] = await Promise.all(['server-cert.pem', 'server-key.pem', 'ca.pem'].map(async (file) => await readFile(join(tls, file))))
+  const [cert, key, ca] = await Promise.all([readFile(join(tls, 'server-cert.pem')), readFile(join(tls, 'server-key.pem')), readFile(join(tls, 'ca.pem'))])
   chain = await startPolicedChain(engine, join(dir, 'policy.yaml'), ['other'], { audit, tcp: ['mtls=tcp://127.0.0.1:0'], tls: { cert, key, ca, verify: true } })
   mtls = chain.addresses.find((address) => address.startsWith('tcp://')) ?? ''
 }, 180_000)
