@@ -100,6 +100,7 @@ async function hopCost () {
   const inspected = { Id: 'abc', Config: { Labels: { 'com.libswarm.policy.owner': 'ci' }, Env: Array.from({ length: 40 }, (_, index) => `VARIABLE_${index}=${'x'.repeat(40)}`) }, HostConfig: { Binds: [] }, State: { Running: true } }
   const end = { send: async (message) => { await message.ret.send(jsonReply(inspected)); await message.ret.close() }, close: async () => {} }
   const hop = await createPolicy({ file: join(hopDir, 'policy.yaml'), watch: false }, { next: end, log: silentLogger })
+  // the message as dockerserver's `ci=` listener hands it on, caller included
   const stamped = { send: (message, options) => hop.send({ ...message, caller: { listener: 'ci' } }, options), close: async () => {} }
   const micros = {}
   for (const [name, docker] of [['ps', { operation: 'ContainerList', target: '', query: { all: '1' }, version: '1.41' }], ['inspect', { operation: 'ContainerInspect', target: 'abc', version: '1.41' }]]) {
@@ -127,9 +128,8 @@ const engine = await startEngine({ name: 'policy-bench' })
 const client = createDockerClient({ address: engine.host, env: {} })
 writeFileSync(join(dir, 'policy.yaml'), 'version: 1\nclients:\n  ci: { listener: ci }\nrules:\n  - name: ci\n    clients: [ci]\n    allow: [containers, system:read]\n    ownOnly: true\n    limits: { privileged: false, hostPaths: false }\n')
 const policy = await createPolicy({ file: join(dir, 'policy.yaml'), watch: false }, { next: client, log: silentLogger })
-const stamped = { send: (message, options) => policy.send({ ...message, caller: { listener: 'ci' } }, options), close: async () => {} }
 const bare = createDockerServer({ addresses: [`unix://${join(dir, 'bare.sock')}`], next: client, closeTimeoutMs: 2000 })
-const policed = createDockerServer({ addresses: [`unix://${join(dir, 'policed.sock')}`], next: stamped, closeTimeoutMs: 2000 })
+const policed = createDockerServer({ addresses: [`ci=unix://${join(dir, 'policed.sock')}`], next: policy, closeTimeoutMs: 2000 })
 await bare.start()
 await policed.start()
 try {

@@ -3,9 +3,9 @@ import { request as httpRequest } from 'node:http'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { silentLogger, type Sender, type ServiceInstance } from '@libswarm/core'
+import { silentLogger, type ServiceInstance } from '@libswarm/core'
 import { createDockerClient } from '@libswarm/dockerclient'
-import { createDockerServer, type DockerServer } from '@libswarm/dockerserver'
+import { createDockerServer, type DockerServerTlsOptions } from '@libswarm/dockerserver'
 import type { Engine } from '@libswarm/test-engine'
 import { createPolicy, type PolicyInstance } from '../../src/index.js'
 
@@ -15,37 +15,42 @@ export const CLI_20 = '/usr/bin/docker'
 export interface CliResult { readonly code: number, readonly stdout: string, readonly stderr: string }
 export interface HttpAnswer { readonly status: number, readonly body: string }
 
-/** `dockerserver` per client socket -> a caller stamp -> policy -> dockerclient -> a private engine. */
+/**
+ * One `dockerserver` with a named unix listener per client (`ci=unix://DIR/ci.sock`, ...), and TCP
+ * listeners if asked, -> policy -> dockerclient -> a private engine. The caller is dockerserver's own.
+ */
 export interface PolicedChain extends AsyncDisposable {
   readonly dir: string
   readonly policy: PolicyInstance
+  /** Every address dockerserver listens on, `NAME=` dropped, TCP ports as bound. */
+  readonly addresses: readonly string[]
   socket (client: string): string
   docker (client: string, args: string[], options?: { env?: Record<string, string>, input?: string, timeoutMs?: number, cli?: string }): Promise<CliResult>
-  http (client: string, method: string, path: string, body?: unknown): Promise<HttpAnswer>
+  http (client: string, method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<HttpAnswer>
 }
 
-/**
- * Until dockerserver names its listeners (issue 11, "Who is calling"), each client's socket is its
- * own dockerserver, and a one-line stamp in front of policy sets the caller's listener name, as
- * dockerserver will.
- */
-function stampCaller (next: Sender, listener: string): Sender {
-  return { send: async (message, options) => { await next.send({ ...message, caller: { listener } }, options) }, close: async () => {} }
+export interface PolicedChainOptions {
+  readonly audit?: string
+  /** More listeners, as dockerserver takes them (`mtls=tcp://127.0.0.1:0`). */
+  readonly tcp?: readonly string[]
+  /** TLS for the tcp:// listeners. */
+  readonly tls?: DockerServerTlsOptions
 }
 
-export async function startPolicedChain (engine: Engine, policyFile: string, clients: readonly string[], options: { audit?: string } = {}): Promise<PolicedChain> {
+export async function startPolicedChain (engine: Engine, policyFile: string, clients: readonly string[], options: PolicedChainOptions = {}): Promise<PolicedChain> {
   const dir = await mkdtemp(join(tmpdir(), 'policy-e2e-'))
   const client: ServiceInstance = createDockerClient({ address: engine.host, env: {} })
   const policy = await createPolicy({ file: policyFile, audit: options.audit ?? join(dir, 'audit.jsonl'), watch: false }, { next: client, log: silentLogger })
-  const servers: DockerServer[] = []
-  for (const name of clients) {
-    const server = createDockerServer({ addresses: [`unix://${join(dir, `${name}.sock`)}`], next: stampCaller(policy, name), closeTimeoutMs: 2000 })
-    await server.start()
-    servers.push(server)
-  }
   const socket = (name: string): string => join(dir, `${name}.sock`)
+  const server = createDockerServer({
+    addresses: [...clients.map((name) => `${name}=unix://${socket(name)}`), ...options.tcp ?? []],
+    tls: options.tls,
+    next: policy,
+    closeTimeoutMs: 2000
+  })
+  await server.start()
   const close = async (): Promise<void> => {
-    for (const server of servers) await server.close()
+    await server.close()
     await policy.close()
     await client.close()
     await rm(dir, { recursive: true, force: true })
@@ -53,6 +58,7 @@ export async function startPolicedChain (engine: Engine, policyFile: string, cli
   return {
     dir,
     policy,
+    addresses: server.addresses,
     socket,
     docker: async (name, args, runOptions = {}) => await new Promise((resolve) => {
       const child = execFile(runOptions.cli ?? CLI_28, args, {
@@ -65,9 +71,9 @@ export async function startPolicedChain (engine: Engine, policyFile: string, cli
       })
       child.stdin?.end(runOptions.input)
     }),
-    http: async (name, method, path, body) => await new Promise((resolve, reject) => {
+    http: async (name, method, path, body, headers = {}) => await new Promise((resolve, reject) => {
       const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body)
-      const req = httpRequest({ socketPath: socket(name), method, path, headers: payload === undefined ? {} : { 'Content-Type': 'application/json' }, timeout: 30_000 }, (res) => {
+      const req = httpRequest({ socketPath: socket(name), method, path, headers: payload === undefined ? headers : { ...headers, 'Content-Type': 'application/json' }, timeout: 30_000 }, (res) => {
         let text = ''
         res.setEncoding('utf8').on('data', (chunk: string) => { text += chunk }).on('end', () => { resolve({ status: res.statusCode ?? 0, body: text }) })
       })

@@ -7,15 +7,14 @@ import { canRunTests, startEngine, type Engine } from '@libswarm/test-engine'
 import { CLI_28 } from './policed-chain.js'
 
 /*
- * policy as users run it: `swarmd 'dockerserver unix://…' 'stamp-caller ci' 'policy FILE' 'dockerclient unix://…'`,
- * swarmd loading this package's build by path. stamp-caller stands in for dockerserver's named
- * listeners until they land. Reload on file change and on SIGHUP, an invalid file refused while
- * running, and an invalid file at start stopping swarmd.
+ * policy as users run it: `swarmd 'dockerserver ci=unix://…' 'policy FILE' 'dockerclient unix://…'`,
+ * swarmd loading this package's build by path; the client is named by dockerserver's listener.
+ * Reload on file change and on SIGHUP, an invalid file refused while running, and an invalid file
+ * at start stopping swarmd.
  */
 
 const SWARMD = new URL('../../../../apps/swarmd/bin/swarmd.js', import.meta.url).pathname
 const POLICY_MODULE = new URL('../../dist/index.js', import.meta.url).pathname
-const STAMP = new URL('./fixtures/stamp-caller.js', import.meta.url).pathname
 
 const PS_ONLY = 'version: 1\nclients:\n  ci: { listener: ci }\nrules:\n  - name: read-only\n    clients: [ci]\n    allow: [containers:read, system:read]\n'
 const RUN_TOO = 'version: 1\nclients:\n  ci: { listener: ci }\nrules:\n  - name: runner\n    clients: [ci]\n    allow: [containers, system:read]\n    limits: { privileged: false }\n'
@@ -82,7 +81,7 @@ describe('swarmd with policy', () => {
       const file = join(dir, 'policy.yaml')
       const socket = join(dir, 'ci.sock')
       await writeFile(file, PS_ONLY)
-      const swarmd = startSwarmd([`dockerserver unix://${socket}`, `${STAMP} ci`, `${POLICY_MODULE} ${file} --audit stderr`, `dockerclient ${engine.host}`])
+      const swarmd = startSwarmd([`dockerserver ci=unix://${socket}`, `${POLICY_MODULE} ${file} --audit stderr`, `dockerclient ${engine.host}`])
       try {
         await until(async () => (await docker(socket, ['ps'])).code === 0, 'swarmd to serve')
         expect((await docker(socket, ['run', '--rm', 'busybox', 'true'])).stderr).toContain('policy: "default" denies ContainerCreate (no rule allows it for client "ci")')
@@ -108,7 +107,7 @@ describe('swarmd with policy', () => {
       const file = join(dir, 'hup.yaml')
       const socket = join(dir, 'hup.sock')
       await writeFile(file, PS_ONLY)
-      const swarmd = startSwarmd([`dockerserver unix://${socket}`, `${STAMP} ci`, `${POLICY_MODULE} ${file} --no-watch`, `dockerclient ${engine.host}`])
+      const swarmd = startSwarmd([`dockerserver ci=unix://${socket}`, `${POLICY_MODULE} ${file} --no-watch`, `dockerclient ${engine.host}`])
       try {
         await until(async () => (await docker(socket, ['ps'])).code === 0, 'swarmd to serve')
         await writeFile(file, RUN_TOO)
