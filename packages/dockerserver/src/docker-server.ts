@@ -149,12 +149,7 @@ export function createDockerServer (options: DockerServerOptions): DockerServer 
         requestCert: options.tls.verify === true,
         rejectUnauthorized: options.tls.verify === true,
         minVersion: 'TLSv1.2',
-        handshakeTimeout: headersTimeoutMs,
-        // node:http's own server allows half-open connections, node:https's does not: there a
-        // client's close_notify would end our side too. The docker CLI half-closes a hijacked
-        // connection as soon as it has no stdin to send (`docker run` without -i), and still
-        // reads the output, which must reach it over TLS as over plain TCP.
-        allowHalfOpen: true
+        handshakeTimeout: headersTimeoutMs
       })
       : http.createServer(serverOptions)
     const accepted = server instanceof https.Server ? 'secureConnection' : 'connection'
