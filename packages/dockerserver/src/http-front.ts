@@ -127,6 +127,11 @@ export class DockerHttpFront {
   }
 
   private adopt (socket: Socket): void {
+    // node:http's sockets allow half-open connections, node:https's do not: there a client's
+    // close_notify would end our side too. The docker CLI half-closes a hijacked connection as
+    // soon as it has no stdin to send (`docker run` without -i) and still reads the output,
+    // which must reach it over TLS as over plain TCP.
+    socket.allowHalfOpen = true
     this.hijacked.add(socket)
     socket.once('close', () => this.hijacked.delete(socket))
   }
