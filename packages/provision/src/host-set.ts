@@ -193,17 +193,17 @@ export class HostSet {
       try {
         await work
       } catch (error) {
-        attempt.abort(error)
+        // the first failure aborts the others: it is the one to report, not their ABORTED
+        if (!attempt.signal.aborted) attempt.abort(error)
         throw error
       }
     }))
-    const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected')
-    if (failed === undefined) {
+    if (!results.some((result) => result.status === 'rejected')) {
       this.schedule()
       return
     }
     await this.undoStart(launchedHere, tlsNamesHere)
-    throw toSwarmError(failed.reason)
+    throw toSwarmError(attempt.signal.reason)
   }
 
   /** Stops checking; terminates the hosts libswarm launched when `terminateOnStop`; closes the engines. */
