@@ -34,12 +34,17 @@ export interface AggregateOptions {
   maxBackoffMs?: number
   /** The cluster's name in `docker info`. Default `aggregate`. */
   name?: string
+  /**
+   * Text (in characters) of the recently used inspect documents kept to answer `docker inspect`
+   * from memory (least recently used out first; 0 keeps none). Default 32 MiB.
+   */
+  inspectCacheBytes?: number
   /** Random numbers for the `random` strategy (tests pass a seeded one). */
   random?: () => number
 }
 
 /** The usage line swarmd shows. */
-export const AGGREGATE_USAGE = 'aggregate [--strategy spread|binpack|random] [--refresh-interval 30s] [--health-timeout 1s] [--health-interval 2s] [--health-retries 3] [--name NAME=SPEC]... CHILD_SPEC...'
+export const AGGREGATE_USAGE = 'aggregate [--strategy spread|binpack|random] [--refresh-interval 30s] [--health-timeout 1s] [--health-interval 2s] [--health-retries 3] [--inspect-cache 32] [--name NAME=SPEC]... CHILD_SPEC...'
 
 /** Parses `30s`, `500ms`, `2m`, `1h` or a number of seconds into milliseconds. */
 export function parseDuration (text: string): number {
@@ -94,6 +99,13 @@ export function parseAggregateArgs (args: readonly string[]): AggregateOptions {
         break
       }
       case '--cluster-name': options.name = value(); break
+      case '--inspect-cache': {
+        const text = value()
+        const mebibytes = Number(text)
+        if (text.trim() === '' || !Number.isFinite(mebibytes) || mebibytes < 0) throw new SwarmError(ErrorCode.InvalidArguments, `--inspect-cache wants a size in MiB (0 keeps none), got ${JSON.stringify(text)}`)
+        options.inspectCacheBytes = Math.floor(mebibytes * 1024 * 1024)
+        break
+      }
       case '--name': {
         const pair = value()
         const at = pair.indexOf('=')

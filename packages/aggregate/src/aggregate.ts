@@ -11,10 +11,10 @@ import { AGGREGATE_USAGE, addressOf, parseAggregateArgs, type AggregateOptions }
 import { bodyJson, callDocker, compareEventTimes, drainProgress, eventJson, jsonArrayChunks, jsonObjects, stopOnAbort, utf8 } from './child-call.js'
 import { ClusterState, cachedInspect, listRowJson } from './cluster-state.js'
 import { cacheAnswers, containerPredicate, nodeMatcher } from './container-filters.js'
-import type { ContainerInspect } from './container-view.js'
 import { EngineNode, type CachedContainer, type EngineEvent } from './engine-node.js'
 import { containerOnUnhealthyNode, nodeUnavailable } from './errors.js'
 import { EventHub, eventPredicate, ipOf, tagEvent, type NodeEvent } from './event-hub.js'
+import { InspectCache } from './inspect-cache.js'
 import { routeObject } from './object-routes.js'
 import { place, readCreateBody, type Strategy } from './placement.js'
 import { Rescheduler, takeReschedulePolicy } from './reschedule.js'
@@ -37,6 +37,8 @@ const EXEC_MEMORY = 100_000
 const LIST_TIMEOUT_MS = 10_000
 /** A `docker ps` answer longer than this many rows is streamed. */
 const STREAMED_LIST_ROWS = 1000
+/** Default text held by the inspect cache: about 7,000 inspect documents of 4.5 KB. */
+export const INSPECT_CACHE_BYTES = 32 * 1024 * 1024
 
 /** The result of asking several nodes the same thing. */
 export interface NodeAnswer {
@@ -57,9 +59,12 @@ export class Aggregate {
   private readonly execs = new Map<string, EngineNode>()
   readonly random: () => number
   readonly rescheduler: Rescheduler
+  readonly inspects: InspectCache<EngineNode>
 
   constructor (readonly options: AggregateOptions, readonly log: Logger) {
     this.strategy = options.strategy ?? 'spread'
+    // what an engine changes without an event (a health check's log) is at most one refresh interval old
+    this.inspects = new InspectCache(options.inspectCacheBytes ?? INSPECT_CACHE_BYTES, options.refreshIntervalMs ?? 30_000)
     this.random = options.random ?? Math.random
     this.rescheduler = new Rescheduler({
       create: async (request) => {
@@ -75,6 +80,11 @@ export class Aggregate {
 
   /** An event of a node: to the merged stream; a node that failed or came back, to the rescheduler too. */
   nodeEvent (node: EngineNode, event: EngineEvent): void {
+    if (event.Type === 'swarm') this.inspects.invalidateOwner(node)
+    else {
+      const container = event.Type === 'container' || event.Type === undefined ? event.Actor?.ID ?? event.id : event.Actor?.Attributes?.container
+      if (container !== undefined) this.inspects.invalidate(container)
+    }
     this.hub.publish(node, event)
     if (event.Type === 'swarm' && event.Action !== undefined) this.rescheduler.nodeChanged(node, event.Action)
   }
@@ -156,8 +166,10 @@ export class Aggregate {
     const container = this.cluster.find(request.target)
     const node = container.node
     if (node.health !== 'healthy') throw containerOnUnhealthyNode(request.target, node)
-    let ret = message.ret
     const id = container.id
+    // what the request changes is seen by the next inspect, whether or not the engine's event came first
+    this.inspects.invalidate(id)
+    let ret = afterSuccess(message.ret, async () => { this.inspects.invalidate(id) })
     if (request.operation === 'ContainerRename') {
       // names are unique across the cluster, not only on the node
       const wanted = (queryValue(request.query, 'name') ?? '').replace(/^\//, '')
@@ -217,16 +229,21 @@ export class Aggregate {
       await this.forward(container.node, message, container.id)
       return undefined
     }
-    // the cache keeps a compact record of each container, not its whole inspect: ask the node
     const node = container.node
-    let inspect: ContainerInspect
+    const cached = this.inspects.get(node, container.id)
+    if (cached !== undefined) return inspectReply(cached, node)
+    // the state cache keeps a compact record of each container; the whole document comes from the node
+    const fetch = this.inspects.begin(node, container.id)
+    let body: string | undefined
     try {
-      inspect = bodyJson<ContainerInspect>(await callDocker(node.child, { operation: 'ContainerInspect', target: container.id, caller: request.caller }, { signal: node.signal, timeoutMs: LIST_TIMEOUT_MS }))
+      body = (await callDocker(node.child, { operation: 'ContainerInspect', target: container.id, caller: request.caller }, { signal: node.signal, timeoutMs: LIST_TIMEOUT_MS })).body
     } catch (error) {
       if (isSwarmError(error) && error.code === ErrorCode.NotFound) node.forget(container.id)
       throw error
+    } finally {
+      this.inspects.store(fetch, body)
     }
-    return jsonReply({ ...inspect, Node: nodeObject(node) })
+    return inspectReply(body, node)
   }
 
   private async listContainers (request: DockerRequest): Promise<Message> {
@@ -439,6 +456,17 @@ async function * sortedEvents (streams: Array<AsyncGenerator<NodeEvent>>, accept
   await Promise.all(streams.map(async (stream) => { for await (const event of stream) if (accept(event)) events.push(event) }))
   events.sort(compareEventTimes)
   for (const event of events) yield utf8(eventJson(event) + '\n')
+}
+
+/** An engine's inspect document (JSON text) with classic Swarm's `Node` object added. */
+function inspectReply (body: string | undefined, node: EngineNode): Message {
+  const text = (body ?? '').trimEnd()
+  if (!text.endsWith('}')) throw new SwarmError(ErrorCode.Protocol, `node ${node.name} answered an inspect with no JSON object`)
+  // a child that is itself an aggregate has added a Node of its own, which this one replaces
+  if (text.includes('"Node":')) return jsonReply({ ...JSON.parse(text) as object, Node: nodeObject(node) })
+  const nodeJson = JSON.stringify(nodeObject(node))
+  const json = text === '{}' ? `{"Node":${nodeJson}}` : `${text.slice(0, -1)},"Node":${nodeJson}}`
+  return encodeDockerReply({ status: 200, body: json, headers: { 'Content-Type': 'application/json' } })
 }
 
 /** The `Node` object classic Swarm added to a container's inspect JSON. */

@@ -17,6 +17,8 @@ export interface FakeEngine {
   /** The next `count` SystemPing answers come `ms` late. */
   slowPings (count: number, ms: number): void
   emit (event: Record<string, unknown>): void
+  /** The next request of `operation` is answered only once the returned function is called. */
+  hold (operation: string): () => void
   /** Adds a container behind aggregate's back (no event). */
   add (name: string, extra?: Record<string, any>): string
 }
@@ -41,6 +43,7 @@ export function fakeEngine (options: FakeEngineOptions): FakeEngine {
   const execs = new Map<string, string>()
   let clock = Date.now()
   const slow = { count: 0, ms: 0 }
+  const held = new Map<string, Promise<void>>()
   const now = (): string => new Date(clock++).toISOString()
 
   const emit = (event: Record<string, unknown>): void => {
@@ -88,6 +91,11 @@ export function fakeEngine (options: FakeEngineOptions): FakeEngine {
     callTimes: [],
     slowPings: (count, ms) => { slow.count = count; slow.ms = ms },
     emit,
+    hold: (operation) => {
+      let release = (): void => {}
+      held.set(operation, new Promise((resolve) => { release = resolve }))
+      return () => { release() }
+    },
     add: (name, extra = {}) => {
       const container = makeContainer(name, extra)
       if (extra.running === true) start(container)
@@ -101,6 +109,11 @@ export function fakeEngine (options: FakeEngineOptions): FakeEngine {
         const request = decodeDockerRequest(message)
         calls.push(`${request.operation} ${request.target}`.trim())
         fake.callTimes.push(Date.now())
+        const hold = held.get(request.operation)
+        if (hold !== undefined) {
+          held.delete(request.operation)
+          await hold
+        }
         switch (request.operation) {
           case 'SystemPing':
             if (slow.count > 0) {
