@@ -543,8 +543,7 @@ export async function createAggregate (options: AggregateOptions, context: Aggre
       (from, event) => { state.nodeEvent(from, event) },
       (self, wanted) => {
         const name = state.cluster.uniqueName(self, wanted)
-        self.name = name
-        state.cluster.renamed()
+        state.cluster.renamed(self, name)
         return name
       },
       log.child({ node: name ?? addr }))

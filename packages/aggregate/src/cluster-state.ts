@@ -49,13 +49,15 @@ export class ClusterState implements ContainerIndex {
     const at = this.nodes.indexOf(node)
     if (at >= 0) this.nodes.splice(at, 1)
     for (const id of [...node.containers.keys()]) node.forget(id)
-    this.renamed()
+    if (this.nodesByName.get(node.name) === node) this.nodesByName.delete(node.name)
   }
 
-  /** Rebuilds the node-name index after a node learnt its engine's name. */
-  renamed (): void {
-    this.nodesByName.clear()
-    for (const node of this.nodes) this.nodesByName.set(node.name, node)
+  /** Names `node` (which learnt its engine's name) in the node-name index. */
+  renamed (node: EngineNode, name: string): void {
+    if (node.name === name && this.nodesByName.get(name) === node) return
+    if (this.nodesByName.get(node.name) === node) this.nodesByName.delete(node.name)
+    node.name = name
+    this.nodesByName.set(name, node)
   }
 
   /** The node called `name`, if any. */
