@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { parseAggregateArgs } from '../src/aggregate-options.js'
 import { InspectCache } from '../src/inspect-cache.js'
 
 describe('InspectCache', () => {
@@ -29,5 +30,14 @@ describe('InspectCache', () => {
     now += 501
     expect(cache.get(node, 'a')).toBeUndefined()
     expect(cache.size).toEqual({ documents: 0, bytes: 0 })
+  })
+})
+
+describe('--inspect-cache', () => {
+  it('takes MiB, 0 for none, and refuses anything else', () => {
+    expect(parseAggregateArgs(['--inspect-cache', '8', 'x']).inspectCacheBytes).toBe(8 * 1024 * 1024)
+    expect(parseAggregateArgs(['--inspect-cache=0', 'x']).inspectCacheBytes).toBe(0)
+    expect(() => parseAggregateArgs(['--inspect-cache', 'lots', 'x'])).toThrow(/--inspect-cache wants a size in MiB/)
+    expect(() => parseAggregateArgs(['--inspect-cache', '-1', 'x'])).toThrow(/--inspect-cache wants a size in MiB/)
   })
 })
