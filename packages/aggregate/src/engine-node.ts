@@ -84,6 +84,8 @@ const IMAGE_CHANGES = new Set(['pull', 'tag', 'untag', 'delete', 'import', 'load
 const INSPECT_CONCURRENCY = 8
 /** Calls that list or inspect may take this long even when the health timeout is shorter. */
 const SYNC_TIMEOUT_MS = 10_000
+/** A periodic refresh lists a node's containers only when its `info` counts disagree with the cache, and at every this many refreshes. */
+const LIST_EVERY_REFRESHES = 10
 
 /** `ms` give or take 10 %, so nodes that started together drift apart. */
 function jittered (ms: number): number {
@@ -119,6 +121,7 @@ export class EngineNode {
   private pingTimer: NodeJS.Timeout | undefined
   private refreshTimer: NodeJS.Timeout | undefined
   private failures = 0
+  private refreshes = 0
   /** Failed pings or refreshes in a row since the last answer. */
   private misses = 0
   private closed = false
@@ -261,8 +264,11 @@ export class EngineNode {
   private async refresh (cycle: AbortController): Promise<void> {
     if (cycle.signal.aborted) return
     try {
-      await this.refreshFacts(cycle.signal, Math.max(this.timings.healthTimeoutMs, SYNC_TIMEOUT_MS))
-      await this.resync(cycle.signal, false)
+      const imagesBefore = this.facts?.images
+      const info = await this.refreshFacts(cycle.signal, Math.max(this.timings.healthTimeoutMs, SYNC_TIMEOUT_MS), false)
+      // the events keep the cache current; a refresh only checks that they did, by the engine's counts
+      if (++this.refreshes % LIST_EVERY_REFRESHES === 0 || !this.countsAgree(info)) await this.resync(cycle.signal, false)
+      else if (this.facts?.images !== imagesBefore) await this.refreshImages()
       this.answered()
     } catch (error) {
       if (cycle.signal.aborted || this.missed(cycle, error)) return
@@ -287,14 +293,23 @@ export class EngineNode {
     return true
   }
 
-  private async refreshFacts (signal: AbortSignal, timeoutMs: number): Promise<void> {
+  /** True when the engine's container counts (from its `info`) are the cache's. */
+  private countsAgree (info: Record<string, unknown>): boolean {
+    return info.Containers === this.containers.size && info.ContainersRunning === this.counts.running &&
+      info.ContainersPaused === this.counts.paused && info.ContainersStopped === this.counts.stopped
+  }
+
+  /** Reads the engine's `info` (and, with `withVersion`, its `version`) into {@link facts}; returns the info. */
+  private async refreshFacts (signal: AbortSignal, timeoutMs: number, withVersion = true): Promise<Record<string, unknown>> {
     const options = { signal, timeoutMs }
     const [infoReply, versionReply] = await Promise.all([
       callDocker(this.child, { operation: 'SystemInfo', target: '' }, options),
-      callDocker(this.child, { operation: 'SystemVersion', target: '' }, options)
+      withVersion ? callDocker(this.child, { operation: 'SystemVersion', target: '' }, options) : undefined
     ])
     const info = bodyJson<Record<string, unknown>>(infoReply) ?? {}
-    const version = bodyJson<Record<string, unknown>>(versionReply) ?? {}
+    const version = versionReply === undefined
+      ? { Version: this.facts?.serverVersion, ApiVersion: this.facts?.apiVersion, MinAPIVersion: this.facts?.minApiVersion }
+      : bodyJson<Record<string, unknown>>(versionReply) ?? {}
     const labels: Record<string, string> = {}
     for (const label of (info.Labels as string[] | null | undefined) ?? []) {
       const at = label.indexOf('=')
@@ -317,6 +332,7 @@ export class EngineNode {
       images: Number(info.Images ?? 0)
     }
     if (this.configuredName === undefined) this.name = this.nameFor(this, this.facts.name)
+    return info
   }
 
   private async openEvents (signal: AbortSignal): Promise<AsyncIterable<Uint8Array>> {

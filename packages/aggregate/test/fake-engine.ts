@@ -30,6 +30,14 @@ export interface FakeEngineOptions {
   memTotal?: number
   apiVersion?: string
   images?: string[]
+  /** `info` says how many containers it holds in each state, as dockerd does. */
+  withCounts?: boolean
+}
+
+function containerCounts (containers: Array<Record<string, any>>): Record<string, number> {
+  const paused = containers.filter((container) => container.State.Paused === true).length
+  const running = containers.filter((container) => container.State.Running === true).length - paused
+  return { Containers: containers.length, ContainersRunning: running, ContainersPaused: paused, ContainersStopped: containers.length - running - paused }
 }
 
 const encoder = new TextEncoder()
@@ -121,7 +129,10 @@ export function fakeEngine (options: FakeEngineOptions): FakeEngine {
               await new Promise((resolve) => setTimeout(resolve, slow.ms))
             }
             return encodeDockerReply({ status: 200, body: 'OK', headers: { 'Api-Version': options.apiVersion ?? '1.41' } })
-          case 'SystemInfo': return jsonReply({ ID: `ID-${options.name}`, Name: options.name, NCPU: options.ncpu ?? 4, MemTotal: options.memTotal ?? 8 * 1024 ** 3, Labels: options.labels ?? [], ServerVersion: '20.10.24', KernelVersion: '6.1.0', OperatingSystem: 'Fake Linux', Driver: 'overlay2', Images: images.length })
+          case 'SystemInfo': return jsonReply({
+            ...(options.withCounts === true ? containerCounts([...containers.values()]) : {}),
+            ID: `ID-${options.name}`,
+            Name: options.name, NCPU: options.ncpu ?? 4, MemTotal: options.memTotal ?? 8 * 1024 ** 3, Labels: options.labels ?? [], ServerVersion: '20.10.24', KernelVersion: '6.1.0', OperatingSystem: 'Fake Linux', Driver: 'overlay2', Images: images.length })
           case 'SystemVersion': return jsonReply({ Version: '20.10.24', ApiVersion: options.apiVersion ?? '1.41', MinAPIVersion: '1.12' })
           case 'SystemEvents': {
             const queue: Array<Uint8Array | Error | null> = []

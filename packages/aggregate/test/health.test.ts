@@ -86,6 +86,28 @@ describe('health', () => {
     expect(engine.calls.slice(from).filter((call) => call.startsWith('ContainerInspect'))).toEqual([`ContainerInspect ${late}`])
   })
 
+  it('refreshes by the engine\'s info: lists containers only when its counts disagree with the cache, or at every tenth refresh', async () => {
+    await using cluster = await fakeCluster([{ withCounts: true }], { refreshIntervalMs: 100, healthIntervalMs: 3_600_000 })
+    const engine = cluster.engines[0]!
+    await run(cluster.service, 'web')
+    const lists = (): number => timesOf(engine, 'ContainerList').length
+    const infos = (): number => timesOf(engine, 'SystemInfo').length
+    const from = { lists: lists(), infos: infos() }
+    await eventually(() => infos() - from.infos >= 5, 3000)
+    // counts agree: info alone, no version, no listing (unless the tenth refresh came in between)
+    expect(lists() - from.lists).toBeLessThanOrEqual(1)
+    expect(timesOf(engine, 'SystemVersion').length).toBe(1)
+    // every tenth refresh lists anyway
+    const before = lists()
+    await eventually(() => lists() > before, 3000)
+    // a container the events did not announce, just after that tenth: the next refresh's counts disagree, and it lists
+    engine.add('unannounced', { running: true })
+    const added = { lists: lists(), infos: infos() }
+    await eventually(() => lists() > added.lists, 3000)
+    expect(infos() - added.infos).toBeLessThanOrEqual(2)
+    expect(((await docker(cluster.service, 'ContainerList', '', { query: { all: '1' } })).json as unknown[]).length).toBe(2)
+  })
+
   it('parses --health-retries', () => {
     expect(parseAggregateArgs(['--health-retries', '5', 'x']).healthRetries).toBe(5)
     expect(() => parseAggregateArgs(['--health-retries', '0', 'x'])).toThrow(/at least 1/)
