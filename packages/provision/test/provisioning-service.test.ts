@@ -1,4 +1,5 @@
-import { createServer, isSwarmError, pipe, request, type Message, type Sender } from '@libswarm/core'
+import { createServer, pipe, request, type Message, type Sender } from '@libswarm/core'
+import { rejectionOf } from '@libswarm/test-engine'
 import { encodeDockerRequest } from '@libswarm/docker-api'
 import { describe, expect, it } from 'vitest'
 import { createProvisioningService, type HostSource, type ServedHost, type ServedHostChange } from '../src/index.js'
@@ -38,17 +39,7 @@ function source (extra: Partial<HostSource> = {}): HostSource & { add: (host: Se
   }
 }
 
-async function failure (promise: Promise<unknown>): Promise<{ code: string, message: string }> {
-  try {
-    await promise
-  } catch (error) {
-    if (!isSwarmError(error)) throw error
-    return { code: error.code, message: error.message }
-  }
-  throw new Error('expected a failure')
-}
-
-const ping = (): Message => encodeDockerRequest({ operation: 'SystemPing' })
+const ping = (): Message => encodeDockerRequest({ operation: 'SystemPing', target: '' })
 
 describe('createProvisioningService over a host source', () => {
   it('lists, watches (with synced), attaches and forwards by the provisioning contract', async () => {
@@ -73,8 +64,8 @@ describe('createProvisioningService over a host source', () => {
     const engine = attached.ret as Sender
     expect((await request(engine, 'Get', ['SystemPing', '', '{}'])).args).toEqual(['alpha'])
     await engine.close()
-    expect(await failure(request(engine, 'Get', ['SystemPing', '', '{}']))).toEqual({ code: 'CHANNEL_CLOSED', message: 'the attachment to host alpha is closed' })
-    expect(await failure(request(service, 'Attach', ['gamma']))).toEqual({ code: 'NOT_FOUND', message: 'testcloud: no host "gamma" in swarm web (its hosts: alpha)' })
+    expect(await rejectionOf(request(engine, 'Get', ['SystemPing', '', '{}']))).toEqual({ code: 'CHANNEL_CLOSED', message: 'the attachment to host alpha is closed' })
+    expect(await rejectionOf(request(service, 'Attach', ['gamma']))).toEqual({ code: 'NOT_FOUND', message: 'testcloud: no host "gamma" in swarm web (its hosts: alpha)' })
 
     // one host: a Docker message is its engine's
     const reply = await request(service, ping().verb, ping().args)
@@ -89,15 +80,15 @@ describe('createProvisioningService over a host source', () => {
   it('refuses a Docker message with no host or several, saying why', async () => {
     const hosts = source({ emptyNote: '--dry-run launches none' })
     const service = createProvisioningService(hosts)
-    expect(await failure(request(service, ping().verb, ping().args))).toEqual({ code: 'UNAVAILABLE', message: 'testcloud: no host of swarm web is up (--dry-run launches none)' })
-    expect(await failure(request(service, 'Attach', ['alpha']))).toEqual({ code: 'NOT_FOUND', message: 'testcloud: no host "alpha" in swarm web (it has none)' })
+    expect(await rejectionOf(request(service, ping().verb, ping().args))).toEqual({ code: 'UNAVAILABLE', message: 'testcloud: no host of swarm web is up (--dry-run launches none)' })
+    expect(await rejectionOf(request(service, 'Attach', ['alpha']))).toEqual({ code: 'NOT_FOUND', message: 'testcloud: no host "alpha" in swarm web (it has none)' })
     const [replies, ret] = pipe()
     await service.send({ verb: 'Watch', args: [], ret })
     // a set without hosts is synced at once
     expect((await replies.receive())?.args).toEqual(['synced'])
     hosts.add(namedEngine('alpha'))
     hosts.add(namedEngine('beta'))
-    expect(await failure(request(service, ping().verb, ping().args))).toEqual({ code: 'BAD_REQUEST', message: 'testcloud: swarm web has 2 hosts (alpha, beta); put it under aggregate to use them as one engine (\'aggregate "testcloud ..."\')' })
+    expect(await rejectionOf(request(service, ping().verb, ping().args))).toEqual({ code: 'BAD_REQUEST', message: 'testcloud: swarm web has 2 hosts (alpha, beta); put it under aggregate to use them as one engine (\'aggregate "testcloud ..."\')' })
     await replies.close()
     await service.close()
   })
