@@ -4,8 +4,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { ErrorCode, SwarmError, defineService, isSwarmError, silentLogger, type Logger, type Service, type ServiceInstance } from '@libswarm/core'
 import { createDockerClient } from '@libswarm/dockerclient'
-import { waitForEngine } from '@libswarm/provision'
-import { serveHostEngines, type HostEngine } from './host-engines.js'
+import { createProvisioningService, waitForEngine } from '@libswarm/provision'
 import { ORCHARD_API_URL, OrchardApi, parseOrchardSize, type OrchardHost } from './orchard-api.js'
 
 /** The usage line swarmd lists. */
@@ -97,7 +96,7 @@ export async function startOrchard (options: OrchardOptions, log: Logger = silen
   else throw new SwarmError(ErrorCode.InvalidArguments, 'orchard: give an API token (--token or ORCHARD_API_TOKEN), or --user and --password to sign in')
 
   const created: string[] = []
-  const hosts: HostEngine[] = []
+  const hosts: Array<{ name: string, address: string, engine: ServiceInstance }> = []
   const secrets = await mkdtemp(join(tmpdir(), 'libswarm-orchard-'))
   const release = async (): Promise<void> => {
     await rm(secrets, { recursive: true, force: true })
@@ -129,7 +128,17 @@ export async function startOrchard (options: OrchardOptions, log: Logger = silen
     await release()
     throw error
   }
-  return serveHostEngines(hosts, release)
+  // the hosts were named at the start: the set never changes while the service runs
+  return createProvisioningService({
+    name: 'orchard',
+    description: 'this chain',
+    hosts: new Map(hosts.map((host) => [host.name, host])),
+    subscribe: () => () => {},
+    close: async () => {
+      await Promise.allSettled(hosts.map(async (host) => { await host.engine.close() }))
+      await release()
+    }
+  })
 }
 
 async function findHost (api: OrchardApi, name: string, options: OrchardOptions, created: string[], log: Logger): Promise<OrchardHost> {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { ErrorCode, SwarmError, isSwarmError, request, silentLogger, toSwarmError, type AbortOptions, type Logger, type ServiceInstance } from '@libswarm/core'
 import { dockerUserData } from './cloud-init.js'
+import type { HostSource } from './host-source.js'
 import { connectHostEngine, waitForEngine } from './host-engine.js'
 import { openStateDirectory, type StateDirectory } from './state-directory.js'
 
@@ -124,9 +125,10 @@ class HostBootError extends SwarmError {}
  * `count` (only what is missing, never more than `maxHosts` in all), each waited for until its
  * engine answers over mutual TLS, then checked every `checkIntervalMs`; a host that fails to
  * boot or is lost is replaced or reported, as `onUnreachable` says. A failed start terminates
- * every host it launched. Listeners hear each host added and removed.
+ * every host it launched. Listeners hear each host added and removed. It is the
+ * {@link HostSource} a cloud provisioner's service serves.
  */
-export class HostSet {
+export class HostSet implements HostSource {
   readonly hosts = new Map<string, ReadyHost>()
   plan: LaunchPlan | undefined
   private readonly listeners = new Set<(change: HostChange) => void>()
@@ -145,6 +147,27 @@ export class HostSet {
 
   /** Hosts launched by this set so far (replacements included). */
   get launched (): number { return this.launches }
+
+  /** The provider's name. */
+  get name (): string { return this.provider.name }
+
+  /** `swarm NAME`, in error messages. */
+  get description (): string { return `swarm ${this.options.swarm}` }
+
+  /** Why a dry run has no host. */
+  get emptyNote (): string | undefined { return this.options.dryRun ? '--dry-run launches none' : undefined }
+
+  /** What `Get provision` answers: the swarm, its hosts and the `--dry-run` plan. */
+  describe (): unknown {
+    return {
+      provider: this.provider.name,
+      swarm: this.options.swarm,
+      count: this.options.count,
+      launched: this.launches,
+      hosts: [...this.hosts.values()].map((host) => ({ name: host.name, id: host.id, address: host.address, launched: host.launched })),
+      plan: this.plan ?? null
+    }
+  }
 
   /** Listens to hosts added and removed; returns the function that stops listening. */
   subscribe (listener: (change: HostChange) => void): () => void {

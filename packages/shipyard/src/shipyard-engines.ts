@@ -3,9 +3,16 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ErrorCode, SwarmError, silentLogger, toSwarmError, type Logger, type ServiceInstance } from '@libswarm/core'
 import { createDockerClient } from '@libswarm/dockerclient'
-import { waitForEngine } from '@libswarm/provision'
-import { serveHostEngines, type EngineSet, type HostEngine } from './host-engines.js'
+import { createProvisioningService, waitForEngine, type HostSource, type ServedHostChange } from '@libswarm/provision'
 import type { ShipyardApi, ShipyardEngine } from './shipyard-api.js'
+
+/** One engine Shipyard holds, by its id. */
+interface ShipyardHost {
+  readonly name: string
+  /** `host:port`, as aggregate shows a node's address. */
+  readonly address: string
+  readonly engine: ServiceInstance
+}
 
 /** Options of {@link startShipyardEngines}. */
 export interface ShipyardEnginesOptions {
@@ -22,9 +29,10 @@ export interface ShipyardEnginesOptions {
  * directory while the set runs). Read again every `intervalMs`: an engine added in Shipyard is
  * connected and added, one removed there is dropped.
  */
-class ShipyardEngineSet implements EngineSet {
-  readonly hosts = new Map<string, HostEngine>()
-  private readonly listeners = new Set<(change: 'added' | 'removed', host: HostEngine) => void>()
+class ShipyardEngineSet implements HostSource {
+  readonly name = 'shipyard'
+  readonly hosts = new Map<string, ShipyardHost>()
+  private readonly listeners = new Set<(change: ServedHostChange) => void>()
   private readonly log: Logger
   private secrets = ''
   private files = 0
@@ -45,7 +53,9 @@ class ShipyardEngineSet implements EngineSet {
     if (this.options.intervalMs > 0) this.timer = setInterval(() => { void this.again() }, this.options.intervalMs)
   }
 
-  subscribe (listener: (change: 'added' | 'removed', host: HostEngine) => void): () => void {
+  get description (): string { return `Shipyard ${this.api.url}` }
+
+  subscribe (listener: (change: ServedHostChange) => void): () => void {
     this.listeners.add(listener)
     return () => { this.listeners.delete(listener) }
   }
@@ -65,7 +75,7 @@ class ShipyardEngineSet implements EngineSet {
       if (listed.has(name)) continue
       this.hosts.delete(name)
       this.log.info('shipyard engine removed', { engine: name })
-      for (const listener of this.listeners) listener('removed', host)
+      for (const listener of this.listeners) listener({ change: 'removed', host })
       await host.engine.close().catch(() => {})
     }
     await Promise.all([...listed].filter(([name]) => !this.hosts.has(name)).map(async ([name, record]) => { await this.connect(name, record) }))
@@ -103,7 +113,7 @@ class ShipyardEngineSet implements EngineSet {
     const host = { name, address: url.host, engine }
     this.hosts.set(name, host)
     this.log.info('shipyard engine added', { engine: name, address: url.host })
-    for (const listener of this.listeners) listener('added', host)
+    for (const listener of this.listeners) listener({ change: 'added', host })
   }
 
   async close (): Promise<void> {
@@ -131,5 +141,5 @@ export async function startShipyardEngines (api: ShipyardApi, options: ShipyardE
     await set.close()
     throw error
   }
-  return serveHostEngines('shipyard', set)
+  return createProvisioningService(set)
 }

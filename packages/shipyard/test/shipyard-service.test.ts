@@ -1,4 +1,5 @@
-import { isSwarmError, request } from '@libswarm/core'
+import { request } from '@libswarm/core'
+import { rejectionOf } from '@libswarm/test-engine'
 import { decodeDockerReply, encodeDockerRequest } from '@libswarm/docker-api'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseShipyardArgs, startShipyard } from '../src/index.js'
@@ -13,16 +14,6 @@ beforeAll(async () => {
   standIn.addAccount('guest', 'guest-pass', 'guest')
 })
 afterAll(async () => { await standIn?.close() })
-
-async function failure (promise: Promise<unknown>): Promise<{ code: string, message: string }> {
-  try {
-    await promise
-  } catch (error) {
-    if (!isSwarmError(error)) throw error
-    return { code: error.code, message: error.message }
-  }
-  throw new Error('expected a failure')
-}
 
 describe('shipyard arguments', () => {
   it('takes one URL and exactly one way to authenticate', () => {
@@ -41,11 +32,11 @@ describe('shipyard against the v2 API stand-in', () => {
     const service = await startShipyard({ url: standIn.url, user: 'admin', password: 'shipyard' })
     await service.close()
     expect(standIn.requests).toContain('POST /auth/login')
-    expect(await failure(startShipyard({ url: standIn.url, user: 'admin', password: 'nope' }))).toEqual({ code: 'FORBIDDEN', message: 'shipyard: POST /auth/login answered 403: invalid username/password' })
-    expect(await failure(startShipyard({ url: standIn.url, user: 'admin', token: 'stale' }))).toEqual({ code: 'UNAUTHORIZED', message: 'shipyard: GET /api/containers answered 401: unauthorized' })
-    expect(await failure(startShipyard({ url: standIn.url, user: 'guest', password: 'guest-pass' }))).toEqual({ code: 'FORBIDDEN', message: 'shipyard: GET /api/containers answered 403: access denied' })
-    expect(await failure(startShipyard({ url: standIn.url, serviceKey: standIn.issueServiceKey(), engines: true }))).toEqual({ code: 'UNAVAILABLE', message: `shipyard: ${standIn.url} holds no engine` })
-    expect((await failure(startShipyard({ url: 'http://127.0.0.1:1', serviceKey: 'k' }))).code).toBe('UNAVAILABLE')
+    expect(await rejectionOf(startShipyard({ url: standIn.url, user: 'admin', password: 'nope' }))).toEqual({ code: 'FORBIDDEN', message: 'shipyard: POST /auth/login answered 403: invalid username/password' })
+    expect(await rejectionOf(startShipyard({ url: standIn.url, user: 'admin', token: 'stale' }))).toEqual({ code: 'UNAUTHORIZED', message: 'shipyard: GET /api/containers answered 401: unauthorized' })
+    expect(await rejectionOf(startShipyard({ url: standIn.url, user: 'guest', password: 'guest-pass' }))).toEqual({ code: 'FORBIDDEN', message: 'shipyard: GET /api/containers answered 403: access denied' })
+    expect(await rejectionOf(startShipyard({ url: standIn.url, serviceKey: standIn.issueServiceKey(), engines: true }))).toEqual({ code: 'UNAVAILABLE', message: `shipyard: ${standIn.url} holds no engine` })
+    expect((await rejectionOf(startShipyard({ url: 'http://127.0.0.1:1', serviceKey: 'k' }))).code).toBe('UNAVAILABLE')
   })
 
   it('refuses what Shipyard cannot do before calling it, and passes its own errors on', async () => {
@@ -56,13 +47,13 @@ describe('shipyard against the v2 API stand-in', () => {
         return decodeDockerReply(await request(service, message.verb, message.args))
       }
       const calls = standIn.requests.length
-      expect(await failure(ask('ImageList'))).toEqual({ code: 'NOT_IMPLEMENTED', message: 'shipyard: ImageList cannot be done through Shipyard: its API has containers (list, inspect, run, stop, restart, destroy, logs, scale), engines, events and cluster info; use shipyard --engines for the whole Docker API' })
-      expect(await failure(ask('ContainerCreate', '', { body: { Image: 'busybox', Entrypoint: ['sh'], HostConfig: { Binds: ['/a:/b'] } } }))).toEqual({ code: 'NOT_IMPLEMENTED', message: 'shipyard: Shipyard\'s image (citadel) has no entrypoint, volumes or mounts' })
-      expect(await failure(ask('ContainerList', '', { query: { filters: '{"label":["a=b"]}' } }))).toMatchObject({ code: 'NOT_IMPLEMENTED' })
-      expect(await failure(ask('SystemEvents', '', { query: { filters: '{"image":["busybox"]}' } }))).toMatchObject({ code: 'NOT_IMPLEMENTED' })
+      expect(await rejectionOf(ask('ImageList'))).toEqual({ code: 'NOT_IMPLEMENTED', message: 'shipyard: ImageList cannot be done through Shipyard: its API has containers (list, inspect, run, stop, restart, destroy, logs, scale), engines, events and cluster info; use shipyard --engines for the whole Docker API' })
+      expect(await rejectionOf(ask('ContainerCreate', '', { body: { Image: 'busybox', Entrypoint: ['sh'], HostConfig: { Binds: ['/a:/b'] } } }))).toEqual({ code: 'NOT_IMPLEMENTED', message: 'shipyard: Shipyard\'s image (citadel) has no entrypoint, volumes or mounts' })
+      expect(await rejectionOf(ask('ContainerList', '', { query: { filters: '{"label":["a=b"]}' } }))).toMatchObject({ code: 'NOT_IMPLEMENTED' })
+      expect(await rejectionOf(ask('SystemEvents', '', { query: { filters: '{"image":["busybox"]}' } }))).toMatchObject({ code: 'NOT_IMPLEMENTED' })
       expect(standIn.requests.length).toBe(calls)
-      expect(await failure(ask('ContainerCreate', '', { body: { Image: 'busybox' } }))).toEqual({ code: 'INTERNAL', message: 'shipyard: POST /api/containers answered 500: no engines available to run busybox' })
-      expect(await failure(ask('ContainerInspect', 'gone'))).toEqual({ code: 'NOT_FOUND', message: 'shipyard: GET /api/containers/gone answered 500: container gone not found' })
+      expect(await rejectionOf(ask('ContainerCreate', '', { body: { Image: 'busybox' } }))).toEqual({ code: 'INTERNAL', message: 'shipyard: POST /api/containers answered 500: no engines available to run busybox' })
+      expect(await rejectionOf(ask('ContainerInspect', 'gone'))).toEqual({ code: 'NOT_FOUND', message: 'shipyard: GET /api/containers/gone answered 500: container gone not found' })
     } finally {
       await service.close()
     }

@@ -1,5 +1,4 @@
-import { execFile, spawn } from 'node:child_process'
-import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -8,7 +7,7 @@ import { spawnChain, type Chain, type Service } from '@libswarm/core'
 import { complianceTests } from '@libswarm/core/compliance'
 import { createDockerServer, type DockerServer } from '@libswarm/dockerserver'
 import { openStateDirectory } from '@libswarm/provision'
-import { canRunTests, DOCKER20, DOCKER28 } from '@libswarm/test-engine'
+import { canRunTests, DOCKER20, DOCKER28, dockerCliOutput, eventually, runDockerCli, startSwarmd } from '@libswarm/test-engine'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { orchard } from '../../src/index.js'
 import { startOrchardStandIn, type OrchardStandIn } from '../orchard-stand-in.js'
@@ -44,17 +43,11 @@ async function shut (made: Front): Promise<void> {
 }
 
 async function docker (host: string, args: string[], cli = DOCKER28): Promise<{ code: number, stdout: string, stderr: string }> {
-  return await new Promise((resolve) => {
-    execFile(cli, args, { env: { PATH: process.env.PATH, HOME: dir, DOCKER_HOST: host, DOCKER_CONFIG: join(dir, 'cli') }, timeout: 30_000 }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, stdout: stdout.toString(), stderr: stderr.toString() })
-    })
-  })
+  return await runDockerCli(host, args, { home: dir, cli })
 }
 
 async function ok (host: string, args: string[], cli = DOCKER28): Promise<string> {
-  const result = await docker(host, args, cli)
-  if (result.code !== 0) throw new Error(`docker ${args.join(' ')} failed (${result.code}): ${result.stderr}`)
-  return result.stdout.trim()
+  return await dockerCliOutput(host, args, { home: dir, cli })
 }
 
 describe.runIf(canRunTests())('orchard hosts driven by the docker CLI (API stand-in, private dockerd over mutual TLS)', () => {
@@ -125,30 +118,13 @@ describe.runIf(canRunTests())('orchard hosts driven by the docker CLI (API stand
   it('runs in the real swarmd by its package name, under aggregate', async () => {
     // swarmd finds a third-party service as an installed package of its working directory
     const cwd = join(dir, 'swarmd')
-    await mkdir(join(cwd, 'node_modules', '@libswarm'), { recursive: true })
-    await symlink(fileURLToPath(new URL('../..', import.meta.url)), join(cwd, 'node_modules', '@libswarm', 'orchard'))
     const socket = join(dir, 'swarmd.sock')
     const spec = orchardSpec('alpha', 'gamma').replace(/^orchard /, '@libswarm/orchard ')
-    const swarmd = spawn(process.execPath, [SWARMD, `dockerserver unix://${socket}`, `aggregate --health-interval 1s "${spec}"`], { cwd, env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'] })
-    let log = ''
-    swarmd.stderr.setEncoding('utf8').on('data', (chunk: string) => { log += chunk })
-    try {
-      let info = ''
-      for (let attempt = 0; attempt < 60 && swarmd.exitCode === null; attempt++) {
-        info = (await docker(`unix://${socket}`, ['info'])).stdout
-        if (info.includes('Nodes: 2')) break
-        await new Promise((resolve) => setTimeout(resolve, 250))
-      }
-      expect(info, log).toMatch(/ {2}alpha: 127\.\d+\.\d+\.\d+:4243\n/)
-      expect(info).toMatch(/ {2}gamma: 127\.\d+\.\d+\.\d+:4243\n/)
-      expect(await ok(`unix://${socket}`, ['run', '--rm', 'busybox', 'echo', 'through swarmd'])).toBe('through swarmd')
-    } finally {
-      const exited = new Promise((resolve) => swarmd.once('exit', resolve))
-      swarmd.kill('SIGTERM')
-      const timer = setTimeout(() => swarmd.kill('SIGKILL'), 20_000)
-      await exited
-      clearTimeout(timer)
-    }
+    await using swarmd = await startSwarmd({ bin: SWARMD, cwd, args: [`dockerserver unix://${socket}`, `aggregate --health-interval 1s "${spec}"`], packages: { '@libswarm/orchard': fileURLToPath(new URL('../..', import.meta.url)) } })
+    const info = await eventually(async () => (await docker(`unix://${socket}`, ['info'])).stdout, (text) => text.includes('Nodes: 2') || swarmd.process.exitCode !== null, { attempts: 60 })
+    expect(info, swarmd.log()).toMatch(/ {2}alpha: 127\.\d+\.\d+\.\d+:4243\n/)
+    expect(info).toMatch(/ {2}gamma: 127\.\d+\.\d+\.\d+:4243\n/)
+    expect(await ok(`unix://${socket}`, ['run', '--rm', 'busybox', 'echo', 'through swarmd'])).toBe('through swarmd')
   })
 
   describe('compliance (one orchard host)', () => {

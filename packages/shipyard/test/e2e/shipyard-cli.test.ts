@@ -1,14 +1,13 @@
-import { execFile, spawn } from 'node:child_process'
-import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { aggregate } from '@libswarm/aggregate'
-import { isSwarmError, spawnChain, type Chain, type Service } from '@libswarm/core'
+import { spawnChain, type Chain, type Service } from '@libswarm/core'
 import { complianceTests } from '@libswarm/core/compliance'
 import { createDockerServer, type DockerServer } from '@libswarm/dockerserver'
 import { openStateDirectory } from '@libswarm/provision'
-import { canRunTests, DOCKER20, DOCKER28, freePort } from '@libswarm/test-engine'
+import { canRunTests, DOCKER20, DOCKER28, dockerCliOutput, eventually, freePort, rejectionOf, runDockerCli, startSwarmd } from '@libswarm/test-engine'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ShipyardApi, shipyard, type ShipyardEngine } from '../../src/index.js'
 import { startShipyardStandIn, type ShipyardStandIn } from '../shipyard-stand-in.js'
@@ -34,39 +33,18 @@ async function front (name: string, specs: string[]): Promise<Front> {
 }
 
 async function docker (host: string, args: string[], cli = DOCKER28, timeout = 30_000): Promise<{ code: number, stdout: string, stderr: string }> {
-  return await new Promise((resolve) => {
-    execFile(cli, args, { env: { PATH: process.env.PATH, HOME: dir, DOCKER_HOST: host, DOCKER_CONFIG: join(dir, 'cli') }, timeout }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, stdout: stdout.toString(), stderr: stderr.toString() })
-    })
-  })
+  return await runDockerCli(host, args, { home: dir, cli, timeoutMs: timeout })
 }
 
 async function ok (host: string, args: string[], cli = DOCKER28): Promise<string> {
-  const result = await docker(host, args, cli)
-  if (result.code !== 0) throw new Error(`docker ${args.join(' ')} failed (${result.code}): ${result.stderr}`)
-  return result.stdout.trim()
-}
-
-/** Reads until `done` holds (at most 40 tries, 250 ms apart), and answers the last reading. */
-async function eventually (read: () => Promise<string>, done: (text: string) => boolean): Promise<string> {
-  let last = ''
-  for (let attempt = 0; attempt < 40; attempt++) {
-    last = await read()
-    if (done(last)) return last
-    await new Promise((resolve) => setTimeout(resolve, 250))
-  }
-  return last
+  return await dockerCliOutput(host, args, { home: dir, cli })
 }
 
 async function refusal (specs: string[]): Promise<{ code: string, message: string }> {
-  try {
+  return await rejectionOf((async () => {
     const chain = await spawnChain(specs, { resolve: (service) => services[service] as Service })
     await chain.close()
-  } catch (error) {
-    if (!isSwarmError(error)) throw error
-    return { code: error.code, message: error.message }
-  }
-  throw new Error('expected the spawn to fail')
+  })())
 }
 
 describe.runIf(canRunTests())('shipyard driven by the docker CLI (v2 API stand-in over two private dockerd)', () => {
@@ -187,30 +165,13 @@ describe.runIf(canRunTests())('shipyard driven by the docker CLI (v2 API stand-i
   it('runs in the real swarmd by its package name', async () => {
     // swarmd finds a third-party service as an installed package of its working directory
     const cwd = join(dir, 'swarmd')
-    await mkdir(join(cwd, 'node_modules', '@libswarm'), { recursive: true })
-    await symlink(fileURLToPath(new URL('../..', import.meta.url)), join(cwd, 'node_modules', '@libswarm', 'shipyard'))
     const socket = join(dir, 'swarmd.sock')
-    const swarmd = spawn(process.execPath, [SWARMD, `dockerserver unix://${socket}`, `@libswarm/shipyard ${standIn.url} --user ops --password ops-pass`], { cwd, env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'] })
-    let log = ''
-    swarmd.stderr.setEncoding('utf8').on('data', (chunk: string) => { log += chunk })
-    try {
-      let info = ''
-      for (let attempt = 0; attempt < 60 && swarmd.exitCode === null; attempt++) {
-        info = (await docker(`unix://${socket}`, ['info'])).stdout
-        if (info.includes('Nodes: 2')) break
-        await new Promise((resolve) => setTimeout(resolve, 250))
-      }
-      expect(info, log).toMatch(/ Nodes: 2\n/)
-      await ok(`unix://${socket}`, ['run', '-d', '--name', 'via-swarmd', 'busybox', 'sleep', '300'])
-      expect(await ok(`unix://${socket}`, ['ps', '--format', '{{.Names}}'])).toBe('via-swarmd')
-      await ok(`unix://${socket}`, ['rm', '-f', 'via-swarmd'])
-    } finally {
-      const exited = new Promise((resolve) => swarmd.once('exit', resolve))
-      swarmd.kill('SIGTERM')
-      const timer = setTimeout(() => swarmd.kill('SIGKILL'), 20_000)
-      await exited
-      clearTimeout(timer)
-    }
+    await using swarmd = await startSwarmd({ bin: SWARMD, cwd, args: [`dockerserver unix://${socket}`, `@libswarm/shipyard ${standIn.url} --user ops --password ops-pass`], packages: { '@libswarm/shipyard': fileURLToPath(new URL('../..', import.meta.url)) } })
+    const info = await eventually(async () => (await docker(`unix://${socket}`, ['info'])).stdout, (text) => text.includes('Nodes: 2') || swarmd.process.exitCode !== null, { attempts: 60 })
+    expect(info, swarmd.log()).toMatch(/ Nodes: 2\n/)
+    await ok(`unix://${socket}`, ['run', '-d', '--name', 'via-swarmd', 'busybox', 'sleep', '300'])
+    expect(await ok(`unix://${socket}`, ['ps', '--format', '{{.Names}}'])).toBe('via-swarmd')
+    await ok(`unix://${socket}`, ['rm', '-f', 'via-swarmd'])
   })
 
   describe('compliance (mapped, and --engines)', () => {
