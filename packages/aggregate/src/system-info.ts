@@ -1,21 +1,10 @@
+import { bytesSize, clusterSystemInfo, clusterSystemVersion } from '@libswarm/docker-api'
 import type { ClusterState } from './cluster-state.js'
 import type { EngineNode } from './engine-node.js'
 import type { Strategy } from './placement.js'
 
 /** The filters aggregate applies, in order, as `docker info` lists them. */
 export const FILTER_NAMES = ['health', 'constraint', 'affinity', 'dependency', 'network', 'port', 'resources']
-
-/** go-units' BytesSize: `256 MiB`, `7.451 GiB`. */
-export function bytesSize (bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB']
-  let value = bytes
-  let unit = 0
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024
-    unit++
-  }
-  return `${Number(value.toPrecision(4))} ${units[unit] ?? 'B'}`
-}
 
 function cpuText (value: number): string {
   return Number.isInteger(value) ? String(value) : String(Number(value.toFixed(2)))
@@ -92,53 +81,20 @@ export function clusterInfo (cluster: ClusterState, options: ClusterInfoOptions)
     kernelVersion ||= node.facts.kernelVersion
     operatingSystem ||= node.facts.operatingSystem
   }
-  return {
-    ID: options.id,
-    Containers: running + paused + stopped,
-    ContainersRunning: running,
-    ContainersPaused: paused,
-    ContainersStopped: stopped,
-    Images: images,
-    Driver: '',
-    DriverStatus: null,
-    SystemStatus: status,
-    Plugins: { Volume: null, Network: null, Authorization: null, Log: null },
-    MemoryLimit: true,
-    SwapLimit: true,
-    CpuCfsPeriod: true,
-    CpuCfsQuota: true,
-    CPUShares: true,
-    CPUSet: true,
-    IPv4Forwarding: true,
-    Debug: false,
-    NFd: 0,
-    OomKillDisable: true,
-    NGoroutines: 0,
-    SystemTime: new Date().toISOString(),
-    LoggingDriver: '',
-    CgroupDriver: '',
-    NEventsListener: 0,
-    KernelVersion: kernelVersion,
-    OperatingSystem: operatingSystem,
-    OSType: 'linux',
-    Architecture: process.arch === 'x64' ? 'x86_64' : process.arch,
-    IndexServerAddress: 'https://index.docker.io/v1/',
-    NCPU: ncpu,
-    MemTotal: memTotal,
-    DockerRootDir: '',
-    Name: options.name,
-    Labels: [],
-    ExperimentalBuild: false,
-    ServerVersion: options.version,
-    Runtimes: {},
-    DefaultRuntime: '',
-    Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
-    LiveRestoreEnabled: false,
-    Isolation: '',
-    InitBinary: '',
-    SecurityOptions: [],
-    Warnings: null
-  }
+  return clusterSystemInfo({
+    id: options.id,
+    name: options.name,
+    serverVersion: options.version,
+    running,
+    paused,
+    stopped,
+    images,
+    systemStatus: status,
+    kernelVersion,
+    operatingSystem,
+    ncpu,
+    memTotal
+  })
 }
 
 /** Compares API versions such as `1.41` and `1.9`. */
@@ -174,17 +130,12 @@ export function clusterVersion (cluster: ClusterState, version: string): Record<
     kernelVersion ||= facts.kernelVersion
     if (components.length <= 16) components.push({ Name: `Engine ${node.name}`, Version: facts.serverVersion, Details: { ApiVersion: facts.apiVersion } })
   }
-  return {
-    Platform: { Name: 'libswarm aggregate' },
-    Components: components,
-    Version: `libswarm/${version}`,
-    ApiVersion: apiVersion,
-    MinAPIVersion: minApiVersion,
-    GitCommit: '',
-    GoVersion: '',
-    Os: 'linux',
-    Arch: process.arch === 'x64' ? 'amd64' : process.arch,
-    KernelVersion: kernelVersion,
-    BuildTime: ''
-  }
+  return clusterSystemVersion({
+    platform: 'libswarm aggregate',
+    components,
+    version: `libswarm/${version}`,
+    apiVersion,
+    minApiVersion,
+    kernelVersion
+  })
 }

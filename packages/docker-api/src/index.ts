@@ -20,3 +20,5 @@ export {
 } from './engine-bodies.js'
 export { fillGoZeros, goDecodeError } from './go-json.js'
 export type { GoType } from './go-json.js'
+export { bytesSize, clusterSystemInfo, clusterSystemVersion } from './cluster-info.js'
+export type { ClusterSystemInfoFields, ClusterSystemVersionFields } from './cluster-info.js'

@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs'
-import { parseArgs } from 'node:util'
-import { ErrorCode, SwarmError, defineService, type Service } from '@libswarm/core'
+import { ErrorCode, SwarmError, defineService, parseServiceArgs, type Service } from '@libswarm/core'
 import { createDockerServer, type DockerServerOptions } from './docker-server.js'
 
 /** The usage line of the `dockerserver` service. */
@@ -12,29 +11,19 @@ export const DOCKERSERVER_USAGE = 'dockerserver [NAME=]ADDRESS... [--tls] [--tls
  * TLS files are read here, so a missing file fails at spawn, not at the first client.
  */
 export function parseDockerServerArgs (args: readonly string[]): Omit<DockerServerOptions, 'next'> {
-  let parsed
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        tls: { type: 'boolean' },
-        tlsverify: { type: 'boolean' },
-        tlscacert: { type: 'string' },
-        tlscert: { type: 'string' },
-        tlskey: { type: 'string' },
-        'allow-insecure-tcp': { type: 'boolean' },
-        'max-connections': { type: 'string' },
-        'max-body-size': { type: 'string' },
-        'headers-timeout': { type: 'string' },
-        'body-timeout': { type: 'string' },
-        'keep-alive-timeout': { type: 'string' }
-      }
-    })
-  } catch (error) {
-    throw new SwarmError(ErrorCode.InvalidArguments, `${error instanceof Error ? error.message : String(error)}; usage: ${DOCKERSERVER_USAGE}`)
-  }
+  const parsed = parseServiceArgs('dockerserver', args, {
+    tls: { type: 'boolean' },
+    tlsverify: { type: 'boolean' },
+    tlscacert: { type: 'string' },
+    tlscert: { type: 'string' },
+    tlskey: { type: 'string' },
+    'allow-insecure-tcp': { type: 'boolean' },
+    'max-connections': { type: 'string' },
+    'max-body-size': { type: 'string' },
+    'headers-timeout': { type: 'string' },
+    'body-timeout': { type: 'string' },
+    'keep-alive-timeout': { type: 'string' }
+  }, DOCKERSERVER_USAGE)
   const { values, positionals } = parsed
   if (positionals.length === 0) throw new SwarmError(ErrorCode.InvalidArguments, `dockerserver needs an address; usage: ${DOCKERSERVER_USAGE}`)
   const useTls = values.tls === true || values.tlsverify === true

@@ -196,7 +196,7 @@ describe('service arguments', () => {
   it('reads addresses and flags as dockerd names them', () => {
     expect(parseDockerServerArgs(['unix:///tmp/a.sock', 'tcp://127.0.0.1:2375', '--allow-insecure-tcp'])).toEqual({ addresses: ['unix:///tmp/a.sock', 'tcp://127.0.0.1:2375'], tls: undefined, allowInsecureTcp: true })
     expect(() => parseDockerServerArgs([])).toThrow(/needs an address/)
-    expect(() => parseDockerServerArgs(['unix:///a', '--bogus'])).toThrow(/Unknown option '--bogus'/)
+    expect(() => parseDockerServerArgs(['unix:///a', '--bogus'])).toThrow(/^dockerserver: Unknown option '--bogus'.*; usage: dockerserver /)
     expect(() => parseDockerServerArgs(['tcp://127.0.0.1:1', '--tlsverify', '--tlscert', 'a', '--tlskey', 'b'])).toThrow(/--tlsverify needs --tlscacert/)
     expect(() => parseDockerServerArgs(['tcp://127.0.0.1:1', '--tlscert', 'a'])).toThrow(/need --tls or --tlsverify/)
     expect(() => parseDockerServerArgs(['tcp://127.0.0.1:1', '--tls', '--tlscert', join(dir, 'missing.pem'), '--tlskey', 'b'])).toThrow(/--tlscert .*missing\.pem: ENOENT/)

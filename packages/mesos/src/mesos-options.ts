@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs'
-import { parseArgs } from 'node:util'
+import { parseServiceArgs } from '@libswarm/core'
 import { invalidArguments } from './errors.js'
 
 /** The usage line swarmd lists. */
@@ -57,42 +57,32 @@ function positive (flag: string, text: string | undefined): number | undefined {
 
 /** Parses `mesos`' arguments. */
 export function parseMesosArgs (args: readonly string[]): MesosOptions {
-  let parsed
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        master: { type: 'string' },
-        name: { type: 'string' },
-        role: { type: 'string' },
-        user: { type: 'string' },
-        principal: { type: 'string' },
-        secret: { type: 'string' },
-        'secret-file': { type: 'string' },
-        'master-cacert': { type: 'string' },
-        'master-cert': { type: 'string' },
-        'master-key': { type: 'string' },
-        'failover-timeout': { type: 'string' },
-        'framework-id-file': { type: 'string' },
-        'agent-attribute': { type: 'string' },
-        'engine-port': { type: 'string' },
-        tls: { type: 'boolean' },
-        tlsverify: { type: 'boolean' },
-        tlscacert: { type: 'string' },
-        tlscert: { type: 'string' },
-        tlskey: { type: 'string' },
-        'offer-timeout': { type: 'string' },
-        'refuse-seconds': { type: 'string' },
-        'heartbeat-misses': { type: 'string' },
-        'default-cpus': { type: 'string' },
-        'default-mem': { type: 'string' }
-      }
-    })
-  } catch (error) {
-    throw invalidArguments((error as Error).message, MESOS_USAGE)
-  }
+  const parsed = parseServiceArgs('mesos', args, {
+    master: { type: 'string' },
+    name: { type: 'string' },
+    role: { type: 'string' },
+    user: { type: 'string' },
+    principal: { type: 'string' },
+    secret: { type: 'string' },
+    'secret-file': { type: 'string' },
+    'master-cacert': { type: 'string' },
+    'master-cert': { type: 'string' },
+    'master-key': { type: 'string' },
+    'failover-timeout': { type: 'string' },
+    'framework-id-file': { type: 'string' },
+    'agent-attribute': { type: 'string' },
+    'engine-port': { type: 'string' },
+    tls: { type: 'boolean' },
+    tlsverify: { type: 'boolean' },
+    tlscacert: { type: 'string' },
+    tlscert: { type: 'string' },
+    tlskey: { type: 'string' },
+    'offer-timeout': { type: 'string' },
+    'refuse-seconds': { type: 'string' },
+    'heartbeat-misses': { type: 'string' },
+    'default-cpus': { type: 'string' },
+    'default-mem': { type: 'string' }
+  }, MESOS_USAGE)
   const values = parsed.values
   if (values.master === undefined) throw invalidArguments('--master URL is required', MESOS_USAGE)
   let master: URL

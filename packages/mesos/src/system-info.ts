@@ -1,19 +1,9 @@
+import { bytesSize, clusterSystemInfo, clusterSystemVersion } from '@libswarm/docker-api'
 import type { AgentEngines } from './agent-engines.js'
 import type { ContainerRecord } from './container-record.js'
 import type { MesosFramework } from './mesos-framework.js'
 import { attributeText, portRanges, scalarResource } from './mesos-types.js'
 import type { MesosOptions } from './mesos-options.js'
-
-function bytesSize (bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
-  let value = bytes
-  let unit = 0
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024
-    unit++
-  }
-  return `${Number(value.toPrecision(4))} ${units[unit] ?? 'B'}`
-}
 
 /** Every agent's lines, as Classic Swarm's `docker info` showed its nodes, and the totals. */
 export function agentLines (framework: MesosFramework, engines: AgentEngines): { lines: Array<[string, string]>, ncpu: number, memTotal: number, count: number } {
@@ -51,16 +41,15 @@ export function agentLines (framework: MesosFramework, engines: AgentEngines): {
 /** The SystemInfo of the framework: its containers, and the agents as nodes in SystemStatus. */
 export function mesosInfo (id: string, options: MesosOptions, records: ContainerRecord[], agents: ReturnType<typeof agentLines>, version: string): Record<string, unknown> {
   const running = records.filter((record) => record.phase === 'running').length
-  return {
-    ID: id,
-    Containers: records.length,
-    ContainersRunning: running,
-    ContainersPaused: 0,
-    ContainersStopped: records.length - running,
-    Images: 0,
-    Driver: '',
-    DriverStatus: null,
-    SystemStatus: [
+  return clusterSystemInfo({
+    id,
+    name: options.name ?? 'libswarm',
+    serverVersion: version,
+    running,
+    paused: 0,
+    stopped: records.length - running,
+    images: 0,
+    systemStatus: [
       ['Role', 'primary'],
       ['Strategy', 'mesos offers'],
       ['Master', options.master],
@@ -68,58 +57,21 @@ export function mesosInfo (id: string, options: MesosOptions, records: Container
       ['Nodes', String(agents.count)],
       ...agents.lines
     ],
-    Plugins: { Volume: null, Network: null, Authorization: null, Log: null },
-    MemoryLimit: true,
-    SwapLimit: true,
-    CpuCfsPeriod: true,
-    CpuCfsQuota: true,
-    CPUShares: true,
-    CPUSet: true,
-    IPv4Forwarding: true,
-    Debug: false,
-    NFd: 0,
-    OomKillDisable: true,
-    NGoroutines: 0,
-    SystemTime: new Date().toISOString(),
-    LoggingDriver: '',
-    CgroupDriver: '',
-    NEventsListener: 0,
-    KernelVersion: '',
-    OperatingSystem: 'Apache Mesos',
-    OSType: 'linux',
-    Architecture: process.arch === 'x64' ? 'x86_64' : process.arch,
-    IndexServerAddress: 'https://index.docker.io/v1/',
-    NCPU: Math.floor(agents.ncpu),
-    MemTotal: Math.round(agents.memTotal),
-    DockerRootDir: '',
-    Name: options.name ?? 'libswarm',
-    Labels: [],
-    ExperimentalBuild: false,
-    ServerVersion: version,
-    Runtimes: {},
-    DefaultRuntime: '',
-    Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
-    LiveRestoreEnabled: false,
-    Isolation: '',
-    InitBinary: '',
-    SecurityOptions: [],
-    Warnings: null
-  }
+    kernelVersion: '',
+    operatingSystem: 'Apache Mesos',
+    ncpu: Math.floor(agents.ncpu),
+    memTotal: Math.round(agents.memTotal)
+  })
 }
 
 /** The SystemVersion of the framework. */
 export function mesosVersion (version: string): Record<string, unknown> {
-  return {
-    Platform: { Name: 'libswarm mesos' },
-    Components: [{ Name: 'mesos', Version: version, Details: { ApiVersion: '1.41' } }],
-    Version: `mesos/${version}`,
-    ApiVersion: '1.41',
-    MinAPIVersion: '1.12',
-    GitCommit: '',
-    GoVersion: '',
-    Os: 'linux',
-    Arch: process.arch === 'x64' ? 'amd64' : process.arch,
-    KernelVersion: '',
-    BuildTime: ''
-  }
+  return clusterSystemVersion({
+    platform: 'libswarm mesos',
+    components: [{ Name: 'mesos', Version: version, Details: { ApiVersion: '1.41' } }],
+    version: `mesos/${version}`,
+    apiVersion: '1.41',
+    minApiVersion: '1.12',
+    kernelVersion: ''
+  })
 }

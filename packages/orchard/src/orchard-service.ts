@@ -1,8 +1,7 @@
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
-import { ErrorCode, SwarmError, defineService, isSwarmError, silentLogger, type Logger, type Service, type ServiceInstance } from '@libswarm/core'
+import { ErrorCode, SwarmError, defineService, isSwarmError, parseServiceArgs, silentLogger, type Logger, type Service, type ServiceInstance } from '@libswarm/core'
 import { createDockerClient } from '@libswarm/dockerclient'
 import { createProvisioningService, waitForEngine } from '@libswarm/provision'
 import { ORCHARD_API_URL, OrchardApi, parseOrchardSize, type OrchardHost } from './orchard-api.js'
@@ -38,27 +37,17 @@ export interface OrchardOptions {
 
 /** Parses `orchard` arguments ({@link ORCHARD_USAGE}). */
 export function parseOrchardArgs (args: readonly string[]): OrchardOptions {
-  let parsed
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        api: { type: 'string' },
-        token: { type: 'string' },
-        user: { type: 'string' },
-        password: { type: 'string' },
-        ca: { type: 'string' },
-        create: { type: 'boolean' },
-        size: { type: 'string' },
-        'remove-on-stop': { type: 'boolean' },
-        'connect-timeout': { type: 'string' }
-      }
-    })
-  } catch (error) {
-    throw new SwarmError(ErrorCode.InvalidArguments, `orchard: ${(error as Error).message}; usage: ${ORCHARD_USAGE}`, { cause: error })
-  }
+  const parsed = parseServiceArgs('orchard', args, {
+    api: { type: 'string' },
+    token: { type: 'string' },
+    user: { type: 'string' },
+    password: { type: 'string' },
+    ca: { type: 'string' },
+    create: { type: 'boolean' },
+    size: { type: 'string' },
+    'remove-on-stop': { type: 'boolean' },
+    'connect-timeout': { type: 'string' }
+  }, ORCHARD_USAGE)
   const { values, positionals } = parsed
   if (positionals.length === 0) throw new SwarmError(ErrorCode.InvalidArguments, `orchard: name at least one host; usage: ${ORCHARD_USAGE}`)
   if (values.size !== undefined && values.create !== true) throw new SwarmError(ErrorCode.InvalidArguments, 'orchard: --size goes with --create')

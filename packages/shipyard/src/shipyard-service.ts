@@ -1,5 +1,4 @@
-import { parseArgs } from 'node:util'
-import { ErrorCode, SwarmError, abandonedSignal, createServer, defineService, silentLogger, type Logger, type Message, type Sender, type Service, type ServiceInstance } from '@libswarm/core'
+import { ErrorCode, SwarmError, abandonedSignal, createServer, defineService, parseServiceArgs, silentLogger, type Logger, type Message, type Sender, type Service, type ServiceInstance } from '@libswarm/core'
 import { decodeDockerRequest, isDockerRequest } from '@libswarm/docker-api'
 import { ShipyardDockerMapping } from './docker-mapping.js'
 import { ShipyardApi } from './shipyard-api.js'
@@ -31,25 +30,15 @@ export interface ShipyardOptions {
 
 /** Parses `shipyard` arguments ({@link SHIPYARD_USAGE}). */
 export function parseShipyardArgs (args: readonly string[]): ShipyardOptions {
-  let parsed
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        user: { type: 'string' },
-        password: { type: 'string' },
-        token: { type: 'string' },
-        'service-key': { type: 'string' },
-        engines: { type: 'boolean' },
-        'connect-timeout': { type: 'string' },
-        'engines-interval': { type: 'string' }
-      }
-    })
-  } catch (error) {
-    throw new SwarmError(ErrorCode.InvalidArguments, `shipyard: ${(error as Error).message}; usage: ${SHIPYARD_USAGE}`, { cause: error })
-  }
+  const parsed = parseServiceArgs('shipyard', args, {
+    user: { type: 'string' },
+    password: { type: 'string' },
+    token: { type: 'string' },
+    'service-key': { type: 'string' },
+    engines: { type: 'boolean' },
+    'connect-timeout': { type: 'string' },
+    'engines-interval': { type: 'string' }
+  }, SHIPYARD_USAGE)
   const { values, positionals } = parsed
   if (positionals.length !== 1) throw new SwarmError(ErrorCode.InvalidArguments, `shipyard: give the controller's URL, once; usage: ${SHIPYARD_USAGE}`)
   const url = positionals[0] as string

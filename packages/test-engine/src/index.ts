@@ -7,6 +7,7 @@
 export { startEngine, freePort } from './engine.js'
 export type { Engine, EngineOptions, EngineTls, DockerCommandOptions } from './engine.js'
 export { busyboxImageTar } from './busybox-image.js'
+export { writeComposeProject } from './compose-project.js'
 export { startRegistry } from './registry.js'
 export type { Registry } from './registry.js'
 export { ensureDockerTools, DOCKER_TOOL_PACKAGES } from './docker-tools.js'

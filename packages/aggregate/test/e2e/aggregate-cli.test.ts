@@ -1,11 +1,11 @@
 import { execFile } from 'node:child_process'
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { spawnChain, type Chain, type Service } from '@libswarm/core'
 import { dockerclient } from '@libswarm/dockerclient'
 import { createDockerServer, type DockerServer } from '@libswarm/dockerserver'
-import { canRunTests, DOCKER20, DOCKER28, startEngine, type Engine } from '@libswarm/test-engine'
+import { canRunTests, DOCKER20, DOCKER28, startEngine, writeComposeProject, type Engine } from '@libswarm/test-engine'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { aggregate } from '../../src/index.js'
 
@@ -161,20 +161,7 @@ describe.runIf(canRunTests())('aggregate over three private dockerd, driven by t
   })
 
   it.runIf(canRunTests(['docker-compose']))('runs a docker-compose project on the node of its network', async () => {
-    const project = join(dir, 'proj')
-    await mkdir(project)
-    await writeFile(join(project, 'docker-compose.yml'), [
-      'version: "2.4"',
-      'services:',
-      '  web:',
-      '    image: busybox',
-      '    command: sleep 600',
-      '  worker:',
-      '    image: busybox',
-      '    command: sh -c "echo worker up; sleep 600"',
-      '    scale: 2',
-      ''
-    ].join('\n'))
+    const project = await writeComposeProject(dir)
     const compose = async (args: string[]): Promise<string> => await ok(spread.host, args, { cli: '/usr/bin/docker-compose', cwd: project, timeoutMs: 90_000 })
     await compose(['up', '-d'])
     const ps = await compose(['ps'])

@@ -1,36 +1,13 @@
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { canRunTests, DOCKER20, DOCKER28, startEngine, type Engine } from '@libswarm/test-engine'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { cli as runCli, ok as runOk, startFront, until, type Front } from './cli-front.js'
+import { canRunTests, DOCKER20, DOCKER28 } from '@libswarm/test-engine'
+import { describe, expect, it } from 'vitest'
+import { until } from './cli-front.js'
+import { useThreeNodeSwarm } from './three-node-swarm.js'
 
 // Classic Swarm 1.2.9 behaviour when a node fails, checked with three private dockerd (one killed and restarted per test).
-let dir = ''
-let engines: Engine[] = []
-let front: Front
-
-const cli = async (args: string[], options?: Parameters<typeof runCli>[3]): ReturnType<typeof runCli> => await runCli(dir, front.host, args, options)
-const ok = async (args: string[], options?: Parameters<typeof runOk>[3]): Promise<string> => await runOk(dir, front.host, args, options)
-const nodeOf = async (ref: string): Promise<string> => await ok(['inspect', '-f', '{{.Node.Name}}', ref])
-const engineOf = (node: string): Engine => engines[Number(node.slice('node-'.length))] as Engine
-
 describe.runIf(canRunTests())('classic Swarm behaviour when a node fails, with the docker CLI over three private dockerd', () => {
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'aggregate-faults-'))
-    engines = await Promise.all([
-      startEngine({ name: 'node-0', labels: { storage: 'ssd' }, tcp: true }),
-      startEngine({ name: 'node-1', tcp: true }),
-      startEngine({ name: 'node-2', tcp: true })
-    ])
-    front = await startFront(dir, 'faults', engines)
-  }, 120_000)
-
-  afterAll(async () => {
-    await front?.close()
-    await Promise.all(engines.map(async (engine) => { await engine.close().catch(() => {}) }))
-    await rm(dir, { recursive: true, force: true })
-  }, 120_000)
+  const swarm = useThreeNodeSwarm('faults')
+  const { cli, ok, nodeOf, engineOf } = swarm
 
   it('hides a down node\'s containers from ps, lists them as Host Down with -a, inspects them from the cache and refuses the rest at once', async () => {
     await ok(['run', '-d', '--name', 'steady', '-e', 'constraint:node==node-0', 'busybox', 'sleep', '600'])

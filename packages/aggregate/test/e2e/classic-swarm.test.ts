@@ -1,38 +1,17 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { canRunTests, DOCKER20, DOCKER28, startEngine, startRegistry, type Engine } from '@libswarm/test-engine'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { canRunTests, DOCKER20, DOCKER28, startRegistry, type Engine } from '@libswarm/test-engine'
+import { describe, expect, it } from 'vitest'
 import { AGGREGATE_VERSION } from '../../src/index.js'
-import { cli as runCli, ok as runOk, startFront, until, type Front } from './cli-front.js'
+import { until } from './cli-front.js'
+import { useThreeNodeSwarm } from './three-node-swarm.js'
 
 // Classic Swarm 1.2.9 behaviour the docker CLI relies on, checked with three private dockerd.
-let dir = ''
-let engines: Engine[] = []
-let front: Front
-
-const cli = async (args: string[], options?: Parameters<typeof runCli>[3]): ReturnType<typeof runCli> => await runCli(dir, front.host, args, options)
-const ok = async (args: string[], options?: Parameters<typeof runOk>[3]): Promise<string> => await runOk(dir, front.host, args, options)
-const nodeOf = async (ref: string): Promise<string> => await ok(['inspect', '-f', '{{.Node.Name}}', ref])
 const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
-const engineOf = (node: string): Engine => engines[Number(node.slice('node-'.length))] as Engine
 
 describe.runIf(canRunTests())('classic Swarm behaviour, with the docker CLI over three private dockerd', () => {
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'aggregate-classic-'))
-    engines = await Promise.all([
-      startEngine({ name: 'node-0', labels: { storage: 'ssd' }, tcp: true }),
-      startEngine({ name: 'node-1', tcp: true }),
-      startEngine({ name: 'node-2', tcp: true })
-    ])
-    front = await startFront(dir, 'classic', engines)
-  }, 120_000)
-
-  afterAll(async () => {
-    await front?.close()
-    await Promise.all(engines.map(async (engine) => { await engine.close().catch(() => {}) }))
-    await rm(dir, { recursive: true, force: true })
-  }, 120_000)
+  const swarm = useThreeNodeSwarm('classic')
+  const { cli, ok, nodeOf } = swarm
 
   it('says libswarm/VERSION as its server version and keeps classic Swarm node lines in docker info', async () => {
     for (const binary of [DOCKER28, DOCKER20]) {
@@ -41,7 +20,7 @@ describe.runIf(canRunTests())('classic Swarm behaviour, with the docker CLI over
       expect(await ok(['info', '--format', '{{.ServerVersion}}'], { cli: binary })).toBe(`libswarm/${AGGREGATE_VERSION}`)
       const info = await ok(['info'], { cli: binary })
       expect(info).toMatch(/ Role: primary\n +Strategy: spread\n +Filters: [^\n]+\n +Nodes: 3\n/)
-      for (const [index, engine] of engines.entries()) {
+      for (const [index, engine] of swarm.engines.entries()) {
         const engineVersion = (await engine.docker(['version', '--format', '{{.Server.Version}}'])).stdout.trim()
         const lines = new RegExp([
           `  node-${index}: ${escape((engine.tcpHost ?? '').replace('tcp://', ''))}`,
@@ -67,11 +46,11 @@ describe.runIf(canRunTests())('classic Swarm behaviour, with the docker CLI over
     const holders = listed.filter((name) => name.endsWith('/netone'))
     expect(holders).toHaveLength(1)
     const holder = (holders[0] as string).split('/')[0] as string
-    for (const [index, engine] of engines.entries()) {
+    for (const [index, engine] of swarm.engines.entries()) {
       expect((await engine.docker(['network', 'ls', '--format', '{{.Name}}'])).stdout.split('\n').includes('netone')).toBe(`node-${index}` === holder)
     }
     await ok(['network', 'create', '-d', 'bridge', 'node-1/nettwo'])
-    expect((await Promise.all(engines.map(async (engine) => (await engine.docker(['network', 'ls', '-q', '--filter', 'name=^nettwo$'])).stdout.trim() !== ''))))
+    expect((await Promise.all(swarm.engines.map(async (engine) => (await engine.docker(['network', 'ls', '-q', '--filter', 'name=^nettwo$'])).stdout.trim() !== ''))))
       .toEqual([false, true, false])
     // a container that joins netone lands where netone is
     await ok(['create', '--name', 'onnet', '--net', 'netone', 'busybox', 'true'])
@@ -83,7 +62,7 @@ describe.runIf(canRunTests())('classic Swarm behaviour, with the docker CLI over
       expect(ambiguous.stderr).toContain('3 matches found based on name: network bridge is ambiguous')
     }
     expect(JSON.parse(await ok(['network', 'inspect', 'netone']))[0].Name).toBe('netone')
-    const own = JSON.parse((await (engines[0] as Engine).docker(['network', 'inspect', 'bridge'])).stdout)
+    const own = JSON.parse((await (swarm.engines[0] as Engine).docker(['network', 'inspect', 'bridge'])).stdout)
     expect(JSON.parse(await ok(['network', 'inspect', 'node-0/bridge']))).toEqual(own)
     expect(own[0].Name).toBe('bridge')
 
@@ -92,7 +71,7 @@ describe.runIf(canRunTests())('classic Swarm behaviour, with the docker CLI over
       expect(await names('type=builtin', binary)).toEqual(['bridge', 'host', 'none'].flatMap((name) => [0, 1, 2].map((index) => `node-${index}/${name}`)).sort())
       expect(await names('type=custom', binary)).toEqual([`${holder}/netone`, 'node-1/nettwo'].sort())
     }
-    const engineRefusal = await (engines[0] as Engine).docker(['network', 'ls', '--filter', 'type=nonsense'])
+    const engineRefusal = await (swarm.engines[0] as Engine).docker(['network', 'ls', '--filter', 'type=nonsense'])
     expect(engineRefusal.code).not.toBe(0)
     const refusal = await cli(['network', 'ls', '--filter', 'type=nonsense'])
     expect(refusal.code).not.toBe(0)
@@ -114,7 +93,7 @@ describe.runIf(canRunTests())('classic Swarm behaviour, with the docker CLI over
     // each engine's own events within the bounds, tagged with its node and merged in time order
     const expected = async (bounds: string[]): Promise<string[]> => {
       const lines: string[] = []
-      for (const [index, engine] of engines.entries()) {
+      for (const [index, engine] of swarm.engines.entries()) {
         const own = await engine.docker(['events', ...bounds, '--format', format])
         expect(own.code).toBe(0)
         for (const line of own.stdout.split('\n')) if (line !== '') lines.push(`${line} node-${index}`)
@@ -153,7 +132,7 @@ describe.runIf(canRunTests())('classic Swarm behaviour, with the docker CLI over
     // no --since: every node's past up to --until, as an engine replays its own
     expect(await through(['--until', t1])).toEqual(await expected(['--until', t1]))
     const refusal = await cli(['events', '--since', t1, '--until', t0])
-    const engineRefusal = await (engines[0] as Engine).docker(['events', '--since', t1, '--until', t0])
+    const engineRefusal = await (swarm.engines[0] as Engine).docker(['events', '--since', t1, '--until', t0])
     expect(refusal.code).not.toBe(0)
     expect(refusal.stderr).toBe(engineRefusal.stderr)
 
@@ -184,7 +163,7 @@ describe.runIf(canRunTests())('classic Swarm behaviour, with the docker CLI over
 
   it('creates a volume only on the nodes its com.docker.swarm.whitelists label allows', async () => {
     const holders = async (name: string): Promise<boolean[]> =>
-      await Promise.all(engines.map(async (engine) => (await engine.docker(['volume', 'ls', '-q', '--filter', `name=^${name}$`])).stdout.trim() === name))
+      await Promise.all(swarm.engines.map(async (engine) => (await engine.docker(['volume', 'ls', '-q', '--filter', `name=^${name}$`])).stdout.trim() === name))
     expect(await ok(['volume', 'create', '--label', 'com.docker.swarm.whitelists=["node==node-1|node-2"]', 'listed'])).toBe('listed')
     expect(await holders('listed')).toEqual([false, true, true])
     expect((await ok(['volume', 'ls', '--filter', 'name=listed', '--format', '{{.Name}}'])).split('\n').sort()).toEqual(['node-1/listed', 'node-2/listed'])
@@ -205,10 +184,10 @@ describe.runIf(canRunTests())('classic Swarm behaviour, with the docker CLI over
 
   it('imports and loads onto every healthy node, saves images of several nodes in one archive, and pulls on every node', async () => {
     const everywhere = async (image: string): Promise<boolean[]> =>
-      await Promise.all(engines.map(async (engine) => (await engine.docker(['image', 'inspect', image])).code === 0))
+      await Promise.all(swarm.engines.map(async (engine) => (await engine.docker(['image', 'inspect', image])).code === 0))
     // import: a container's filesystem, from stdin
     await ok(['create', '--name', 'exported', 'busybox', 'true'])
-    const tarball = join(dir, 'exported.tar')
+    const tarball = join(swarm.dir, 'exported.tar')
     await ok(['export', '-o', tarball, 'exported'])
     await ok(['rm', 'exported'])
     const imported = await cli(['import', '-', 'imported:1'], { input: await readFile(tarball) as unknown as string })
@@ -224,9 +203,9 @@ describe.runIf(canRunTests())('classic Swarm behaviour, with the docker CLI over
     }
     expect(await everywhere('only-a:1')).toEqual([true, false, false])
     expect(await everywhere('only-b:1')).toEqual([false, true, false])
-    const archive = join(dir, 'both.tar')
+    const archive = join(swarm.dir, 'both.tar')
     await ok(['save', '-o', archive, 'only-a:1', 'only-b:1'])
-    const target = engines[2] as Engine
+    const target = swarm.engines[2] as Engine
     const loaded = await target.docker(['load', '-i', archive])
     expect(loaded.stdout).toContain('Loaded image: only-a:1')
     expect(loaded.stdout).toContain('Loaded image: only-b:1')
@@ -243,11 +222,11 @@ describe.runIf(canRunTests())('classic Swarm behaviour, with the docker CLI over
     // pull: from a private registry, on every healthy node, with each node's progress
     await using registry = await startRegistry()
     const remote = `${registry.address}/pulled:1`
-    const pusher = engines[0] as Engine
+    const pusher = swarm.engines[0] as Engine
     await pusher.docker(['tag', 'imported:1', remote])
     expect((await pusher.docker(['push', remote])).code).toBe(0)
     await pusher.docker(['rmi', remote])
-    for (const engine of engines) expect((await engine.docker(['image', 'inspect', remote])).code).not.toBe(0)
+    for (const engine of swarm.engines) expect((await engine.docker(['image', 'inspect', remote])).code).not.toBe(0)
     const pulled = await ok(['pull', remote])
     for (const node of ['node-0', 'node-1', 'node-2']) expect(pulled).toMatch(new RegExp(`^${node}: (Status: Downloaded newer image|Pulling from)`, 'm'))
     expect(await everywhere(remote)).toEqual([true, true, true])

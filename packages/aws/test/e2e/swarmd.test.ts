@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { DOCKER28, canRunTests } from '@libswarm/test-engine'
+import { DOCKER28, canRunTests, writeComposeProject } from '@libswarm/test-engine'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { useStandInCredentials } from '../aws-env.js'
 import { startEc2StandIn, type Ec2StandIn } from '../ec2-stand-in.js'
@@ -89,20 +89,7 @@ describe.runIf(canRunTests(['engine', 'docker-cli', 'docker-compose']))('swarmd:
   })
 
   it('docker-compose up and down across the hosts', async () => {
-    const project = join(dir, 'proj')
-    await mkdir(project)
-    await writeFile(join(project, 'docker-compose.yml'), [
-      'version: "2.4"',
-      'services:',
-      '  web:',
-      '    image: busybox',
-      '    command: sleep 600',
-      '  worker:',
-      '    image: busybox',
-      '    command: sh -c "echo worker up; sleep 600"',
-      '    scale: 2',
-      ''
-    ].join('\n'))
+    const project = await writeComposeProject(dir)
     const compose = async (args: string[]): Promise<string> => await ok(args, { cli: '/usr/bin/docker-compose', cwd: project, timeoutMs: 90_000 })
     await compose(['up', '-d'])
     const ps = await compose(['ps'])

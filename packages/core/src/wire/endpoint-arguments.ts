@@ -1,5 +1,5 @@
-import { parseArgs } from 'node:util'
 import { ErrorCode, SwarmError } from '../errors.js'
+import { parseServiceArgs } from '../service-arguments.js'
 import { parseWireAddress } from './address.js'
 import type { TlsOptions } from './connection.js'
 
@@ -16,17 +16,7 @@ export interface WireEndpointOptions {
  * `ADDRESS [--tlscacert F --tlscert F --tlskey F]`, the TLS files required for `tls://`.
  */
 export function parseWireEndpointArgs (service: string, usage: string, args: readonly string[]): WireEndpointOptions {
-  let parsed
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      allowPositionals: true,
-      strict: true,
-      options: { tlscacert: { type: 'string' }, tlscert: { type: 'string' }, tlskey: { type: 'string' } }
-    })
-  } catch (error) {
-    throw new SwarmError(ErrorCode.InvalidArguments, `${service}: ${(error as Error).message}; usage: ${usage}`, { cause: error })
-  }
+  const parsed = parseServiceArgs(service, args, { tlscacert: { type: 'string' }, tlscert: { type: 'string' }, tlskey: { type: 'string' } }, usage)
   const [address, ...extra] = parsed.positionals
   if (address === undefined || extra.length > 0) throw new SwarmError(ErrorCode.InvalidArguments, `${service}: expected one ADDRESS; usage: ${usage}`)
   const kind = parseWireAddress(address).kind
