@@ -106,3 +106,25 @@ describe('inspect cache', () => {
     expect(inspectsOf(none.engines[0]!, web.id)).toBe(before + 3)
   })
 })
+
+describe('state cache refresh', () => {
+  it('inspects a container at most twice for a burst of its events, and a stop waits for one inspect after it', async () => {
+    await using cluster = await fakeCluster([{}])
+    const { id } = await run(cluster.service, 'web')
+    const engine = cluster.engines[0]!
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    const before = inspectsOf(engine, id)
+    const release = engine.hold('ContainerInspect')
+    for (const action of ['die', 'start', 'die', 'start', 'update']) engine.emit({ Type: 'container', Action: action, id, Actor: { ID: id, Attributes: { name: 'web' } } })
+    await eventually(() => inspectsOf(engine, id) === before + 1)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    release()
+    await eventually(() => inspectsOf(engine, id) === before + 2)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(inspectsOf(engine, id)).toBe(before + 2)
+    // the state a stop leaves is what the next ps shows
+    await docker(cluster.service, 'ContainerStop', id)
+    const ps = (await docker(cluster.service, 'ContainerList', '', { query: { all: '1' } })).json as Array<{ State: string }>
+    expect(ps[0]?.State).toBe('exited')
+  })
+})
