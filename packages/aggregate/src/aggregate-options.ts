@@ -22,8 +22,14 @@ export interface AggregateOptions {
   refreshIntervalMs?: number
   /** How long a node may take to answer a ping. Default 1 s. */
   healthTimeoutMs?: number
-  /** How often each node is pinged (each node at its own random phase). Default 2 s. */
+  /**
+   * How often each node is pinged (each node at its own random phase), unless it was heard from
+   * (an event, a refresh) within that time; stretched so that no more than `maxPingsPerSecond`
+   * go out in all. Default 2 s.
+   */
   healthIntervalMs?: number
+  /** The most pings a second over all nodes (1,000 nodes: each every 10 s). Default 100. */
+  maxPingsPerSecond?: number
   /**
    * Failed or timed-out pings in a row before a node counts as unhealthy (a failed ping is
    * retried at once, so a node that stops answering is dropped after about this many

@@ -528,14 +528,18 @@ export async function createAggregate (options: AggregateOptions, context: Aggre
   const log = context.log ?? silentLogger
   const state = new Aggregate(options, log)
   const healthTimeoutMs = options.healthTimeoutMs ?? 1000
+  const pingIntervalMs = options.healthIntervalMs ?? 2000
+  const maxPingsPerSecond = options.maxPingsPerSecond ?? 100
   const timings = {
     refreshIntervalMs: options.refreshIntervalMs ?? 30_000,
     healthTimeoutMs,
-    pingIntervalMs: options.healthIntervalMs ?? 2000,
+    pingIntervalMs,
     healthRetries: Math.max(1, Math.floor(options.healthRetries ?? 3)),
     maxBackoffMs: options.maxBackoffMs ?? 30_000
   }
   const nodes: EngineNode[] = []
+  // many nodes are pinged less often each, so that the pings a second stay bounded
+  const pace = (): void => { timings.pingIntervalMs = Math.max(pingIntervalMs, nodes.length * 1000 / maxPingsPerSecond) }
   const provisioners: Array<ProvisionedHosts<EngineNode>> = []
   let nextIndex = options.children.length
   const addNode = (index: number, spec: string, service: Sender, addr: string, name: string | undefined): EngineNode => {
@@ -549,6 +553,7 @@ export async function createAggregate (options: AggregateOptions, context: Aggre
       log.child({ node: name ?? addr }))
     nodes.push(node)
     state.cluster.addNode(node)
+    pace()
     return node
   }
   try {
@@ -567,6 +572,7 @@ export async function createAggregate (options: AggregateOptions, context: Aggre
           remove: (node) => {
             const at = nodes.indexOf(node)
             if (at >= 0) nodes.splice(at, 1)
+            pace()
             state.cluster.removeNode(node)
             void node.close()
           }

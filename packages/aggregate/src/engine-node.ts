@@ -249,6 +249,13 @@ export class EngineNode {
   private async ping (cycle: AbortController): Promise<void> {
     if (cycle.signal.aborted) return
     let delay = jittered(this.timings.pingIntervalMs)
+    // a node heard from within the interval (an event, a refresh, an inspect) is not pinged
+    const silentMs = Date.now() - this.updatedAt.getTime()
+    if (this.misses === 0 && silentMs < this.timings.pingIntervalMs) {
+      // a whole interval later, so that each node keeps its own phase
+      this.pingTimer = this.later(delay, async () => { await this.ping(cycle) })
+      return
+    }
     try {
       await callDocker(this.child, { operation: 'SystemPing', target: '' }, { signal: cycle.signal, timeoutMs: this.timings.healthTimeoutMs })
       this.answered()

@@ -60,14 +60,18 @@ describe('health', () => {
 
   it('pings and refreshes each node at its own phase', async () => {
     const count = 12
-    await using cluster = await fakeCluster(Array.from({ length: count }, () => ({})), { healthIntervalMs: 1000, refreshIntervalMs: 1000 })
-    await eventually(() => cluster.engines.every((engine) => timesOf(engine, 'SystemPing').length >= 2 && timesOf(engine, 'ContainerList').length >= 2), 5000)
     const spread = (times: number[]): number => Math.max(...times) - Math.min(...times)
     // uniform phases over 1 s: twelve nodes all within 300 ms of each other has a chance of about 1e-5
-    expect(spread(cluster.engines.map((engine) => timesOf(engine, 'SystemPing')[0]!))).toBeGreaterThan(300)
-    expect(spread(cluster.engines.map((engine) => timesOf(engine, 'SystemPing')[1]!))).toBeGreaterThan(300)
-    // the first ContainerList is the connection's sync; the second is the first periodic refresh
-    expect(spread(cluster.engines.map((engine) => timesOf(engine, 'ContainerList')[1]!))).toBeGreaterThan(300)
+    {
+      await using cluster = await fakeCluster(Array.from({ length: count }, () => ({})), { healthIntervalMs: 1000, refreshIntervalMs: 3_600_000 })
+      await eventually(() => cluster.engines.every((engine) => timesOf(engine, 'SystemPing').length >= 2), 5000)
+      expect(spread(cluster.engines.map((engine) => timesOf(engine, 'SystemPing')[0]!))).toBeGreaterThan(300)
+      expect(spread(cluster.engines.map((engine) => timesOf(engine, 'SystemPing')[1]!))).toBeGreaterThan(300)
+    }
+    await using cluster = await fakeCluster(Array.from({ length: count }, () => ({})), { healthIntervalMs: 3_600_000, refreshIntervalMs: 1000 })
+    await eventually(() => cluster.engines.every((engine) => timesOf(engine, 'SystemInfo').length >= 2), 5000)
+    // the first SystemInfo is the connection's; the second is the first periodic refresh
+    expect(spread(cluster.engines.map((engine) => timesOf(engine, 'SystemInfo')[1]!))).toBeGreaterThan(300)
   })
 
   it('resyncs a rejoining node incrementally: only new or changed containers are inspected', async () => {
@@ -106,6 +110,28 @@ describe('health', () => {
     await eventually(() => lists() > added.lists, 3000)
     expect(infos() - added.infos).toBeLessThanOrEqual(2)
     expect(((await docker(cluster.service, 'ContainerList', '', { query: { all: '1' } })).json as unknown[]).length).toBe(2)
+  })
+
+  it('does not ping a node it heard from within the interval, and paces the pings of many nodes', async () => {
+    await using cluster = await fakeCluster([{}, {}], { ...quiet, healthIntervalMs: 100 })
+    const [talking, silent] = cluster.engines as [FakeEngine, FakeEngine]
+    await sleep(300)
+    const from = { talking: timesOf(talking, 'SystemPing').length, silent: timesOf(silent, 'SystemPing').length }
+    const until = Date.now() + 1000
+    while (Date.now() < until) {
+      talking.emit({ Type: 'image', Action: 'tag', id: 'x', Actor: { ID: 'x', Attributes: {} } })
+      await sleep(30)
+    }
+    expect(timesOf(talking, 'SystemPing').length - from.talking).toBeLessThanOrEqual(1)
+    expect(timesOf(silent, 'SystemPing').length - from.silent).toBeGreaterThanOrEqual(6)
+
+    // 10 nodes at most 10 pings a second: each every second, not every 100 ms
+    await using paced = await fakeCluster(Array.from({ length: 10 }, () => ({})), { ...quiet, healthIntervalMs: 100, maxPingsPerSecond: 10 })
+    const before = paced.engines.map((engine) => timesOf(engine, 'SystemPing').length)
+    await sleep(2000)
+    const pings = paced.engines.reduce((sum, engine, index) => sum + timesOf(engine, 'SystemPing').length - (before[index] as number), 0)
+    expect(pings).toBeGreaterThanOrEqual(10)
+    expect(pings).toBeLessThanOrEqual(35)
   })
 
   it('parses --health-retries', () => {
