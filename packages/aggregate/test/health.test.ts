@@ -113,17 +113,17 @@ describe('health', () => {
   })
 
   it('does not ping a node it heard from within the interval, and paces the pings of many nodes', async () => {
-    await using cluster = await fakeCluster([{}, {}], { ...quiet, healthIntervalMs: 100 })
+    await using cluster = await fakeCluster([{}, {}], { ...quiet, healthIntervalMs: 300 })
     const [talking, silent] = cluster.engines as [FakeEngine, FakeEngine]
-    await sleep(300)
+    await sleep(600)
     const from = { talking: timesOf(talking, 'SystemPing').length, silent: timesOf(silent, 'SystemPing').length }
-    const until = Date.now() + 1000
+    const until = Date.now() + 2000
     while (Date.now() < until) {
       talking.emit({ Type: 'image', Action: 'tag', id: 'x', Actor: { ID: 'x', Attributes: {} } })
       await sleep(30)
     }
     expect(timesOf(talking, 'SystemPing').length - from.talking).toBeLessThanOrEqual(1)
-    expect(timesOf(silent, 'SystemPing').length - from.silent).toBeGreaterThanOrEqual(6)
+    expect(timesOf(silent, 'SystemPing').length - from.silent).toBeGreaterThanOrEqual(4)
 
     // 10 nodes at most 10 pings a second: each every second, not every 100 ms
     await using paced = await fakeCluster(Array.from({ length: 10 }, () => ({})), { ...quiet, healthIntervalMs: 100, maxPingsPerSecond: 10 })
