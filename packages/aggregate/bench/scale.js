@@ -6,7 +6,7 @@
 // (GET /info), `docker ps -a` (GET /containers/json?all=1) and swarmd's memory.
 //
 //   node bench/scale.js [--engines 1000] [--containers 30000] [--mode in-process|tcp|both]
-//                       [--servers 4] [--concurrency 1] [--info-samples 300] [--ps-samples 5] [--idle 35]
+//                       [--servers 4] [--concurrency 1] [--info-samples 300] [--ps-samples 5] [--inspect-samples 8000] [--idle 35]
 //                       [--aggregate-args='--strategy binpack'] [--aggregate-module FILE]
 //                       [--swarmd-node-options='--max-semi-space-size=64']
 //                       [--cpu-prof DIR] [--json FILE] [--check]
@@ -36,6 +36,7 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '1' },
     'info-samples': { type: 'string', default: '300' },
     'ps-samples': { type: 'string', default: '5' },
+    'inspect-samples': { type: 'string', default: '8000' },
     idle: { type: 'string', default: '35' },
     'aggregate-args': { type: 'string', default: '' },
     'aggregate-module': { type: 'string' },
@@ -52,6 +53,7 @@ const CONCURRENCY = Number(values.concurrency)
 const INFO_SAMPLES = Number(values['info-samples'])
 const PS_SAMPLES = Number(values['ps-samples'])
 const IDLE_SECONDS = Number(values.idle)
+const INSPECT_SAMPLES = Number(values['inspect-samples'])
 const MODES = values.mode === 'both' ? ['in-process', 'tcp'] : [values.mode]
 for (const mode of MODES) if (mode !== 'in-process' && mode !== 'tcp') throw new Error(`--mode is in-process, tcp or both, not ${mode}`)
 
@@ -179,6 +181,7 @@ async function runMode (mode) {
     const client = httpClient(port, Math.max(1, CONCURRENCY))
     const createStart = new Array(CONTAINERS)
     const createOnly = new Array(CONTAINERS)
+    const ids = new Array(CONTAINERS)
     let nextIndex = 0
     let failures = 0
     const fillBegan = performance.now()
@@ -192,6 +195,7 @@ async function runMode (mode) {
         const t1 = performance.now()
         if (created.status !== 201) { failures++; log(`create ${index}: ${created.status} ${created.body}`); if (failures > 10) throw new Error('too many failed creates'); continue }
         const { Id } = JSON.parse(created.body)
+        ids[index] = Id
         const started = await client.call('POST', `/containers/${Id}/start`)
         const t2 = performance.now()
         if (started.status !== 204) { failures++; log(`start ${index}: ${started.status} ${started.body}`); if (failures > 10) throw new Error('too many failed starts'); continue }
@@ -226,6 +230,19 @@ async function runMode (mode) {
       psBytes = reply.body.length
       if (sample === 0) psRows = JSON.parse(reply.body).length
     }
+    // docker inspect: containers never inspected (asked of their node), then the most recent of them
+    // again (answered from aggregate's inspect cache)
+    const chosen = ids.filter((id) => id !== undefined).sort(() => Math.random() - 0.5).slice(0, INSPECT_SAMPLES)
+    const inspectOnce = async (id) => {
+      const t0 = performance.now()
+      const reply = await client.call('GET', `/containers/${id}/json`)
+      if (reply.status !== 200) throw new Error(`GET /containers/${id}/json: ${reply.status}`)
+      return performance.now() - t0
+    }
+    const inspectMiss = []
+    for (const id of chosen) inspectMiss.push(await inspectOnce(id))
+    const inspectHit = []
+    for (const id of chosen.slice(-Math.min(2000, chosen.length))) inspectHit.push(await inspectOnce(id))
     const end = await front.ask('stats')
     clearInterval(sampler)
     client.close()
@@ -248,6 +265,8 @@ async function runMode (mode) {
       lastThousand: stats(tail),
       info: { ...stats(infoMs), bytes: infoBytes, containers: infoContainers },
       ps: { ...stats(psMs), rows: psRows, bytes: psBytes },
+      inspectMiss: stats(inspectMiss),
+      inspectHit: stats(inspectHit),
       idleCpu,
       load: loads.reduce((sum, value) => sum + value, 0) / loads.length,
       gc: { fillCount: afterFill.gc.count - idleAfter.gc.count, fillTotalMs: afterFill.gc.totalMs - idleAfter.gc.totalMs, maxMs: end.gc.maxMs, major: end.gc.major, majorMaxMs: end.gc.majorMaxMs },
@@ -274,6 +293,7 @@ function table (results) {
   add('  last 1,000 (or half): p50 / p99', (r) => `${ms(r.lastThousand.p50)} / ${ms(r.lastThousand.p99)} ms`, 'no slowdown')
   add('fill rate (create+start)', (r) => `${Math.round(r.fillRate)}/s (${(r.fillMs / 1000).toFixed(0)} s, ${r.failures} failed)`)
   add('docker ps -a p50 / max', (r) => `${ms(r.ps.p50)} / ${ms(r.ps.max)} ms (${r.ps.rows} rows, ${mib(r.ps.bytes)})`, `<= ${TARGETS.psAllMs} ms`)
+  add('docker inspect p50 / p99: first time / again', (r) => `${ms(r.inspectMiss.p50)} / ${ms(r.inspectMiss.p99)} ms (${r.inspectMiss.n}) / ${ms(r.inspectHit.p50)} / ${ms(r.inspectHit.p99)} ms`)
   add('swarmd RSS idle / filled / end', (r) => `${mib(r.rss.idle)} / ${mib(r.rss.afterFill)} / ${mib(r.rss.end)}`, `<= ${mib(TARGETS.rssBytes)}`)
   add('swarmd CPU user + sys', (r) => `${((r.rss.cpuUserMs + r.rss.cpuSystemMs) / 1000).toFixed(0)} s`)
   add(`swarmd CPU when idle (${IDLE_SECONDS} s)`, (r) => Number.isNaN(r.idleCpu) ? '-' : `${(r.idleCpu * 100).toFixed(0)} % of a CPU`)
