@@ -69,7 +69,7 @@ export function parseSize (size: string | number): number {
  * An image id (`sha256:...`) stays as it is.
  */
 export function normalizeImage (reference: string): string {
-  if (/^sha256:[0-9a-f]+$/i.test(reference)) return reference.toLowerCase()
+  if (reference.length > 7 && reference.slice(0, 7).toLowerCase() === 'sha256:' && /^sha256:[0-9a-f]+$/i.test(reference)) return reference.toLowerCase()
   let rest = reference
   let digest = ''
   const at = rest.indexOf('@')
@@ -83,7 +83,7 @@ export function normalizeImage (reference: string): string {
   if (slash < 0) name = `docker.io/library/${rest}`
   else if (first.includes('.') || first.includes(':') || first === 'localhost') name = first === 'index.docker.io' ? `docker.io${rest.slice(slash)}` : rest
   else name = `docker.io/${rest}`
-  if (name.startsWith('docker.io/') && name.split('/').length === 2) name = `docker.io/library/${name.slice('docker.io/'.length)}`
+  if (name.startsWith('docker.io/') && name.indexOf('/', 'docker.io/'.length) < 0) name = `docker.io/library/${name.slice('docker.io/'.length)}`
   if (tag === '' && digest === '') tag = ':latest'
   return `${name.toLowerCase()}${tag}${digest}`
 }
