@@ -52,7 +52,9 @@ try {
     const port = firstPort + offset
     const index = firstIndex + offset
     const chain = await spawnChain([
-      `dockerserver tcp://127.0.0.1:${port}`,
+      // an idle connection stays open, as dockerd keeps it (no idle timeout): a client pinging
+      // every 10 s reuses its connection instead of connecting again each time
+      `dockerserver tcp://127.0.0.1:${port} --keep-alive-timeout 0`,
       `simulator --name ${values.prefix}${index} --seed ${index}${values['event-history'] === undefined ? '' : ` --event-history ${values['event-history']}`}`
     ], { resolve })
     chains.push(chain)
