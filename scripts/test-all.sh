@@ -36,10 +36,11 @@ if [ "$(uname -m)" = x86_64 ] && [ "${LIBSWARM_SKIP_NODE24:-}" != 1 ]; then
 fi
 
 # The failures again at the very end, where a CI excerpt that shows only the tail still has them:
-# each vitest " FAIL  file > test" heading with the first lines of its error.
+# each vitest " FAIL  file > test" heading (after turbo's "@libswarm/x:test: " prefix, if any) with the first
+# lines of its error.
 sed 's/\x1b\[[0-9;]*m//g' "$log" | awk '
-  /^ FAIL / { print; left = 4; next }
-  left > 0 && NF > 0 { print "    " $0; left-- }' | head -60
+  /^(@[^ ]+: )? FAIL  [^ ]+ > / { print; left = 10; next }
+  left > 0 { sub(/^@[^ ]+: /, ""); if (NF > 0) { print "    " $0; left-- } }' | head -60
 # One closing line over everything: vitest prints "Tests  N failed | M passed (T)" per run.
 sed 's/\x1b\[[0-9;]*m//g' "$log" | awk '
   /Tests +[0-9]/ {
