@@ -230,10 +230,11 @@ export class Aggregate {
       return undefined
     }
     const node = container.node
-    const cached = this.inspects.get(node, container.id)
+    const caller = callerIdentity(request.caller)
+    const cached = this.inspects.get(node, container.id, caller)
     if (cached !== undefined) return inspectReply(cached, node)
     // the state cache keeps a compact record of each container; the whole document comes from the node
-    const fetch = this.inspects.begin(node, container.id)
+    const fetch = this.inspects.begin(node, container.id, caller)
     let body: string | undefined
     try {
       body = (await callDocker(node.child, { operation: 'ContainerInspect', target: container.id, caller: request.caller }, { signal: node.signal, timeoutMs: LIST_TIMEOUT_MS })).body
@@ -456,6 +457,13 @@ async function * sortedEvents (streams: Array<AsyncGenerator<NodeEvent>>, accept
   await Promise.all(streams.map(async (stream) => { for await (const event of stream) if (accept(event)) events.push(event) }))
   events.sort(compareEventTimes)
   for (const event of events) yield utf8(eventJson(event) + '\n')
+}
+
+/** Who a caller is, as a service below (a policy) tells callers apart: not the connection's address or pid. */
+function callerIdentity (caller: Caller | undefined): string {
+  if (caller === undefined) return ''
+  const certificate = caller.certificate
+  return JSON.stringify([caller.listener, caller.uid, caller.gid, certificate?.subject, certificate?.sans, certificate?.fingerprint256])
 }
 
 /** An engine's inspect document (JSON text) with classic Swarm's `Node` object added. */

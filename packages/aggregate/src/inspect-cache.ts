@@ -9,16 +9,20 @@
  * without an event (a health check's log).
  */
 export class InspectCache<Owner extends object> {
-  private readonly entries = new Map<string, { owner: Owner, body: string, storedAt: number }>()
+  private readonly entries = new Map<string, { owner: Owner, caller: string, body: string, storedAt: number }>()
   private readonly fetches = new Map<string, Set<InspectFetch<Owner>>>()
   private bytes = 0
 
   constructor (private readonly maxBytes: number, private readonly maxAgeMs: number, private readonly now: () => number = Date.now) {}
 
-  /** The document of container `id` on `owner`, if it is held and still current. */
-  get (owner: Owner, id: string): string | undefined {
+  /**
+   * The document of container `id` on `owner`, if it is held and still current, and was fetched
+   * for the same `caller` identity (a service below may answer callers differently).
+   */
+  get (owner: Owner, id: string, caller = ''): string | undefined {
     const entry = this.entries.get(id)
     if (entry === undefined) return undefined
+    if (entry.caller !== caller) return undefined
     if (entry.owner !== owner || this.now() - entry.storedAt > this.maxAgeMs) {
       this.drop(id)
       return undefined
@@ -30,8 +34,8 @@ export class InspectCache<Owner extends object> {
   }
 
   /** Starts fetching container `id` from `owner`: an event before {@link store} spoils the fetch. */
-  begin (owner: Owner, id: string): InspectFetch<Owner> {
-    const fetch: InspectFetch<Owner> = { owner, id, spoiled: false }
+  begin (owner: Owner, id: string, caller = ''): InspectFetch<Owner> {
+    const fetch: InspectFetch<Owner> = { owner, id, caller, spoiled: false }
     let pending = this.fetches.get(id)
     if (pending === undefined) {
       pending = new Set()
@@ -48,7 +52,7 @@ export class InspectCache<Owner extends object> {
     if (pending?.size === 0) this.fetches.delete(fetch.id)
     if (fetch.spoiled || body === undefined || body.length > this.maxBytes) return
     this.drop(fetch.id)
-    this.entries.set(fetch.id, { owner: fetch.owner, body, storedAt: this.now() })
+    this.entries.set(fetch.id, { owner: fetch.owner, caller: fetch.caller, body, storedAt: this.now() })
     this.bytes += body.length
     for (const [oldest, entry] of this.entries) {
       if (this.bytes <= this.maxBytes) break
@@ -88,5 +92,6 @@ export class InspectCache<Owner extends object> {
 export interface InspectFetch<Owner> {
   readonly owner: Owner
   readonly id: string
+  readonly caller: string
   spoiled: boolean
 }

@@ -128,3 +128,20 @@ describe('state cache refresh', () => {
     expect(ps[0]?.State).toBe('exited')
   })
 })
+
+describe('inspect cache and callers', () => {
+  it('answers a caller only with a document fetched for the same identity, whatever its connection', async () => {
+    await using cluster = await fakeCluster([{}])
+    const { id } = await run(cluster.service, 'web')
+    const engine = cluster.engines[0]!
+    const ci = { listener: 'ci', address: '127.0.0.1:40001' }
+    await docker(cluster.service, 'ContainerInspect', id, { caller: ci })
+    const count = inspectsOf(engine, id)
+    // the same identity on another connection: from memory
+    await docker(cluster.service, 'ContainerInspect', id, { caller: { listener: 'ci', address: '127.0.0.1:40002' } })
+    expect(inspectsOf(engine, id)).toBe(count)
+    // another identity: asked of the node, which (a policy below, say) may answer it otherwise
+    await docker(cluster.service, 'ContainerInspect', id, { caller: { listener: 'other' } })
+    expect(inspectsOf(engine, id)).toBe(count + 1)
+  })
+})
