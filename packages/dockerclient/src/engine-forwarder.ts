@@ -7,7 +7,7 @@ import { buildEngineRequest, replyHeaders, type EngineHttpRequest } from './engi
 import type { EngineEndpoint } from './engine-address.js'
 import { engineStream } from './engine-stream.js'
 import { engineConnectionLost, engineHttpError, engineUnreachable } from './errors.js'
-import { SshStdioSocket, createSshAgent } from './ssh-connection.js'
+import { SshAgent } from './ssh-connection.js'
 
 /** Largest error or JSON body read into memory (bigger JSON answers still pass, error texts are cut). */
 const MAX_ERROR_BODY = 1 << 20
@@ -26,7 +26,7 @@ export class EngineForwarder {
     const modem = endpoint.modem
     // keep-alive for plain requests; a socket the engine closed meanwhile is retried once (see #send)
     this.#agent = endpoint.ssh !== undefined
-      ? createSshAgent(endpoint.ssh)
+      ? new SshAgent(endpoint.ssh)
       : modem.protocol === 'https'
       ? new HttpsAgent({ keepAlive: true, ca: modem.ca, cert: modem.cert, key: modem.key, rejectUnauthorized: endpoint.rejectUnauthorized, servername: endpoint.servername })
       : new HttpAgent({ keepAlive: true })
@@ -77,11 +77,11 @@ export class EngineForwarder {
       // hijacked and streamed-body requests get a connection of their own, never a pooled one
       agent: pooled ? this.#agent : false
     }
-    const ssh = this.#endpoint.ssh
-    if (ssh !== undefined) {
+    if (this.#endpoint.ssh !== undefined) {
       // dial-stdio's engine ignores the Host header's value, but HTTP/1.1 needs one
       // (node:http calls createConnection only when agent is undefined: `false` means a fresh default agent)
-      return pooled ? { ...base, host: 'docker' } : { ...base, agent: undefined, host: 'docker', createConnection: () => new SshStdioSocket(ssh) }
+      const agent = this.#agent as SshAgent
+      return pooled ? { ...base, host: 'docker' } : { ...base, agent: undefined, host: 'docker', createConnection: () => agent.connect() }
     }
     if (modem.socketPath !== undefined) return { ...base, socketPath: modem.socketPath }
     const tls = modem.protocol === 'https' ? { ca: modem.ca, cert: modem.cert, key: modem.key, rejectUnauthorized: this.#endpoint.rejectUnauthorized, servername: this.#endpoint.servername } : {}

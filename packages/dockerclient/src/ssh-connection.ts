@@ -1,4 +1,7 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { Agent, type ClientRequest } from 'node:http'
 import type { Socket } from 'node:net'
 import { Duplex } from 'node:stream'
@@ -74,19 +77,32 @@ export class SshStdioSocket extends Duplex {
     child.on('error', (error: NodeJS.ErrnoException) => {
       this.destroy(new Error(`cannot run ${target.command ?? 'ssh'}: ${error.code ?? error.message}`, { cause: error }))
     })
-    child.on('close', (code, signal) => {
-      if (this.destroyed) return
-      if (code === 0) {
-        this.push(null)
-        return
-      }
-      const said = this.#stderr.trim().split('\n').filter((line) => line.trim() !== '').slice(-3).join(' ')
-      const how = signal !== null ? `was killed by ${signal}` : `exited with status ${code ?? '?'}`
-      const error = new Error(`ssh ${how}${said !== '' ? `: ${said}` : ''}`) as NodeJS.ErrnoException
-      // a connection that carried an answer and then broke is a reset to node:http
-      if (this.#received > 0) error.code = 'ECONNRESET'
-      this.destroy(error)
-    })
+    // 'close' waits for every pipe: a ControlPersist master that ssh leaves behind may hold its
+    // stderr, so after 'exit' the end is decided at most a moment later, by whatever ssh said by then
+    let ended = false
+    const end = (code: number | null, signal: NodeJS.Signals | null): void => {
+      if (ended) return
+      ended = true
+      this.#ended(code, signal)
+    }
+    child.on('close', end)
+    child.on('exit', (code, signal) => { setTimeout(() => { end(code, signal) }, 300).unref() })
+  }
+
+  #ended (code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.destroyed) return
+    if (code === 0) {
+      const stdout = this.#child.stdout
+      if (stdout.readableEnded) this.push(null)
+      else stdout.once('end', () => { this.push(null) })
+      return
+    }
+    const said = this.#stderr.trim().split('\n').filter((line) => line.trim() !== '').slice(-3).join(' ')
+    const how = signal !== null ? `was killed by ${signal}` : `exited with status ${code ?? '?'}`
+    const error = new Error(`ssh ${how}${said !== '' ? `: ${said}` : ''}`) as NodeJS.ErrnoException
+    // a connection that carried an answer and then broke is a reset to node:http
+    if (this.#received > 0) error.code = 'ECONNRESET'
+    this.destroy(error)
   }
 
   override _read (): void {
@@ -148,18 +164,30 @@ const IDLE_MS = 30_000
 
 /**
  * The node:http agent for an ssh engine: every connection it makes is a {@link SshStdioSocket};
- * plain requests reuse kept-alive ones, each closed after {@link IDLE_MS} unused.
+ * plain requests reuse kept-alive ones, each closed after {@link IDLE_MS} unused. All of them
+ * share one ssh connection (OpenSSH's ControlMaster, its control socket in a private 0700
+ * directory): the first one logs in, the others open channels on it, a few hundred ms
+ * sooner each. `--ssh-option ControlMaster=no` turns that off.
  */
-class SshAgent extends Agent {
+export class SshAgent extends Agent {
   readonly #target: SshTarget
+  readonly #controlDir: string | undefined
 
   constructor (target: SshTarget) {
     super({ keepAlive: true })
-    this.#target = target
+    const own = (target.options ?? []).some((option) => /^Control(Master|Path)\b/i.test(option))
+    this.#controlDir = own ? undefined : mkdtempSync(join(tmpdir(), 'libswarm-ssh-'))
+    const shared = this.#controlDir === undefined ? [] : ['ControlMaster=auto', `ControlPath=${join(this.#controlDir, '%C')}`, 'ControlPersist=60']
+    this.#target = { ...target, options: [...(target.options ?? []), ...shared] }
+  }
+
+  /** A connection of its own (hijack, streamed upload), on the same shared ssh connection. */
+  connect (): SshStdioSocket {
+    return new SshStdioSocket(this.#target)
   }
 
   override createConnection (): SshStdioSocket {
-    return new SshStdioSocket(this.#target)
+    return this.connect()
   }
 
   override keepSocketAlive (socket: Socket): boolean {
@@ -173,9 +201,15 @@ class SshAgent extends Agent {
     (socket as unknown as SshStdioSocket).closeWhenIdle(0)
     super.reuseSocket(socket, request)
   }
-}
 
-/** The node:http agent for the engine at `target`. */
-export function createSshAgent (target: SshTarget): Agent {
-  return new SshAgent(target)
+  /** Closes every connection, tells the shared ssh connection to exit, removes its directory. */
+  override destroy (): void {
+    super.destroy()
+    const dir = this.#controlDir
+    if (dir === undefined) return
+    const exit = spawn(this.#target.command ?? 'ssh', ['-O', 'exit', ...sshArguments(this.#target).filter((arg) => arg !== '-T').slice(0, -3)], { stdio: 'ignore' })
+    const remove = (): void => { rmSync(dir, { recursive: true, force: true }) }
+    exit.once('error', remove)
+    exit.once('exit', remove)
+  }
 }

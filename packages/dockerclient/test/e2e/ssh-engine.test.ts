@@ -186,6 +186,33 @@ describe.runIf(needs)('dockerclient over ssh:// to a real sshd', () => {
     }
   })
 
+  it('logs in once for many connections (ControlMaster) and ends that login on close', async () => {
+    await using own = await startSshd({ dockerHost: engine.host })
+    const logins = async (): Promise<number> => (await own.log()).split('\n').filter((line) => line.includes('Accepted publickey for root')).length
+    const shared = createDockerClient({ address: own.address, sshKey: own.clientKeyFile, sshKnownHosts: own.knownHostsFile, sshConfig: '/dev/null', env: {} })
+    const id = replyJson<{ Id: string }>(await call(shared, { operation: 'ContainerCreate', target: '', body: { Image: 'busybox', Cmd: ['echo', 'shared'] } })).Id
+    await call(shared, { operation: 'ContainerStart', target: id })
+    await call(shared, { operation: 'ContainerWait', target: id })
+    for (let i = 0; i < 3; i++) {
+      // each attach is a connection of its own, a channel on the shared login
+      const attached = await call(shared, { operation: 'ContainerAttach', target: id, query: { logs: '1', stdout: '1' } })
+      expect((await collect(attached.stream)).subarray(8).toString()).toBe('shared\n')
+    }
+    expect(await logins()).toBe(1)
+    const masters = async (): Promise<number> => {
+      let count = 0
+      for (const entry of await readdir('/proc')) {
+        if (!/^\d+$/.test(entry)) continue
+        const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')
+        if (cmdline.startsWith('ssh\0') && cmdline.includes(`\0${own.port}\0`)) count++
+      }
+      return count
+    }
+    expect(await masters()).toBeGreaterThanOrEqual(1)
+    await shared.close()
+    expect(await eventually(masters, (count) => count === 0, { attempts: 50, intervalMs: 100 })).toBe(0)
+  })
+
   it('is told the same by request() as by call()', async () => {
     const answer = await request(client, 'Get', ['SystemPing', '', '{}'])
     expect(answer.verb).toBe('Ack')
