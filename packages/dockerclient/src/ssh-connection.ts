@@ -97,7 +97,8 @@ export class SshStdioSocket extends Duplex {
       else stdout.once('end', () => { this.push(null) })
       return
     }
-    const said = this.#stderr.trim().split('\n').filter((line) => line.trim() !== '').slice(-3).join(' ')
+    // ssh ends its lines with \r\n: one line of its last words, without the carriage returns
+    const said = this.#stderr.split(/[\r\n]+/).map((line) => line.trim()).filter((line) => line !== '').slice(-3).join(' ')
     const how = signal !== null ? `was killed by ${signal}` : `exited with status ${code ?? '?'}`
     const error = new Error(`ssh ${how}${said !== '' ? `: ${said}` : ''}`) as NodeJS.ErrnoException
     // a connection that carried an answer and then broke is a reset to node:http

@@ -22,6 +22,8 @@ export interface SshdOptions {
   env?: Readonly<Record<string, string>> | undefined
   /** Listen address; default `127.0.0.1`. */
   host?: string | undefined
+  /** Listen port; default a free one. */
+  port?: number | undefined
   /** Host key to use (OpenSSH private key text); default a fresh ed25519 key. */
   hostKey?: string | undefined
   /** Public keys (`ssh-ed25519 AAAA…` lines) allowed to log in as root, besides the client key this makes. */
@@ -113,7 +115,7 @@ export async function startSshd (options: SshdOptions = {}): Promise<Sshd> {
   const hostPublicKey = (await runChecked('ssh-keygen', ['-y', '-f', hostKeyFile], { timeoutMs: 20_000 })).trim()
   const client = await generateSshKey(join(dir, 'client_key'))
   await writeFile(join(dir, 'authorized_keys'), [client.publicKey, ...(options.authorizedKeys ?? [])].join('\n') + '\n', { mode: 0o600 })
-  const port = await freePort()
+  const port = options.port ?? await freePort()
   const env = { ...(options.dockerHost !== undefined ? { DOCKER_HOST: options.dockerHost } : {}), ...options.env }
   const config = join(dir, 'sshd_config')
   await writeFile(config, [
