@@ -50,6 +50,8 @@ interface StandInServer {
   flavorRef: string
   keyName: string | null
   metadata: Record<string, string>
+  /** The user data it was created with, decoded. */
+  userData: string
   created: string
   address: string | undefined
   fault: string | undefined
@@ -253,6 +255,7 @@ export async function startOpenStackStandIn (options: StandInOptions): Promise<O
       flavorRef: String(spec['flavorRef']),
       keyName: typeof spec['key_name'] === 'string' ? spec['key_name'] : null,
       metadata: metadata as Record<string, string>,
+      userData,
       created: new Date().toISOString(),
       address: undefined,
       fault: undefined,
