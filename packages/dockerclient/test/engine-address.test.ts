@@ -5,7 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createDockerClient, dockerclient, parseDockerClientArgs } from '../src/index.js'
 import { resolveEngineEndpoint } from '../src/engine-address.js'
 import { SshStdioSocket, sshArguments, type SshTarget } from '../src/ssh-connection.js'
+import { createServer, type AddressInfo } from 'node:net'
 import { request } from '@libswarm/core'
+import { canRunTests } from '@libswarm/test-engine'
 import { encodeDockerRequest } from '@libswarm/docker-api'
 
 let certs: string
@@ -111,7 +113,7 @@ describe('ssh:// addresses', () => {
     expect(sshArguments({ host: 'h' })).not.toContain('-l')
   })
 
-  it('fails a request with UNAVAILABLE and ssh\'s own words when ssh cannot connect, without a hang', async () => {
+  it.runIf(canRunTests(['sshd']))('fails a request with UNAVAILABLE and ssh\'s own words when ssh cannot connect, without a hang', async () => {
     // a port nothing listens on: ssh itself says "Connection refused" and exits 255
     const client = createDockerClient({ address: 'ssh://nobody@127.0.0.1:1', sshConfig: '/dev/null', env: {} })
     try {
@@ -122,6 +124,25 @@ describe('ssh:// addresses', () => {
       })
     } finally {
       await client.close()
+    }
+  })
+
+  it.runIf(canRunTests(['sshd']))('gives up on a host that accepts the connection but never speaks ssh (ConnectTimeout)', async () => {
+    const silent = createServer(() => {})
+    await new Promise<void>((resolve) => { silent.listen(0, '127.0.0.1', resolve) })
+    const port = (silent.address() as AddressInfo).port
+    const client = createDockerClient({ address: `ssh://nobody@127.0.0.1:${port}`, sshConfig: '/dev/null', sshOptions: ['ConnectTimeout=1'], env: {} })
+    try {
+      const message = encodeDockerRequest({ operation: 'SystemPing', target: '' })
+      const started = Date.now()
+      await expect(request(client, message.verb, message.args)).rejects.toMatchObject({
+        code: 'UNAVAILABLE',
+        message: expect.stringMatching(/ssh exited with status 255: .*timed out/i)
+      })
+      expect(Date.now() - started).toBeLessThan(15_000)
+    } finally {
+      await client.close()
+      silent.close()
     }
   })
 
