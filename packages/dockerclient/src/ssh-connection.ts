@@ -1,4 +1,4 @@
-import { spawn, type ChildProcessByStdio } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -208,9 +208,8 @@ export class SshAgent extends Agent {
     super.destroy()
     const dir = this.#controlDir
     if (dir === undefined) return
-    const exit = spawn(this.#target.command ?? 'ssh', ['-O', 'exit', ...sshArguments(this.#target).filter((arg) => arg !== '-T').slice(0, -3)], { stdio: 'ignore' })
-    const remove = (): void => { rmSync(dir, { recursive: true, force: true }) }
-    exit.once('error', remove)
-    exit.once('exit', remove)
+    // synchronously (the master answers at once): a process that exits right after closing still removes the directory
+    spawnSync(this.#target.command ?? 'ssh', ['-O', 'exit', ...sshArguments(this.#target).filter((arg) => arg !== '-T').slice(0, -3)], { stdio: 'ignore', timeout: 5000 })
+    rmSync(dir, { recursive: true, force: true })
   }
 }

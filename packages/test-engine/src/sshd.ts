@@ -87,6 +87,43 @@ async function descendants (root: number): Promise<number[]> {
   return found
 }
 
+let staleSwept = false
+
+/**
+ * Stops the sshd of every `sshd-*` directory whose test process is gone (a test runner that
+ * ended its worker before a close finished) and removes the directory, once per process.
+ */
+async function sweepStaleSshd (): Promise<void> {
+  if (staleSwept) return
+  staleSwept = true
+  for (const entry of await readdir(ENGINES_ROOT).catch(() => [] as string[])) {
+    if (!entry.startsWith('sshd-')) continue
+    const dir = join(ENGINES_ROOT, entry)
+    const owner = Number(await readFile(join(dir, 'owner'), 'utf8').catch(() => ''))
+    if (!Number.isInteger(owner) || owner <= 0 || alive(owner)) continue
+    const pid = Number(await readFile(join(dir, 'sshd.pid'), 'utf8').catch(() => ''))
+    if (Number.isInteger(pid) && pid > 0) {
+      const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')
+      if (cmdline.includes(dir)) {
+        for (const child of await descendants(pid)) {
+          try { process.kill(child, 'SIGKILL') } catch {}
+        }
+        try { process.kill(pid, 'SIGKILL') } catch {}
+      }
+    }
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+function alive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
 /**
  * Starts Debian's OpenSSH sshd on a free loopback port with a config of its own (its own host
  * key, an AuthorizedKeysFile in a temp dir, root by key only, no PAM), whose sessions reach
@@ -102,8 +139,10 @@ async function descendants (root: number): Promise<number[]> {
 export async function startSshd (options: SshdOptions = {}): Promise<Sshd> {
   const host = options.host ?? '127.0.0.1'
   await mkdir(ENGINES_ROOT, { recursive: true })
+  await sweepStaleSshd()
   const dir = await mkdtemp(join(ENGINES_ROOT, 'sshd-'))
   await chmod(dir, 0o700)
+  await writeFile(join(dir, 'owner'), String(process.pid))
   // sshd refuses to start without its privilege separation directory (the Debian service makes it)
   await mkdir('/run/sshd', { recursive: true, mode: 0o755 })
   const hostKeyFile = join(dir, 'host_key')

@@ -218,7 +218,9 @@ export async function startOpenStackStandIn (options: StandInOptions): Promise<O
     if (method === 'DELETE' && server !== undefined) {
       count('DELETE /servers/{id}')
       server.status = 'DELETED'
-      void deleteHost(server)
+      const deleting = deleteHost(server)
+      deletions.add(deleting)
+      void deleting.finally(() => { deletions.delete(deleting) })
       res.writeHead(204).end(); return
     }
     send(res, 404, { itemNotFound: { code: 404, message: 'The resource could not be found.' } })
@@ -323,6 +325,9 @@ export async function startOpenStackStandIn (options: StandInOptions): Promise<O
     send(res, 200, { [key]: page, ...(more ? { [`${key}_links`]: [{ rel: 'next', href: next.toString() }] } : {}) })
   }
 
+  /** Hosts a DELETE is still shutting down: close() waits for them too. */
+  const deletions = new Set<Promise<void>>()
+
   async function deleteHost (server: StandInServer): Promise<void> {
     await server.launching
     const host = server.host
@@ -336,7 +341,7 @@ export async function startOpenStackStandIn (options: StandInOptions): Promise<O
   const close = async (): Promise<void> => {
     for (const timer of timers) clearTimeout(timer)
     for (const server of servers) if (server.status !== 'DELETED') server.status = 'DELETED'
-    await Promise.allSettled(servers.map(deleteHost))
+    await Promise.allSettled([...servers.map(deleteHost), ...deletions])
     http.closeAllConnections()
     await new Promise<void>((resolve) => http.close(() => { resolve() }))
   }
