@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { ErrorCode, SwarmError, isSwarmError, request, silentLogger, toSwarmError, type AbortOptions, type Logger, type ServiceInstance } from '@libswarm/core'
-import { dockerUserData } from './cloud-init.js'
+import { dockerUserData, sshDockerUserData } from './cloud-init.js'
+import { issueSshHostKey } from './host-keys.js'
 import type { HostSource } from './host-source.js'
 import { connectHostEngine, waitForEngine } from './host-engine.js'
 import { openStateDirectory, type StateDirectory } from './state-directory.js'
@@ -11,7 +12,10 @@ export const HOST_TAGS = {
   swarm: 'libswarm:swarm',
   /** Set only on hosts libswarm launched: the only hosts it ever terminates. */
   launchedBy: 'libswarm:launched-by',
-  /** The name in the host's server certificate. */
+  /**
+   * The name the host proves: its server certificate's, or with ssh its host key's (the
+   * `HostKeyAlias` its key is recorded under in the state directory's known_hosts).
+   */
   tlsName: 'libswarm:tls-name'
 } as const
 
@@ -84,9 +88,25 @@ export interface HostSetOptions {
   checkRetries: number
   /** The engine's TLS port on each host. */
   enginePort: number
+  /**
+   * Reach each host's engine over ssh (`ssh://USER@ADDRESS:PORT`, `docker system dial-stdio`)
+   * instead of mutual TLS: no engine port is opened and no server certificate made; the host's
+   * ssh host key is made ahead and checked. Unset: mutual TLS.
+   */
+  ssh?: HostSsh | undefined
   /** The user's tags, put on every host launched. */
   tags: Record<string, string>
   stateDir: string
+}
+
+/** How hosts are reached over ssh. */
+export interface HostSsh {
+  /** The user to log in as (the image's: `ubuntu`, `ec2-user`, `root`...). */
+  user: string
+  /** The private key to log in with; default ssh's own (agent, `~/.ssh/id_*`, `~/.ssh/config`). */
+  keyFile?: string | undefined
+  /** sshd's port on the hosts. */
+  port: number
 }
 
 /** A host whose engine answers. */
@@ -261,11 +281,15 @@ export class HostSet implements HostSource {
 
   private async launchRequest (tlsName: string): Promise<LaunchRequest> {
     const state = this.state as StateDirectory
-    const server = await state.issueServerCertificate(tlsName)
-    return {
-      tags: { ...this.options.tags, [HOST_TAGS.swarm]: this.options.swarm, [HOST_TAGS.launchedBy]: 'libswarm', [HOST_TAGS.tlsName]: tlsName },
-      userData: dockerUserData({ caCert: state.caCert, serverCert: server.cert, serverKey: server.key, port: this.options.enginePort })
+    const tags = { ...this.options.tags, [HOST_TAGS.swarm]: this.options.swarm, [HOST_TAGS.launchedBy]: 'libswarm', [HOST_TAGS.tlsName]: tlsName }
+    const ssh = this.options.ssh
+    if (ssh !== undefined) {
+      // a dry run asks the cloud only: no host key recorded for a host that will not exist
+      const hostKey = tlsName === 'dry-run' ? DRY_RUN_HOST_KEY : await issueSshHostKey(state.dir, tlsName)
+      return { tags, userData: sshDockerUserData({ hostKey, user: ssh.user }) }
     }
+    const server = await state.issueServerCertificate(tlsName)
+    return { tags, userData: dockerUserData({ caCert: state.caCert, serverCert: server.cert, serverKey: server.key, port: this.options.enginePort }) }
   }
 
   /** Launches one host and brings it up; a host that does not boot is replaced while the policy and budget allow. */
@@ -303,9 +327,9 @@ export class HostSet implements HostSource {
       throw error
     }
     if (running.address === undefined) throw new HostBootError(ErrorCode.Unavailable, `${this.provider.name}: host ${host.id} runs but has no address`)
-    const engine = connectHostEngine({ address: running.address, port: this.options.enginePort, tlsName }, this.state as StateDirectory)
+    const engine = connectHostEngine({ address: running.address, port: this.options.enginePort, tlsName, ssh: this.options.ssh }, this.state as StateDirectory)
     try {
-      await waitForEngine(engine, `${this.provider.name} host ${host.id} (${running.address})`, { timeoutMs: Math.max(1000, this.options.bootTimeoutMs - (Date.now() - started)), signal })
+      await waitForEngine(engine, `${this.provider.name} host ${host.id} (${running.address})`, { timeoutMs: Math.max(1000, this.options.bootTimeoutMs - (Date.now() - started)), signal, over: this.options.ssh !== undefined ? 'ssh' : 'TLS' })
     } catch (error) {
       await engine.close()
       signal.throwIfAborted()
@@ -413,6 +437,9 @@ export class HostSet implements HostSource {
     void work.finally(() => { this.replacing.delete(work) })
   }
 }
+
+/** What a dry run's user data shows in place of a host key (nothing is launched with it). */
+const DRY_RUN_HOST_KEY = { privateKey: '(made at launch)', publicKey: 'ssh-ed25519 (made-at-launch) dry-run' }
 
 /** A swarm name as one DNS label. */
 function dnsLabel (text: string): string {
