@@ -113,7 +113,7 @@ describe('a message\'s caller on the wire', () => {
       })
       control.on('data', (chunk: Buffer) => { parser.push(chunk) })
       const headers = await new Promise<http2.IncomingHttpHeaders>((resolve) => { control.once('response', resolve) })
-      expect(headers['libswarm-features']).toBe('caller')
+      expect(headers['libswarm-features']).toBe('caller,stop')
       control.write(encodeFrame(FrameType.Message, 0, pack([5, ['x'], 1])))
       control.write(encodeFrame(FrameType.Message, 0, pack([5, ['y'], 3, null, { listener: 'sent anyway' }])))
       control.write(encodeFrame(FrameType.Message, 0, pack([6, ['z'], 5, null, { uid: -1 }])))

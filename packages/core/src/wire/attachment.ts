@@ -97,6 +97,7 @@ export class IncomingAttachment implements ByteStream, Unclaimed {
   private used = false
   private status: Promise<number> | undefined
   private finished = false
+  private stopping = false
   /** The reader left early (`return()`): the stream was cancelled, and that is no error. */
   private stoppedByReader = false
 
@@ -108,6 +109,11 @@ export class IncomingAttachment implements ByteStream, Unclaimed {
 
   /** Called once when it is dropped or cancelled. */
   onDrop: (() => void) | undefined
+  /**
+   * Asks the sender to end the stream itself when the reader stops (a STOP frame); false when it
+   * cannot be asked, and the stream is reset instead.
+   */
+  askSenderToStop: (() => boolean) | undefined
 
   /** Its message came first: its stream is awaited no longer than an unclaimed attachment. */
   expect (): void {
@@ -118,7 +124,8 @@ export class IncomingAttachment implements ByteStream, Unclaimed {
   provide (stream: http2.Http2Stream): void {
     stream.on('error', noop)
     if (this.failure !== undefined || this.finished || this.stoppedByReader) {
-      stream.close(NGHTTP2_CANCEL)
+      if (this.stoppedByReader) this.stopStream(stream)
+      else stream.close(NGHTTP2_CANCEL)
       return
     }
     this.stream = stream
@@ -191,7 +198,7 @@ export class IncomingAttachment implements ByteStream, Unclaimed {
     const stopReading = (): void => {
       if (this.finished || this.failure !== undefined) return
       this.stoppedByReader = true
-      if (this.stream !== undefined && !this.stream.closed) this.stream.close(NGHTTP2_CANCEL)
+      if (this.stream !== undefined) this.stopStream(this.stream)
       this.wake?.()
     }
     return Object.assign(Object.create(inner) as AsyncGenerator<Uint8Array, void, undefined>, {
@@ -230,10 +237,39 @@ export class IncomingAttachment implements ByteStream, Unclaimed {
       if ((error as { name?: string }).name === 'SwarmError') throw error
       throw new SwarmError(ErrorCode.Unavailable, `attachment ${this.id} was aborted: ${(error as Error).message}`, { cause: error })
     } finally {
-      if (!this.finished && !stream.closed) stream.close(NGHTTP2_CANCEL)
+      if (!this.finished) {
+        if (this.stoppedByReader) this.stopStream(stream)
+        else if (!stream.closed) stream.close(NGHTTP2_CANCEL)
+      }
     }
   }
+
+  /**
+   * The reader left: the sender is asked to end the stream, and what still arrives is dropped;
+   * a sender that cannot be asked, or does not end it in time, has it reset.
+   */
+  private stopStream (stream: http2.Http2Stream): void {
+    if (stream.closed || this.stopping) return
+    this.stopping = true
+    if (this.askSenderToStop?.() !== true) {
+      stream.close(NGHTTP2_CANCEL)
+      return
+    }
+    const discard = (): void => {
+      if (stream.closed) return
+      stream.on('data', noop)
+      stream.resume()
+    }
+    // The reader's own listeners go first (its iterator is returning), then the bytes flow to nowhere.
+    setImmediate(discard)
+    const timer = setTimeout(() => { if (!stream.closed) stream.close(NGHTTP2_CANCEL) }, STOP_GRACE_MS)
+    timer.unref()
+    stream.once('close', () => { clearTimeout(timer) })
+  }
 }
+
+/** How long a sender asked to stop may take before the reader resets the stream itself. */
+const STOP_GRACE_MS = 5_000
 
 /** Chunks held before the HTTP/2 stream is paused, and the count at which it is resumed. */
 const QUEUE_PAUSE_AT = 16

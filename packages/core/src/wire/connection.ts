@@ -65,7 +65,7 @@ export const RETURN_HEADER = 'libswarm-return'
  */
 export const FEATURES_HEADER = 'libswarm-features'
 /** The features this end reads. */
-const FEATURES = 'caller'
+const FEATURES = 'caller,stop'
 /** The content type of the control stream. */
 export const CONTROL_CONTENT_TYPE = 'application/vnd.libswarm.frames'
 
@@ -364,6 +364,10 @@ export class WireSession implements WireConnection {
   private peerMaxMessageSize = DEFAULT_MAX_MESSAGE_SIZE
   /** The peer announced it reads a MESSAGE's caller: an older peer would refuse the frame. */
   private peerReadsCaller = false
+  /** The peer stops sending an attachment on a STOP frame (feature `stop`), so this end need not reset it. */
+  private peerStopsAttachments = false
+  /** Listening end: the attachments being sent, by id, on the streams the peer fetched them with. */
+  private readonly sending = new Map<number, http2.Http2Stream>()
   /**
    * The peer's headers arrived (the listener has the dialer's at once). Until then the dialer
    * holds its sends, as it does while congested: how to write them depends on the peer's features.
@@ -546,7 +550,9 @@ export class WireSession implements WireConnection {
     const limit = Number(headers[MAX_MESSAGE_SIZE_HEADER])
     if (Number.isSafeInteger(limit) && limit > 0) this.peerMaxMessageSize = limit
     const features = headers[FEATURES_HEADER]
-    this.peerReadsCaller = typeof features === 'string' && features.split(',').some((name) => name.trim() === 'caller')
+    const names = typeof features === 'string' ? features.split(',').map((name) => name.trim()) : []
+    this.peerReadsCaller = names.includes('caller')
+    this.peerStopsAttachments = names.includes('stop')
   }
 
   /** The control stream takes writes again: held credit goes out, held sends go on. */
@@ -629,6 +635,8 @@ export class WireSession implements WireConnection {
         this.outgoing.delete(id)
         this.unclaimed.release(waiting)
         this.track(stream)
+        this.sending.set(id, stream)
+        stream.once('close', () => { if (this.sending.get(id) === stream) this.sending.delete(id) })
         stream.respond({ ':status': 200, 'content-type': 'application/octet-stream' })
         void sendAttachment(waiting.source, stream)
         return
@@ -838,11 +846,39 @@ export class WireSession implements WireConnection {
         case FrameType.Release: this.onRelease(channel); break
         case FrameType.Credit: this.onCredit(channel, decodeCreditPayload(source, start, end)); break
         case FrameType.Reset: this.onReset(channel, decodeErrorPayload(source, start, end) ?? new SwarmError(ErrorCode.ChannelClosed, 'the peer reset the channel')); break
+        case FrameType.Stop: this.onStop(channel); break
         default: break
       }
     } catch (error) {
       this.onChannelError(type, channel, toSwarmError(error, ErrorCode.MalformedFrame))
     }
+  }
+
+  /**
+   * The client stopped reading attachment `id`: this end resets the stream it sends it on (or
+   * drops it before it is fetched). A reset the listening end sends costs the peer nothing, while
+   * every reset a client sends counts against the listener's HTTP/2 rapid-reset limit (PROTOCOL.md §6).
+   */
+  private onStop (id: number): void {
+    if (this.role !== 'server') return
+    const stream = this.sending.get(id)
+    if (stream !== undefined) {
+      this.sending.delete(id)
+      if (!stream.closed) stream.close(NGHTTP2_CANCEL)
+      return
+    }
+    const waiting = this.outgoing.get(id)
+    if (waiting === undefined) return
+    this.outgoing.delete(id)
+    this.unclaimed.release(waiting)
+    waiting.drop(NGHTTP2_CANCEL, new SwarmError(ErrorCode.ChannelClosed, 'the peer stopped reading the attachment'))
+  }
+
+  /** Dialing end: asks the peer to stop sending attachment `id`; false when the peer cannot be asked. */
+  private askToStop (id: number): boolean {
+    if (!this.peerStopsAttachments || this.ended) return false
+    this.writeFrame(FrameType.Stop, id)
+    return true
   }
 
   private onCredit (channel: number, bytes: number): void {
@@ -946,6 +982,7 @@ export class WireSession implements WireConnection {
         attachment.expect()
       } else {
         attachment = new IncomingAttachment(id, true, this.unclaimed)
+        attachment.askSenderToStop = () => this.askToStop(id)
         const session = (this.returnSession ?? this.session) as http2.ClientHttp2Session
         const stream = session.request({ ':method': 'GET', ':path': ATTACHMENT_PATH + String(id) }, { endStream: true })
         this.track(stream)
@@ -1120,6 +1157,7 @@ export class WireSession implements WireConnection {
       else stream.close(NGHTTP2_CANCEL)
     }
     this.streams.clear()
+    this.sending.clear()
     for (const waiting of [...this.outgoing.values()]) waiting.drop(NGHTTP2_CANCEL, lost)
     this.outgoing.clear()
     this.settleClosed(error)

@@ -18,7 +18,12 @@ export const FrameType = {
   /** The receiver of a channel grants its sender more bytes. Payload: a msgpack uint. */
   Credit: 3,
   /** The receiver of a channel refuses further messages. Payload `[code, message]`. */
-  Reset: 4
+  Reset: 4,
+  /**
+   * The client stops reading an attachment the server sends; the header's id is the attachment's.
+   * Payload empty. Sent only to a peer that announced the `stop` feature.
+   */
+  Stop: 5
 } as const
 
 /** A frame type number. */
