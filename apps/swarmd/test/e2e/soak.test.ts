@@ -177,6 +177,8 @@ function soak (title: string, clients: number, poolSlack: number, start: () => P
         // V8 keeps some heap it grew; a leak grows with the load, which runs 5x longer than the warm-up.
         expect(end.rssKiB, `RSS of swarmd #${i} (KiB)`).toBeLessThanOrEqual(begin.rssKiB + 64 * 1024)
       }
+      // A wire connection lost under load (a peer's GOAWAY, say) shows in its dialer's log.
+      for (const process of processes) expect(process.stderr()).not.toMatch(/remote: disconnected/)
       await removeContainers()
       expect((await call('GET', '/_ping'))?.body).toBe('OK')
     }, SOAK_MS + WARMUP_MS + 90_000)
