@@ -244,6 +244,8 @@ export async function listen (address: string, options: ListenOptions): Promise<
           stream.on('error', () => {})
           stream.respond({ ':status': 404 }, { endStream: true })
           session.close()
+          // A peer that never closes its end does not keep the socket.
+          setTimeout(() => { if (!session.destroyed) session.destroy() }, 1000).unref()
           return
         }
         connection.acceptReturn(session, stream)
