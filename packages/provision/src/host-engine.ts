@@ -34,7 +34,7 @@ export function connectHostEngine (host: HostEngineAddress, state: StateDirector
 export interface WaitForEngineOptions {
   /** Give up after this long. */
   timeoutMs: number
-  /** Between pings. Default 200 ms. */
+  /** Between pings. Default 100 ms: a refused connection costs little, and each interval is idle time once the engine is up. */
   intervalMs?: number
   signal?: AbortSignal | undefined
 }
@@ -60,7 +60,7 @@ export async function waitForEngine (engine: ServiceInstance, what: string, opti
       last = error
       if (isSwarmError(error) && error.code !== ErrorCode.Unavailable && error.code !== ErrorCode.Aborted && error.code !== ErrorCode.Timeout) return
     }
-    await new Promise((resolve) => setTimeout(resolve, Math.min(options.intervalMs ?? 200, Math.max(0, deadline - Date.now()))))
+    await new Promise((resolve) => setTimeout(resolve, Math.min(options.intervalMs ?? 100, Math.max(0, deadline - Date.now()))))
   }
   const reason = last instanceof Error ? last.message : String(last)
   throw new SwarmError(ErrorCode.Timeout, `${what}: its engine did not answer over TLS within ${Math.round(options.timeoutMs / 1000)} s (last: ${reason})`)

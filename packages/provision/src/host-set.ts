@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto'
-import { ErrorCode, SwarmError, isSwarmError, request, silentLogger, toSwarmError, type AbortOptions, type Logger, type ServiceInstance } from '@libswarm/core'
+import { ErrorCode, SwarmError, request, silentLogger, toSwarmError, type AbortOptions, type Logger, type ServiceInstance } from '@libswarm/core'
 import { dockerUserData } from './cloud-init.js'
+import { HostBootError, bootHost } from './host-boot.js'
+import { connectHostEngine } from './host-engine.js'
+import type { CloudHost, HostProvider, LaunchRequest } from './host-provider.js'
 import type { HostSource } from './host-source.js'
-import { connectHostEngine, waitForEngine } from './host-engine.js'
 import { openStateDirectory, type StateDirectory } from './state-directory.js'
 
 /** The tags (metadata) a provisioner puts on every host it launches: the cloud's tags are its state. */
@@ -14,51 +16,6 @@ export const HOST_TAGS = {
   /** The name in the host's server certificate. */
   tlsName: 'libswarm:tls-name'
 } as const
-
-/** A host's state in terms every cloud maps to. */
-export type CloudHostState = 'pending' | 'running' | 'stopping' | 'stopped' | 'failed' | 'gone'
-
-/** A host as the cloud lists it. */
-export interface CloudHost {
-  /** The cloud's id (instance id, server id). */
-  id: string
-  /** Its name (a `Name` tag, a server name), when it has one. */
-  name?: string | undefined
-  state: CloudHostState
-  /** The address its engine is reached on (public, else private IP), once known. */
-  address?: string | undefined
-  /** Its tags or metadata. */
-  tags: Readonly<Record<string, string>>
-}
-
-/** One host to launch. */
-export interface LaunchRequest {
-  /** Tags to put on the host at launch: {@link HOST_TAGS} and the user's `--tag`s. */
-  tags: Record<string, string>
-  /** The cloud-init user data (plain text; the provider encodes it as its API wants). */
-  userData: string
-}
-
-/**
- * What a cloud gives the host set: list the swarm's hosts, launch one, wait for it, terminate.
- * Each call takes `{ signal }`; errors are SwarmErrors with a clear message (credentials,
- * unknown image or type, capacity), thrown at once rather than retried forever.
- */
-export interface HostProvider {
-  /** `aws`, `rackspace`: in messages and the default state directory. */
-  readonly name: string
-  /** The hosts tagged for `swarm`, in any state but gone. */
-  list: (swarm: string, options?: AbortOptions) => Promise<CloudHost[]>
-  /** Launches one host and returns it (usually pending). */
-  launch: (request: LaunchRequest, options?: AbortOptions) => Promise<CloudHost>
-  /** Waits until the host runs and has an address (the cloud's waiter); fails when it stops, fails or times out. */
-  waitRunning: (id: string, options: AbortOptions & { timeoutMs: number }) => Promise<CloudHost>
-  terminate: (ids: readonly string[], options?: AbortOptions) => Promise<void>
-  /** Asks the cloud whether the launch would be allowed, without launching (for `--dry-run`). */
-  checkLaunch?: (request: LaunchRequest, options?: AbortOptions) => Promise<void>
-  /** One line saying what a launch launches (image, type, region), for `--dry-run`. */
-  describeLaunch: () => string
-}
 
 /** What to do with a host that does not boot or stops answering. */
 export type UnreachablePolicy = 'replace' | 'fail'
@@ -117,9 +74,6 @@ export interface LaunchPlan {
   description: string
 }
 
-/** Thrown when a host did not boot or its engine did not answer. */
-class HostBootError extends SwarmError {}
-
 /**
  * The hosts of one provisioning chain: found again by their swarm tag, launched to reach
  * `count` (only what is missing, never more than `maxHosts` in all), each waited for until its
@@ -135,6 +89,7 @@ export class HostSet implements HostSource {
   private readonly misses = new Map<string, number>()
   private readonly lifetime = new AbortController()
   private state: StateDirectory | undefined
+  private opening: Promise<StateDirectory> | undefined
   private launches = 0
   private timer: NodeJS.Timeout | undefined
   private checking: Promise<void> | undefined
@@ -181,8 +136,9 @@ export class HostSet implements HostSource {
    */
   async start (options: AbortOptions = {}): Promise<void> {
     const signal = options.signal === undefined ? this.lifetime.signal : AbortSignal.any([options.signal, this.lifetime.signal])
-    this.state = await openStateDirectory(this.options.stateDir)
-    // certificates take a key generation each: made while the cloud is asked for the swarm's hosts
+    // the state directory is opened and the certificates made while the cloud is asked for the swarm's hosts
+    this.opening = openStateDirectory(this.options.stateDir)
+    this.opening.catch(() => {})
     if (!this.options.dryRun) {
       for (let index = this.prepared.length; index < this.options.count; index++) {
         const prepared = this.newLaunchRequest()
@@ -190,7 +146,8 @@ export class HostSet implements HostSource {
         this.prepared.push(prepared)
       }
     }
-    const found = await this.provider.list(this.options.swarm, { signal })
+    const [found, state] = await Promise.all([this.provider.list(this.options.swarm, { signal }), this.opening])
+    this.state = state
     const usable = found.filter((host) => (host.state === 'pending' || host.state === 'running') && host.tags[HOST_TAGS.tlsName] !== undefined)
     for (const host of found) {
       if (!usable.includes(host)) this.log.info('host of the swarm not used', { id: host.id, state: host.state, reason: host.tags[HOST_TAGS.tlsName] === undefined ? 'not launched with a libswarm certificate' : `state ${host.state}` })
@@ -260,7 +217,7 @@ export class HostSet implements HostSource {
   }
 
   private async launchRequest (tlsName: string): Promise<LaunchRequest> {
-    const state = this.state as StateDirectory
+    const state = await (this.opening as Promise<StateDirectory>)
     const server = await state.issueServerCertificate(tlsName)
     return {
       tags: { ...this.options.tags, [HOST_TAGS.swarm]: this.options.swarm, [HOST_TAGS.launchedBy]: 'libswarm', [HOST_TAGS.tlsName]: tlsName },
@@ -290,27 +247,17 @@ export class HostSet implements HostSource {
     }
   }
 
-  /** Waits for a host to run and for its engine to answer, then adds it. */
+  /** Waits for a host to run and for its engine to answer (pinged from its first address on), then adds it. */
   private async bringUp (host: CloudHost, signal: AbortSignal, launchedHere: string[], tlsNamesHere: Set<string>): Promise<void> {
     const tlsName = host.tags[HOST_TAGS.tlsName] as string
     const started = Date.now()
-    let running: CloudHost
-    try {
-      running = host.state === 'running' && host.address !== undefined ? host : await this.provider.waitRunning(host.id, { timeoutMs: this.options.bootTimeoutMs, signal })
-    } catch (error) {
-      signal.throwIfAborted()
-      if (isSwarmError(error) && (error.code === ErrorCode.Timeout || error.code === ErrorCode.Unavailable)) throw new HostBootError(error.code, error.message, { cause: error })
-      throw error
-    }
-    if (running.address === undefined) throw new HostBootError(ErrorCode.Unavailable, `${this.provider.name}: host ${host.id} runs but has no address`)
-    const engine = connectHostEngine({ address: running.address, port: this.options.enginePort, tlsName }, this.state as StateDirectory)
-    try {
-      await waitForEngine(engine, `${this.provider.name} host ${host.id} (${running.address})`, { timeoutMs: Math.max(1000, this.options.bootTimeoutMs - (Date.now() - started)), signal })
-    } catch (error) {
-      await engine.close()
-      signal.throwIfAborted()
-      throw new HostBootError(ErrorCode.Timeout, toSwarmError(error).message, { cause: error })
-    }
+    const state = this.state as StateDirectory
+    const { host: running, engine } = await bootHost(host, {
+      provider: this.provider,
+      connect: (address) => connectHostEngine({ address, port: this.options.enginePort, tlsName }, state),
+      timeoutMs: this.options.bootTimeoutMs,
+      signal
+    })
     if (signal.aborted || this.closed) {
       await engine.close()
       signal.throwIfAborted()

@@ -8,7 +8,8 @@
  * to each host's engine.
  */
 export { HOST_TAGS, HostSet } from './host-set.js'
-export type { CloudHost, CloudHostState, HostChange, HostProvider, HostSetOptions, LaunchPlan, LaunchRequest, ReadyHost, UnreachablePolicy } from './host-set.js'
+export type { HostChange, HostSetOptions, LaunchPlan, ReadyHost, UnreachablePolicy } from './host-set.js'
+export type { CloudHost, CloudHostState, HostProvider, LaunchRequest, WaitRunningOptions } from './host-provider.js'
 export { createProvisioningService, startProvisioningService } from './provisioning-service.js'
 export type { HostSource, ServedHost, ServedHostChange } from './host-source.js'
 export { PROVISION_USAGE, parseProvisionArgs } from './provision-arguments.js'

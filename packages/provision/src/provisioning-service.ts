@@ -1,6 +1,7 @@
 import { ErrorCode, SwarmError, abandonedSignal, createServer, type Logger, type Message, type Sender, type ServiceInstance } from '@libswarm/core'
 import { isDockerRequest } from '@libswarm/docker-api'
-import { HostSet, type HostProvider, type HostSetOptions } from './host-set.js'
+import type { HostProvider } from './host-provider.js'
+import { HostSet, type HostSetOptions } from './host-set.js'
 import type { HostSource, ServedHost, ServedHostChange } from './host-source.js'
 
 /**

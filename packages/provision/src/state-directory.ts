@@ -5,13 +5,18 @@ import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { ErrorCode, SwarmError } from '@libswarm/core'
-import { AsnConvert, OctetString } from '@peculiar/asn1-schema'
-import {
-  AlgorithmIdentifier, AttributeTypeAndValue, AttributeValue, BasicConstraints, Certificate, ExtendedKeyUsage, Extension, Extensions, GeneralName,
-  KeyUsage, KeyUsageFlags, Name, RelativeDistinguishedName, SubjectAlternativeName, SubjectKeyIdentifier, SubjectPublicKeyInfo, TBSCertificate,
-  Validity, Version, id_ce_basicConstraints, id_ce_extKeyUsage, id_ce_keyUsage, id_ce_subjectAltName, id_ce_subjectKeyIdentifier, id_kp_clientAuth,
-  id_kp_serverAuth
-} from '@peculiar/asn1-x509'
+import type { Extension, Name } from '@peculiar/asn1-x509'
+
+/**
+ * The ASN.1 modules take 150-250 ms to load (asn1js above all): loaded at the first certificate
+ * made, which a start does while the cloud answers its first calls, not before swarmd's first call.
+ */
+type Asn1 = typeof import('@peculiar/asn1-schema') & typeof import('@peculiar/asn1-x509')
+let asn1Modules: Promise<Asn1> | undefined
+async function loadAsn1 (): Promise<Asn1> {
+  asn1Modules ??= Promise.all([import('@peculiar/asn1-schema'), import('@peculiar/asn1-x509')]).then(([schema, x509]) => ({ ...schema, ...x509 }))
+  return await asn1Modules
+}
 
 const generateKeys = promisify(generateKeyPair)
 const DAY_MS = 86_400_000
@@ -76,28 +81,34 @@ export async function openStateDirectory (dir: string): Promise<StateDirectory> 
   }
   let ca = await readPair(files.caCert, files.caKey)
   if (ca === undefined) {
-    const keys = await newKeys()
-    const subject = distinguishedName(`libswarm CA (${dir})`)
-    const pem = newCertificate({ publicKey: keys.publicKey, subject, issuer: subject, signingKey: keys.privateKey, extensions: caExtensions(keys.publicKey), days: 10 * 365 })
+    const [asn1, keys] = await Promise.all([loadAsn1(), newKeys()])
+    const subject = distinguishedName(asn1, `libswarm CA (${dir})`)
+    const pem = newCertificate(asn1, { publicKey: keys.publicKey, subject, issuer: subject, signingKey: keys.privateKey, extensions: caExtensions(asn1, keys.publicKey), days: 10 * 365 })
     await writePair(files.caCert, files.caKey, pem, keys.privateKey)
     ca = { pem, key: keys.privateKey }
   }
-  const signer = { key: ca.key, pem: ca.pem, subject: AsnConvert.parse(new X509Certificate(ca.pem).raw, Certificate).tbsCertificate.subject }
+  const { pem: caCert, key: caKey } = ca
+  // the issuer of what the CA signs is its subject, byte for byte (as read, whatever wrote it)
+  let issuer: Name | undefined
+  const issue = async (subject: string, extensions: (asn1: Asn1) => Extension[], days: number): Promise<{ cert: string, key: KeyObject }> => {
+    const [asn1, keys] = await Promise.all([loadAsn1(), newKeys()])
+    issuer ??= asn1.AsnConvert.parse(new X509Certificate(caCert).raw, asn1.Certificate).tbsCertificate.subject
+    const cert = newCertificate(asn1, { publicKey: keys.publicKey, subject: distinguishedName(asn1, subject), issuer, signingKey: caKey, extensions: extensions(asn1), days })
+    return { cert, key: keys.privateKey }
+  }
   if (await readPair(files.clientCert, files.clientKey) === undefined) {
-    const keys = await newKeys()
-    const pem = newCertificate({ publicKey: keys.publicKey, subject: distinguishedName('libswarm client'), issuer: signer.subject, signingKey: signer.key, extensions: leafExtensions(id_kp_clientAuth), days: 5 * 365 })
-    await writePair(files.clientCert, files.clientKey, pem, keys.privateKey)
+    const client = await issue('libswarm client', (asn1) => leafExtensions(asn1, asn1.id_kp_clientAuth), 5 * 365)
+    await writePair(files.clientCert, files.clientKey, client.cert, client.key)
   }
   return {
     dir,
     caCertFile: files.caCert,
     clientCertFile: files.clientCert,
     clientKeyFile: files.clientKey,
-    caCert: signer.pem,
+    caCert,
     issueServerCertificate: async (name, altNames = []) => {
-      const keys = await newKeys()
-      const cert = newCertificate({ publicKey: keys.publicKey, subject: distinguishedName(name), issuer: signer.subject, signingKey: signer.key, extensions: [...leafExtensions(id_kp_serverAuth), subjectAltName([name, ...altNames])], days: 5 * 365 })
-      return { cert, key: keys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() }
+      const server = await issue(name, (asn1) => [...leafExtensions(asn1, asn1.id_kp_serverAuth), subjectAltName(asn1, [name, ...altNames])], 5 * 365)
+      return { cert: server.cert, key: server.key.export({ type: 'pkcs8', format: 'pem' }).toString() }
     }
   }
 }
@@ -124,8 +135,7 @@ async function readPair (certFile: string, keyFile: string): Promise<{ pem: stri
   try {
     // PKCS#1 (`RSA PRIVATE KEY`, as node-forge wrote them) and PKCS#8 (`PRIVATE KEY`) both read here
     const key = createPrivateKey(keyText)
-    const cert = new X509Certificate(certText)
-    if (!cert.checkPrivateKey(key)) throw new Error('the key is not the certificate\'s')
+    if (!new X509Certificate(certText).checkPrivateKey(key)) throw new Error('the key is not the certificate\'s')
     return { pem: certText, key }
   } catch (error) {
     throw new SwarmError(ErrorCode.InvalidArguments, `cannot read ${certFile} / ${keyFile}: ${(error as Error).message}`, { cause: error })
@@ -148,64 +158,65 @@ interface CertificateRequest {
 }
 
 /** An X.509 v3 certificate, PEM: the structure encoded by `@peculiar/asn1-x509`, signed by Node's crypto. */
-function newCertificate (request: CertificateRequest): string {
+function newCertificate (asn1: Asn1, request: CertificateRequest): string {
   // 16 random bytes, positive and without a leading zero byte (Go refuses a non-minimal INTEGER)
   const serial = randomBytes(16)
   serial[0] = ((serial[0] as number) & 0x7f) | 0x40
   const now = Date.now()
-  const algorithm = signatureAlgorithm(request.signingKey)
-  const tbsCertificate = new TBSCertificate({
-    version: Version.v3,
+  const algorithm = signatureAlgorithm(asn1, request.signingKey)
+  const tbsCertificate = new asn1.TBSCertificate({
+    version: asn1.Version.v3,
     serialNumber: toArrayBuffer(serial),
     signature: algorithm,
     issuer: request.issuer,
-    validity: new Validity({ notBefore: new Date(now - CLOCK_SKEW_MS), notAfter: new Date(now + request.days * DAY_MS) }),
+    validity: new asn1.Validity({ notBefore: new Date(now - CLOCK_SKEW_MS), notAfter: new Date(now + request.days * DAY_MS) }),
     subject: request.subject,
-    subjectPublicKeyInfo: AsnConvert.parse(request.publicKey.export({ type: 'spki', format: 'der' }), SubjectPublicKeyInfo),
-    extensions: new Extensions(request.extensions)
+    subjectPublicKeyInfo: asn1.AsnConvert.parse(request.publicKey.export({ type: 'spki', format: 'der' }), asn1.SubjectPublicKeyInfo),
+    extensions: new asn1.Extensions(request.extensions)
   })
   // ECDSA signatures come DER-encoded, as X.509 wants them; RSA ones PKCS#1 v1.5
-  const signature = sign('sha256', Buffer.from(AsnConvert.serialize(tbsCertificate)), request.signingKey)
-  const der = Buffer.from(AsnConvert.serialize(new Certificate({ tbsCertificate, signatureAlgorithm: algorithm, signatureValue: toArrayBuffer(signature) })))
+  const signature = sign('sha256', Buffer.from(asn1.AsnConvert.serialize(tbsCertificate)), request.signingKey)
+  const der = Buffer.from(asn1.AsnConvert.serialize(new asn1.Certificate({ tbsCertificate, signatureAlgorithm: algorithm, signatureValue: toArrayBuffer(signature) })))
   return `-----BEGIN CERTIFICATE-----\n${der.toString('base64').replace(/.{1,64}/g, '$&\n')}-----END CERTIFICATE-----\n`
 }
 
-function signatureAlgorithm (key: KeyObject): AlgorithmIdentifier {
-  if (key.asymmetricKeyType === 'ec') return new AlgorithmIdentifier({ algorithm: OID.ecdsaWithSha256 })
-  if (key.asymmetricKeyType === 'rsa') return new AlgorithmIdentifier({ algorithm: OID.sha256WithRsa, parameters: null })
+function signatureAlgorithm (asn1: Asn1, key: KeyObject): InstanceType<Asn1['AlgorithmIdentifier']> {
+  if (key.asymmetricKeyType === 'ec') return new asn1.AlgorithmIdentifier({ algorithm: OID.ecdsaWithSha256 })
+  if (key.asymmetricKeyType === 'rsa') return new asn1.AlgorithmIdentifier({ algorithm: OID.sha256WithRsa, parameters: null })
   throw new SwarmError(ErrorCode.InvalidArguments, `the CA key is ${key.asymmetricKeyType ?? 'of no known type'}: only EC and RSA keys sign here`)
 }
 
-function distinguishedName (commonName: string): Name {
-  const attribute = (type: string, value: string): RelativeDistinguishedName => new RelativeDistinguishedName([new AttributeTypeAndValue({ type, value: new AttributeValue({ utf8String: value }) })])
-  return new Name([attribute(OID.commonName, commonName.slice(0, 64)), attribute(OID.organizationName, 'libswarm')])
+function distinguishedName (asn1: Asn1, commonName: string): Name {
+  const attribute = (type: string, value: string): InstanceType<Asn1['RelativeDistinguishedName']> =>
+    new asn1.RelativeDistinguishedName([new asn1.AttributeTypeAndValue({ type, value: new asn1.AttributeValue({ utf8String: value }) })])
+  return new asn1.Name([attribute(OID.commonName, commonName.slice(0, 64)), attribute(OID.organizationName, 'libswarm')])
 }
 
-function extension (extnID: string, value: object, critical = false): Extension {
-  return new Extension({ extnID, critical, extnValue: new OctetString(AsnConvert.serialize(value)) })
+function extension (asn1: Asn1, extnID: string, value: object, critical = false): Extension {
+  return new asn1.Extension({ extnID, critical, extnValue: new asn1.OctetString(asn1.AsnConvert.serialize(value)) })
 }
 
-function caExtensions (publicKey: KeyObject): Extension[] {
-  const spki = AsnConvert.parse(publicKey.export({ type: 'spki', format: 'der' }), SubjectPublicKeyInfo)
+function caExtensions (asn1: Asn1, publicKey: KeyObject): Extension[] {
+  const spki = asn1.AsnConvert.parse(publicKey.export({ type: 'spki', format: 'der' }), asn1.SubjectPublicKeyInfo)
   return [
-    extension(id_ce_basicConstraints, new BasicConstraints({ cA: true }), true),
-    extension(id_ce_keyUsage, new KeyUsage(KeyUsageFlags.keyCertSign | KeyUsageFlags.cRLSign | KeyUsageFlags.digitalSignature), true),
+    extension(asn1, asn1.id_ce_basicConstraints, new asn1.BasicConstraints({ cA: true }), true),
+    extension(asn1, asn1.id_ce_keyUsage, new asn1.KeyUsage(asn1.KeyUsageFlags.keyCertSign | asn1.KeyUsageFlags.cRLSign | asn1.KeyUsageFlags.digitalSignature), true),
     // RFC 5280's method 1: the SHA-1 of the public key's bits
-    extension(id_ce_subjectKeyIdentifier, new SubjectKeyIdentifier(createHash('sha1').update(Buffer.from(spki.subjectPublicKey)).digest()))
+    extension(asn1, asn1.id_ce_subjectKeyIdentifier, new asn1.SubjectKeyIdentifier(createHash('sha1').update(Buffer.from(spki.subjectPublicKey)).digest()))
   ]
 }
 
 /** A client's or server's: an ECDSA key signs, it does not encipher. */
-function leafExtensions (purpose: string): Extension[] {
+function leafExtensions (asn1: Asn1, purpose: string): Extension[] {
   return [
-    extension(id_ce_basicConstraints, new BasicConstraints({ cA: false })),
-    extension(id_ce_keyUsage, new KeyUsage(KeyUsageFlags.digitalSignature), true),
-    extension(id_ce_extKeyUsage, new ExtendedKeyUsage([purpose]))
+    extension(asn1, asn1.id_ce_basicConstraints, new asn1.BasicConstraints({ cA: false })),
+    extension(asn1, asn1.id_ce_keyUsage, new asn1.KeyUsage(asn1.KeyUsageFlags.digitalSignature), true),
+    extension(asn1, asn1.id_ce_extKeyUsage, new asn1.ExtendedKeyUsage([purpose]))
   ]
 }
 
-function subjectAltName (names: readonly string[]): Extension {
-  return extension(id_ce_subjectAltName, new SubjectAlternativeName(names.map((name) => new GeneralName(isIP(name) === 0 ? { dNSName: name } : { iPAddress: name }))))
+function subjectAltName (asn1: Asn1, names: readonly string[]): Extension {
+  return extension(asn1, asn1.id_ce_subjectAltName, new asn1.SubjectAlternativeName(names.map((name) => new asn1.GeneralName(isIP(name) === 0 ? { dNSName: name } : { iPAddress: name }))))
 }
 
 function toArrayBuffer (bytes: Uint8Array): ArrayBuffer {
