@@ -1,5 +1,15 @@
 import type { AbortOptions } from '@libswarm/core'
 
+/** The tags (metadata) a provisioner puts on every host it launches: the cloud's tags are its state. */
+export const HOST_TAGS = {
+  /** The swarm the host belongs to: hosts are found again by it. */
+  swarm: 'libswarm:swarm',
+  /** Set only on hosts libswarm launched: the only hosts it ever terminates. */
+  launchedBy: 'libswarm:launched-by',
+  /** The name in the host's server certificate. */
+  tlsName: 'libswarm:tls-name'
+} as const
+
 /** A host's state in terms every cloud maps to. */
 export type CloudHostState = 'pending' | 'running' | 'stopping' | 'stopped' | 'failed' | 'gone'
 

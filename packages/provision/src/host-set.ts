@@ -1,21 +1,10 @@
-import { randomBytes } from 'node:crypto'
 import { ErrorCode, SwarmError, request, silentLogger, toSwarmError, type AbortOptions, type Logger, type ServiceInstance } from '@libswarm/core'
-import { dockerUserData } from './cloud-init.js'
 import { HostBootError, bootHost } from './host-boot.js'
 import { connectHostEngine } from './host-engine.js'
-import type { CloudHost, HostProvider, LaunchRequest } from './host-provider.js'
+import { HOST_TAGS, type CloudHost, type HostProvider } from './host-provider.js'
 import type { HostSource } from './host-source.js'
-import { openStateDirectory, type StateDirectory } from './state-directory.js'
-
-/** The tags (metadata) a provisioner puts on every host it launches: the cloud's tags are its state. */
-export const HOST_TAGS = {
-  /** The swarm the host belongs to: hosts are found again by it. */
-  swarm: 'libswarm:swarm',
-  /** Set only on hosts libswarm launched: the only hosts it ever terminates. */
-  launchedBy: 'libswarm:launched-by',
-  /** The name in the host's server certificate. */
-  tlsName: 'libswarm:tls-name'
-} as const
+import { PreparedLaunches, type prepareLaunches } from './prepared-launches.js'
+import type { StateDirectory } from './state-directory.js'
 
 /** What to do with a host that does not boot or stops answering. */
 export type UnreachablePolicy = 'replace' | 'fail'
@@ -89,16 +78,18 @@ export class HostSet implements HostSource {
   private readonly misses = new Map<string, number>()
   private readonly lifetime = new AbortController()
   private state: StateDirectory | undefined
-  private opening: Promise<StateDirectory> | undefined
   private launches = 0
   private timer: NodeJS.Timeout | undefined
   private checking: Promise<void> | undefined
   private replacing = new Set<Promise<void>>()
-  /** Launch requests made ahead (their certificates), used first. */
-  private readonly prepared: Array<Promise<{ tlsName: string, request: LaunchRequest }>> = []
+  /** Launch requests made ahead (their certificates). */
+  private launchRequests: PreparedLaunches | undefined
   private closed = false
 
-  constructor (readonly provider: HostProvider, readonly options: HostSetOptions, private readonly log: Logger = silentLogger) {}
+  /** `launches`: made ahead by {@link prepareLaunches} (else made at `start`). */
+  constructor (readonly provider: HostProvider, readonly options: HostSetOptions, private readonly log: Logger = silentLogger, launches?: PreparedLaunches) {
+    this.launchRequests = launches
+  }
 
   /** Hosts launched by this set so far (replacements included). */
   get launched (): number { return this.launches }
@@ -137,16 +128,8 @@ export class HostSet implements HostSource {
   async start (options: AbortOptions = {}): Promise<void> {
     const signal = options.signal === undefined ? this.lifetime.signal : AbortSignal.any([options.signal, this.lifetime.signal])
     // the state directory is opened and the certificates made while the cloud is asked for the swarm's hosts
-    this.opening = openStateDirectory(this.options.stateDir)
-    this.opening.catch(() => {})
-    if (!this.options.dryRun) {
-      for (let index = this.prepared.length; index < this.options.count; index++) {
-        const prepared = this.newLaunchRequest()
-        prepared.catch(() => {})
-        this.prepared.push(prepared)
-      }
-    }
-    const [found, state] = await Promise.all([this.provider.list(this.options.swarm, { signal }), this.opening])
+    const launches = this.launchRequests ??= new PreparedLaunches(this.options)
+    const [found, state] = await Promise.all([this.provider.list(this.options.swarm, { signal }), launches.state])
     this.state = state
     const usable = found.filter((host) => (host.state === 'pending' || host.state === 'running') && host.tags[HOST_TAGS.tlsName] !== undefined)
     for (const host of found) {
@@ -158,7 +141,7 @@ export class HostSet implements HostSource {
       throw new SwarmError(ErrorCode.LimitExceeded, `${this.provider.name}: ${missing} host(s) missing to reach --count ${this.options.count}, but --max-hosts allows ${this.options.maxHosts - this.launches} more`)
     }
     if (this.options.dryRun) {
-      if (missing > 0) await this.provider.checkLaunch?.(await this.launchRequest('dry-run'), { signal })
+      if (missing > 0) await this.provider.checkLaunch?.(await launches.request('dry-run'), { signal })
       this.plan = { existing: reused.map((host) => host.name ?? host.id), launch: missing, description: this.provider.describeLaunch() }
       this.log.info('dry run: nothing launched', { swarm: this.options.swarm, existing: this.plan.existing.join(','), wouldLaunch: missing, launch: this.plan.description })
     }
@@ -211,26 +194,12 @@ export class HostSet implements HostSource {
     }
   }
 
-  private async newLaunchRequest (): Promise<{ tlsName: string, request: LaunchRequest }> {
-    const tlsName = `h-${randomBytes(6).toString('hex')}.${dnsLabel(this.options.swarm)}.libswarm`
-    return { tlsName, request: await this.launchRequest(tlsName) }
-  }
-
-  private async launchRequest (tlsName: string): Promise<LaunchRequest> {
-    const state = await (this.opening as Promise<StateDirectory>)
-    const server = await state.issueServerCertificate(tlsName)
-    return {
-      tags: { ...this.options.tags, [HOST_TAGS.swarm]: this.options.swarm, [HOST_TAGS.launchedBy]: 'libswarm', [HOST_TAGS.tlsName]: tlsName },
-      userData: dockerUserData({ caCert: state.caCert, serverCert: server.cert, serverKey: server.key, port: this.options.enginePort })
-    }
-  }
-
   /** Launches one host and brings it up; a host that does not boot is replaced while the policy and budget allow. */
   private async launchOne (signal: AbortSignal, launchedHere: string[], tlsNamesHere: Set<string>): Promise<void> {
     while (true) {
       signal.throwIfAborted()
       if (this.launches >= this.options.maxHosts) throw new SwarmError(ErrorCode.LimitExceeded, `${this.provider.name}: --max-hosts ${this.options.maxHosts} reached, no host launched`)
-      const { tlsName, request: launchRequest } = await (this.prepared.shift() ?? this.newLaunchRequest())
+      const { tlsName, request: launchRequest } = await (this.launchRequests as PreparedLaunches).next()
       tlsNamesHere.add(tlsName)
       this.launches++
       const host = await this.provider.launch(launchRequest, { signal })
@@ -359,10 +328,4 @@ export class HostSet implements HostSource {
     this.replacing.add(work)
     void work.finally(() => { this.replacing.delete(work) })
   }
-}
-
-/** A swarm name as one DNS label. */
-function dnsLabel (text: string): string {
-  const label = text.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40)
-  return label === '' ? 'swarm' : label
 }
