@@ -1,5 +1,4 @@
 import { ErrorCode, SwarmError, isSwarmError, request, type ServiceInstance } from '@libswarm/core'
-import { createDockerClient } from '@libswarm/dockerclient'
 import type { StateDirectory } from './state-directory.js'
 
 /** Where a host's engine is and the name its certificate was issued for. */
@@ -13,21 +12,51 @@ export interface HostEngineAddress {
 }
 
 /**
+ * `@libswarm/dockerclient` (with dockerode and its modem) takes 0.05-0.2 s to load: loaded at a
+ * host's first ping, which comes after the cloud's first calls, not before swarmd's first one.
+ */
+let dockerClientModule: Promise<typeof import('@libswarm/dockerclient')> | undefined
+
+/**
  * A `dockerclient` for a provisioned host's engine over mutual TLS: it presents the state
  * directory's client certificate and accepts only a server certificate signed by its CA
- * for `tlsName`.
+ * for `tlsName`. The client is made at the first message sent (an error making it, such as an
+ * unreadable certificate file, is that message's UNAVAILABLE).
  */
 export function connectHostEngine (host: HostEngineAddress, state: StateDirectory): ServiceInstance {
   const address = host.address.includes(':') ? `[${host.address}]` : host.address
-  return createDockerClient({
-    address: `tcp://${address}:${host.port ?? 2376}`,
-    tlsVerify: true,
-    tlsCaCert: state.caCertFile,
-    tlsCert: state.clientCertFile,
-    tlsKey: state.clientKeyFile,
-    tlsServerName: host.tlsName,
-    env: {}
-  })
+  let client: ServiceInstance | undefined
+  let making: Promise<ServiceInstance> | undefined
+  let closed = false
+  const make = async (): Promise<ServiceInstance> => {
+    if (closed) throw new SwarmError(ErrorCode.ChannelClosed, `the engine client of ${address} is closed`)
+    making ??= (dockerClientModule ??= import('@libswarm/dockerclient')).then((module) => {
+      client = module.createDockerClient({
+        address: `tcp://${address}:${host.port ?? 2376}`,
+        tlsVerify: true,
+        tlsCaCert: state.caCertFile,
+        tlsCert: state.clientCertFile,
+        tlsKey: state.clientKeyFile,
+        tlsServerName: host.tlsName,
+        env: {}
+      })
+      return client
+    }, (error: unknown) => { throw new SwarmError(ErrorCode.Unavailable, `cannot load @libswarm/dockerclient: ${(error as Error).message}`, { cause: error }) })
+    try {
+      return await making
+    } catch (error) {
+      // made here, not by the engine: never an answer that tells the engine is up
+      throw isSwarmError(error) && error.code === ErrorCode.Unavailable ? error : new SwarmError(ErrorCode.Unavailable, `cannot make the engine client of ${address}: ${(error as Error).message}`, { cause: error })
+    }
+  }
+  return {
+    send: async (message, options) => { await (client ?? await make()).send(message, options) },
+    close: async (error) => {
+      closed = true
+      const made = await making?.catch(() => undefined)
+      await made?.close(error)
+    }
+  }
 }
 
 /** Options of {@link waitForEngine}. */

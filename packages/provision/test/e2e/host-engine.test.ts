@@ -140,3 +140,16 @@ describe.runIf(canRunTests(['engine', 'docker-cli']))('mutual TLS with a state d
     expect(version).toMatch(/^\d+\.\d+/)
   })
 })
+
+describe('engine client of a host', () => {
+  it('is made at the first message: an unreadable client key is UNAVAILABLE (never an engine that answered), and a closed client refuses', async () => {
+    const state = await openStateDirectory(join(dir, 'state-lazy'))
+    const client = connectHostEngine({ address: '127.0.0.1', port: 1, tlsName: 'h-0123456789ab.test.libswarm' }, { ...state, clientKeyFile: join(dir, 'no-such-key.pem') })
+    await expect(request(client, 'Get', ['SystemPing', '', '{}'])).rejects.toMatchObject({ code: 'UNAVAILABLE', message: expect.stringContaining('no-such-key.pem') })
+    await expect(waitForEngine(client, 'test host', { timeoutMs: 300, intervalMs: 100 })).rejects.toMatchObject({ code: 'TIMEOUT' })
+    await client.close()
+    const closed = connectHostEngine({ address: '127.0.0.1', port: 1, tlsName: 'h-0123456789ab.test.libswarm' }, state)
+    await closed.close()
+    await expect(request(closed, 'Get', ['SystemPing', '', '{}'])).rejects.toMatchObject({ code: 'CHANNEL_CLOSED' })
+  })
+})
