@@ -17,6 +17,8 @@ if [ "${1:-}" = "--test-tools" ]; then
   command -v script >/dev/null || need+=(bsdutils)
   command -v ip >/dev/null || need+=(iproute2)
   command -v curl >/dev/null || need+=(curl)
+  [ -x /usr/sbin/sshd ] || need+=(openssh-server)
+  command -v ssh >/dev/null && command -v ssh-keygen >/dev/null || need+=(openssh-client)
   if [ "${#need[@]}" -gt 0 ]; then
     echo "setup: installing Debian packages: ${need[*]}" >&2
     export DEBIAN_FRONTEND=noninteractive

@@ -10,7 +10,7 @@ import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { SignatureV4 } from '@smithy/signature-v4'
-import { startEngine, type Engine } from '@libswarm/test-engine'
+import { startEngine, startSshd, type Engine, type Sshd } from '@libswarm/test-engine'
 import { XMLBuilder } from 'fast-xml-parser'
 import { parse as parseYaml } from 'yaml'
 
@@ -43,6 +43,8 @@ export interface StandInInstance {
   readonly launchTime: Date
   stateReason?: { code: string, message: string }
   engine?: Engine
+  /** The instance's sshd, when its user data asks for a Docker host reached over ssh. */
+  sshd?: Sshd
   /** From RunInstances to its engine answering: the stand-in's own boot time. */
   bootMs?: number
   /** The engine's start, or its failure. */
@@ -60,6 +62,13 @@ export interface StandInOptions {
   capacity?: number
   /** From RunInstances to `running`. */
   bootDelayMs?: number
+  /**
+   * The image's sshd port (default 22) and the login keys baked into the image (public key
+   * lines, let in as root): an instance whose user data sets an ssh host key (`ssh_keys`)
+   * gets a real sshd with that host key, reaching its engine, instead of a TLS listener.
+   */
+  sshPort?: number
+  authorizedKeys?: string[]
   /** Load busybox into each instance's engine (default true). */
   busybox?: boolean
 }
@@ -216,7 +225,11 @@ export async function startEc2StandIn (options: StandInOptions = {}): Promise<Ec
     if (fault === 'no-engine') return
     const text = Buffer.from(instance.userData, 'base64').toString('utf8')
     if (!text.startsWith('#cloud-config')) throw new Error(`${instance.id}: user data is not a cloud-config`)
-    const config = parseYaml(text) as { write_files?: Array<{ path: string, content: string, permissions?: string }> }
+    const config = parseYaml(text) as { write_files?: Array<{ path: string, content: string, permissions?: string }>, ssh_keys?: Record<string, string>, runcmd?: unknown[] }
+    if (config.ssh_keys !== undefined) {
+      await bootOverSsh(instance, config)
+      return
+    }
     const files = new Map((config.write_files ?? []).map((file) => [file.path, file]))
     const dropIn = [...files.values()].find((file) => file.path.startsWith('/etc/systemd/system/docker.service.d/'))
     const execStart = dropIn?.content.split('\n').filter((line) => line.startsWith('ExecStart=') && line.length > 'ExecStart='.length).pop()
@@ -231,6 +244,22 @@ export async function startEc2StandIn (options: StandInOptions = {}): Promise<Ec
     instance.engine = await startEngine({ name: instance.id, busybox: options.busybox ?? true, tls: { caCert: ca.content, cert: cert.content, key: key.content, host: instance.ip, port: Number(port) } })
     instance.bootMs = Date.now() - instance.launchTime.getTime()
     if (instance.state !== 'running') await instance.engine.close()
+  }
+
+  /** cloud-init's `ssh_keys` become sshd's host key; dockerd stays on its unix socket, as the user data says. */
+  async function bootOverSsh (instance: StandInInstance, config: { write_files?: Array<{ path: string }>, ssh_keys?: Record<string, string>, runcmd?: unknown[] }): Promise<void> {
+    const hostKey = config.ssh_keys?.ed25519_private
+    if (hostKey === undefined) throw new Error(`${instance.id}: ssh_keys without ed25519_private`)
+    const commands = JSON.stringify(config.runcmd ?? [])
+    if (!commands.includes('"restart","docker"')) throw new Error(`${instance.id}: the user data does not start docker`)
+    if ((config.write_files ?? []).some((file) => file.path.startsWith('/etc/systemd/system/docker.service.d/'))) throw new Error(`${instance.id}: an ssh host's dockerd should keep its default start (unix socket only)`)
+    instance.engine = await startEngine({ name: instance.id, busybox: options.busybox ?? true })
+    instance.sshd = await startSshd({ dockerHost: instance.engine.host, host: instance.ip, port: options.sshPort ?? 22, hostKey, authorizedKeys: options.authorizedKeys })
+    instance.bootMs = Date.now() - instance.launchTime.getTime()
+    if (instance.state !== 'running') {
+      await instance.sshd.close()
+      await instance.engine.close()
+    }
   }
 
   const actions: Record<string, (params: URLSearchParams) => Record<string, unknown> | Promise<Record<string, unknown>>> = {
@@ -331,6 +360,7 @@ export async function startEc2StandIn (options: StandInOptions = {}): Promise<Ec
           setState(instance, 'shutting-down')
           track((async () => {
             await instance.booting
+            await instance.sshd?.close()
             await instance.engine?.close()
             setState(instance, 'terminated')
           })())
@@ -385,7 +415,7 @@ export async function startEc2StandIn (options: StandInOptions = {}): Promise<Ec
     closed = true
     for (const timer of timers) clearTimeout(timer)
     await new Promise<void>((resolve) => { server.close(() => { resolve() }); server.closeAllConnections() })
-    await Promise.allSettled([...instances.values()].map(async (instance) => { await instance.engine?.close() }))
+    await Promise.allSettled([...instances.values()].map(async (instance) => { await instance.sshd?.close(); await instance.engine?.close() }))
   }
   return { endpoint: `http://127.0.0.1:${port}`, instances, calls, faults, alive, settled, close, [Symbol.asyncDispose]: close }
 }

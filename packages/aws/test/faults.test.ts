@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { existsSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { CreateTagsCommand, EC2Client } from '@aws-sdk/client-ec2'
 import { isSwarmError, request } from '@libswarm/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -144,6 +145,19 @@ describe('aws faults at start: a clear error, no hang, nothing left running', ()
       await expect(request(service, 'Get', ['SystemInfo', '', '{}'])).rejects.toMatchObject({ code: 'UNAVAILABLE' })
     } finally {
       await service.close()
+    }
+  })
+
+  it('--dry-run with --ssh-user makes no host key and launches nothing', async () => {
+    await using standIn = await startEc2StandIn()
+    const state = join(await mkdtemp(join(tmpdir(), 'lsw-aws-dry-ssh-')), 'state')
+    const service = await createAws(parseAwsArgs(args(standIn, '--dry-run', '--ssh-user', 'ubuntu', '--state-dir', state)))
+    try {
+      expect(standIn.calls.filter((call) => call.action === 'RunInstances').map(({ code }) => code)).toEqual(['DryRunOperation'])
+      expect(existsSync(join(state, 'known_hosts'))).toBe(false)
+    } finally {
+      await service.close()
+      await rm(dirname(state), { recursive: true, force: true })
     }
   })
 

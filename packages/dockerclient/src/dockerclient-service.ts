@@ -4,7 +4,7 @@ import { parseDockerClientArgs, resolveEngineEndpoint, type DockerClientOptions 
 import { EngineForwarder } from './engine-forwarder.js'
 
 /** The usage line swarmd lists. */
-export const DOCKERCLIENT_USAGE = 'dockerclient [ADDRESS] [--tls] [--tlsverify] [--tlscacert FILE] [--tlscert FILE] [--tlskey FILE] [--tlsservername NAME]'
+export const DOCKERCLIENT_USAGE = 'dockerclient [ADDRESS] [--tls] [--tlsverify] [--tlscacert FILE] [--tlscert FILE] [--tlskey FILE] [--tlsservername NAME] [--ssh-key FILE] [--ssh-known-hosts FILE] [--ssh-config FILE] [--ssh-option KEY=VALUE]...'
 
 /**
  * Creates a running dockerclient: every Docker request it receives (an operation of

@@ -3,6 +3,7 @@ import { homedir } from 'node:os'
 import { join } from 'node:path'
 import DockerModem from 'docker-modem'
 import { invalidArguments } from './errors.js'
+import type { SshTarget } from './ssh-connection.js'
 
 /** Options of the dockerclient service: where the engine is and how to talk TLS to it. */
 export interface DockerClientOptions {
@@ -24,6 +25,14 @@ export interface DockerClientOptions {
    * engines whose address is known only after their certificate was made (cloud hosts).
    */
   tlsServerName?: string | undefined
+  /** For `ssh://` addresses: the private key to log in with (`ssh -i FILE`); default ssh's own (agent, `~/.ssh/id_*`, `~/.ssh/config`). */
+  sshKey?: string | undefined
+  /** For `ssh://` addresses: the known_hosts file the host key must be in; default `~/.ssh/known_hosts`. */
+  sshKnownHosts?: string | undefined
+  /** For `ssh://` addresses: the ssh config file to read instead of `~/.ssh/config`. */
+  sshConfig?: string | undefined
+  /** For `ssh://` addresses: more ssh options (`KEY=VALUE`, as `ssh -o`), such as `StrictHostKeyChecking=accept-new`. */
+  sshOptions?: readonly string[] | undefined
   /** Environment to read DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH from. Default `process.env`. */
   env?: Record<string, string | undefined> | undefined
 }
@@ -53,9 +62,14 @@ export interface EngineEndpoint {
   readonly rejectUnauthorized: boolean
   /** The name the engine's certificate is checked against, when not the address's host. */
   readonly servername?: string | undefined
+  /** Set for `ssh://` addresses: each connection is an ssh process running `docker system dial-stdio`. */
+  readonly ssh?: SshTarget | undefined
 }
 
-/** Parses the service's arguments: `[ADDRESS] [--tls] [--tlsverify] [--tlscacert F] [--tlscert F] [--tlskey F] [--tlsservername NAME]`. */
+/**
+ * Parses the service's arguments: `[ADDRESS] [--tls] [--tlsverify] [--tlscacert F] [--tlscert F] [--tlskey F]
+ * [--tlsservername NAME] [--ssh-key F] [--ssh-known-hosts F] [--ssh-config F] [--ssh-option KEY=VALUE]...`.
+ */
 export function parseDockerClientArgs (args: readonly string[]): DockerClientOptions {
   const options: DockerClientOptions = {}
   for (let index = 0; index < args.length; index++) {
@@ -73,6 +87,15 @@ export function parseDockerClientArgs (args: readonly string[]): DockerClientOpt
       case '--tlscert': options.tlsCert = value(); break
       case '--tlskey': options.tlsKey = value(); break
       case '--tlsservername': options.tlsServerName = value(); break
+      case '--ssh-key': options.sshKey = value(); break
+      case '--ssh-known-hosts': options.sshKnownHosts = value(); break
+      case '--ssh-config': options.sshConfig = value(); break
+      case '--ssh-option': {
+        const option = value()
+        if (!/^[A-Za-z]+[= ]./.test(option)) throw invalidArguments(`dockerclient: --ssh-option needs KEY=VALUE (got ${JSON.stringify(option)})`)
+        options.sshOptions = [...(options.sshOptions ?? []), option]
+        break
+      }
       default:
         if (flag.startsWith('-')) throw invalidArguments(`dockerclient: unknown option ${flag}`)
         if (options.address !== undefined) throw invalidArguments(`dockerclient: one address only (got ${options.address} and ${arg})`)
@@ -125,8 +148,9 @@ export function resolveEngineEndpoint (options: DockerClientOptions = {}): Engin
   } catch {
     throw invalidArguments(`dockerclient: cannot parse address ${JSON.stringify(raw)} (expected unix:///path or tcp://host:port)`)
   }
+  if (url.protocol === 'ssh:') return sshEndpoint(url, raw, options)
   if (!['tcp:', 'http:', 'https:'].includes(url.protocol)) {
-    throw invalidArguments(`dockerclient: unsupported address ${JSON.stringify(raw)} (expected unix:///path or tcp://host:port)`)
+    throw invalidArguments(`dockerclient: unsupported address ${JSON.stringify(raw)} (expected unix:///path, tcp://host:port or ssh://[user@]host[:port])`)
   }
   const secure = tls || url.protocol === 'https:'
   const port = url.port !== '' ? Number(url.port) : (secure ? 2376 : 2375)
@@ -142,6 +166,22 @@ export function resolveEngineEndpoint (options: DockerClientOptions = {}): Engin
     key: secure ? pem(options.tlsKey, 'key.pem', false) : undefined
   })
   return { address: `tcp://${url.host}${url.port === '' ? `:${port}` : ''}`, modem, rejectUnauthorized: tlsVerify, servername: secure ? options.tlsServerName : undefined }
+}
+
+/** `ssh://[user@]host[:port]`, as the docker CLI takes it: no path, no password. */
+function sshEndpoint (url: URL, raw: string, options: DockerClientOptions): EngineEndpoint {
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1')
+  if (host === '') throw invalidArguments(`dockerclient: address ${JSON.stringify(raw)} has no host`)
+  if (url.password !== '') throw invalidArguments(`dockerclient: ${JSON.stringify(raw)}: ssh addresses take no password (use a key: --ssh-key or ssh-agent)`)
+  if (url.pathname !== '' && url.pathname !== '/') throw invalidArguments(`dockerclient: ${JSON.stringify(raw)}: ssh addresses take no path`)
+  if (options.tls === true || options.tlsVerify === true || options.tlsCaCert !== undefined || options.tlsCert !== undefined || options.tlsKey !== undefined) {
+    throw invalidArguments('dockerclient: TLS options do not apply to ssh:// addresses (ssh encrypts and authenticates)')
+  }
+  const user = url.username !== '' ? decodeURIComponent(url.username) : undefined
+  const port = url.port !== '' ? Number(url.port) : undefined
+  const ssh: SshTarget = { host, user, port, keyFile: options.sshKey, knownHostsFile: options.sshKnownHosts, configFile: options.sshConfig, options: options.sshOptions }
+  const modem = createModem({ socketPath: undefined, host: undefined, port: undefined, protocol: 'http' })
+  return { address: `ssh://${user !== undefined ? `${user}@` : ''}${url.host}`, modem, rejectUnauthorized: true, ssh }
 }
 
 function createModem (options: DockerModem.ConstructorOptions): ModemSettings {

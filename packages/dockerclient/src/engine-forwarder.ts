@@ -7,6 +7,7 @@ import { buildEngineRequest, replyHeaders, type EngineHttpRequest } from './engi
 import type { EngineEndpoint } from './engine-address.js'
 import { engineStream } from './engine-stream.js'
 import { engineConnectionLost, engineHttpError, engineUnreachable } from './errors.js'
+import { SshAgent } from './ssh-connection.js'
 
 /** Largest error or JSON body read into memory (bigger JSON answers still pass, error texts are cut). */
 const MAX_ERROR_BODY = 1 << 20
@@ -24,7 +25,9 @@ export class EngineForwarder {
     this.address = endpoint.address
     const modem = endpoint.modem
     // keep-alive for plain requests; a socket the engine closed meanwhile is retried once (see #send)
-    this.#agent = modem.protocol === 'https'
+    this.#agent = endpoint.ssh !== undefined
+      ? new SshAgent(endpoint.ssh)
+      : modem.protocol === 'https'
       ? new HttpsAgent({ keepAlive: true, ca: modem.ca, cert: modem.cert, key: modem.key, rejectUnauthorized: endpoint.rejectUnauthorized, servername: endpoint.servername })
       : new HttpAgent({ keepAlive: true })
   }
@@ -73,6 +76,12 @@ export class EngineForwarder {
       headers: { ...modem.headers, ...http.headers },
       // hijacked and streamed-body requests get a connection of their own, never a pooled one
       agent: pooled ? this.#agent : false
+    }
+    if (this.#endpoint.ssh !== undefined) {
+      // dial-stdio's engine ignores the Host header's value, but HTTP/1.1 needs one
+      // (node:http calls createConnection only when agent is undefined: `false` means a fresh default agent)
+      const agent = this.#agent as SshAgent
+      return pooled ? { ...base, host: 'docker' } : { ...base, agent: undefined, host: 'docker', createConnection: () => agent.connect() }
     }
     if (modem.socketPath !== undefined) return { ...base, socketPath: modem.socketPath }
     const tls = modem.protocol === 'https' ? { ca: modem.ca, cert: modem.cert, key: modem.key, rejectUnauthorized: this.#endpoint.rejectUnauthorized, servername: this.#endpoint.servername } : {}

@@ -2,8 +2,13 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { dockerclient, parseDockerClientArgs } from '../src/index.js'
+import { createDockerClient, dockerclient, parseDockerClientArgs } from '../src/index.js'
 import { resolveEngineEndpoint } from '../src/engine-address.js'
+import { SshStdioSocket, sshArguments, type SshTarget } from '../src/ssh-connection.js'
+import { createServer, type AddressInfo } from 'node:net'
+import { request } from '@libswarm/core'
+import { canRunTests } from '@libswarm/test-engine'
+import { encodeDockerRequest } from '@libswarm/docker-api'
 
 let certs: string
 beforeAll(async () => {
@@ -58,7 +63,7 @@ describe('resolveEngineEndpoint', () => {
   })
 
   it('says what is wrong with a bad address or a missing certificate', () => {
-    expect(() => resolveEngineEndpoint({ address: 'ssh://h', env: {} })).toThrow(/unsupported address/)
+    expect(() => resolveEngineEndpoint({ address: 'fd://3', env: {} })).toThrow(/unsupported address.*ssh:\/\/\[user@\]host/)
     expect(() => resolveEngineEndpoint({ address: 'unix://', env: {} })).toThrow(/needs a socket path/)
     expect(() => resolveEngineEndpoint({ address: 'tcp://h', tlsVerify: true, env: { DOCKER_CERT_PATH: '/nonexistent' } })).toThrow(/needs a CA certificate/)
     expect(() => resolveEngineEndpoint({ address: 'tcp://h', tlsCert: '/nonexistent/c.pem', env: {} })).toThrow(/cannot read \/nonexistent\/c.pem/)
@@ -69,5 +74,82 @@ describe('dockerclient service', () => {
   it('is a service with the documented usage', () => {
     expect(dockerclient.name).toBe('dockerclient')
     expect(dockerclient.usage).toMatch(/^dockerclient \[ADDRESS\]/)
+  })
+})
+
+describe('ssh:// addresses', () => {
+  it('reads ssh://[user@]host[:port] from the argument or DOCKER_HOST, as the docker CLI does', () => {
+    const endpoint = resolveEngineEndpoint({ address: 'ssh://core@10.0.0.2:2222', env: {} })
+    expect(endpoint.address).toBe('ssh://core@10.0.0.2:2222')
+    expect(endpoint.ssh).toMatchObject({ host: '10.0.0.2', user: 'core', port: 2222 })
+    const fromEnv = resolveEngineEndpoint({ env: { DOCKER_HOST: 'ssh://host.example' } })
+    expect(fromEnv.address).toBe('ssh://host.example')
+    expect(fromEnv.ssh).toMatchObject({ host: 'host.example', user: undefined, port: undefined })
+    expect(resolveEngineEndpoint({ address: 'ssh://root@[::1]:22', env: {} }).ssh).toMatchObject({ host: '::1', port: 22 })
+  })
+
+  it('refuses passwords, paths and TLS options on an ssh address', () => {
+    expect(() => resolveEngineEndpoint({ address: 'ssh://u:secret@h', env: {} })).toThrow(/take no password/)
+    expect(() => resolveEngineEndpoint({ address: 'ssh://u@h/var/run/docker.sock', env: {} })).toThrow(/take no path/)
+    expect(() => resolveEngineEndpoint({ address: 'ssh://u@h', tlsVerify: true, env: {} })).toThrow(/TLS options do not apply/)
+    expect(() => resolveEngineEndpoint({ address: 'ssh://', env: {} })).toThrow(/no host/)
+  })
+
+  it('parses the ssh flags', () => {
+    expect(parseDockerClientArgs(['ssh://u@h', '--ssh-key', 'id', '--ssh-known-hosts=kh', '--ssh-config', 'cfg', '--ssh-option', 'StrictHostKeyChecking=accept-new', '--ssh-option', 'ProxyJump=bastion'])).toEqual({
+      address: 'ssh://u@h', sshKey: 'id', sshKnownHosts: 'kh', sshConfig: 'cfg', sshOptions: ['StrictHostKeyChecking=accept-new', 'ProxyJump=bastion']
+    })
+    expect(() => parseDockerClientArgs(['--ssh-option', 'nonsense'])).toThrow(/KEY=VALUE/)
+    expect(() => parseDockerClientArgs(['--ssh-key'])).toThrow(/needs a file/)
+  })
+
+  it('builds the ssh command line: the user options first (ssh keeps the first value), never a prompt, then the remote command', () => {
+    expect(sshArguments({ host: 'h', user: 'u', port: 2222, keyFile: 'id', knownHostsFile: 'kh', configFile: 'cfg', options: ['ConnectTimeout=5'] })).toEqual([
+      '-o', 'ConnectTimeout=5', '-F', 'cfg', '-i', 'id', '-o', 'IdentitiesOnly=yes', '-o', 'UserKnownHostsFile=kh',
+      '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=20', '-o', 'ServerAliveInterval=10', '-o', 'ServerAliveCountMax=3', '-T',
+      '-l', 'u', '-p', '2222', '--', 'h', 'docker', 'system', 'dial-stdio'
+    ])
+    expect(sshArguments({ host: 'h' }).slice(-4)).toEqual(['h', 'docker', 'system', 'dial-stdio'])
+    expect(sshArguments({ host: 'h' })).not.toContain('-l')
+  })
+
+  it.runIf(canRunTests(['sshd']))('fails a request with UNAVAILABLE and ssh\'s own words when ssh cannot connect, without a hang', async () => {
+    // a port nothing listens on: ssh itself says "Connection refused" and exits 255
+    const client = createDockerClient({ address: 'ssh://nobody@127.0.0.1:1', sshConfig: '/dev/null', env: {} })
+    try {
+      const message = encodeDockerRequest({ operation: 'SystemPing', target: '' })
+      await expect(request(client, message.verb, message.args)).rejects.toMatchObject({
+        code: 'UNAVAILABLE',
+        message: expect.stringMatching(/^cannot reach engine at ssh:\/\/nobody@127\.0\.0\.1:1: ssh exited with status 255: .*Connection refused/)
+      })
+    } finally {
+      await client.close()
+    }
+  })
+
+  it.runIf(canRunTests(['sshd']))('gives up on a host that accepts the connection but never speaks ssh (ConnectTimeout)', async () => {
+    const silent = createServer(() => {})
+    await new Promise<void>((resolve) => { silent.listen(0, '127.0.0.1', resolve) })
+    const port = (silent.address() as AddressInfo).port
+    const client = createDockerClient({ address: `ssh://nobody@127.0.0.1:${port}`, sshConfig: '/dev/null', sshOptions: ['ConnectTimeout=1'], env: {} })
+    try {
+      const message = encodeDockerRequest({ operation: 'SystemPing', target: '' })
+      const started = Date.now()
+      await expect(request(client, message.verb, message.args)).rejects.toMatchObject({
+        code: 'UNAVAILABLE',
+        message: expect.stringMatching(/ssh exited with status 255: .*timed out/i)
+      })
+      expect(Date.now() - started).toBeLessThan(15_000)
+    } finally {
+      await client.close()
+      silent.close()
+    }
+  })
+
+  it('names the ssh program when it cannot be run', async () => {
+    const endpoint = resolveEngineEndpoint({ address: 'ssh://u@127.0.0.1:1', env: {} })
+    const socket = new SshStdioSocket({ ...endpoint.ssh as SshTarget, command: '/nonexistent/ssh' })
+    const error = await new Promise<Error>((resolve) => { socket.once('error', resolve) })
+    expect(error.message).toBe('cannot run /nonexistent/ssh: ENOENT')
   })
 })

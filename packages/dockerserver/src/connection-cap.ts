@@ -1,8 +1,6 @@
 import type { Server, Socket } from 'node:net'
 import { errorBody, rawResponseHead } from './http-reply.js'
-
-/** How long a refused connection may linger after its answer, for the client to read it. */
-const REFUSAL_LINGER_MS = 1_000
+import { endLingering } from './lingering-close.js'
 
 /**
  * One cap on the connections of every listener of a server. A connection over the cap
@@ -55,13 +53,9 @@ export class ConnectionCap {
       'Content-Length': String(Buffer.byteLength(body)),
       Connection: 'close'
     })
-    // Reading on (and dropping) what the client sends keeps the kernel from answering its
-    // request with a reset that could destroy our answer before the client reads it.
-    socket.resume()
-    socket.end(head + body)
-    const timer = setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS)
+    socket.write(head + body)
+    endLingering(socket)
     socket.once('close', () => {
-      clearTimeout(timer)
       this.refused.delete(socket)
     })
   }

@@ -11,6 +11,7 @@ import { pumpToWritable, readAll, readExactly, readableByteStream } from './byte
 import { errorBody, headerValue, isFinalStatus, rawResponseHead, responseHeaders } from './http-reply.js'
 import { ReplySlot } from './reply-slot.js'
 import { RequestRefusal, contentTypeRefusal, isJavaScriptInternal, parseJsonBody, withinTimeout } from './request-body.js'
+import { endLingering } from './lingering-close.js'
 import { createRouteLookup, type RouteLookup } from './route-table.js'
 
 /** Options of {@link DockerHttpFront}. */
@@ -48,6 +49,8 @@ interface Responder {
   /** Called (once, before `signal` aborts) when the client goes away; `undefined` stops it. */
   onGone: ((reason: SwarmError) => void) | undefined
   head (status: number, headers: Record<string, string>, body?: string): void
+  /** A whole answer, after which the connection closes: the part of the request still unread is dropped. */
+  answerAndClose (status: number, headers: Record<string, string>, body: string): void
   end (): void
   destroy (): void
 }
@@ -107,8 +110,8 @@ export class DockerHttpFront {
     const [status, message] = clientErrorAnswer(error)
     const body = errorBody(message)
     const headers = { ...this.defaultHeaders(''), 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)), Connection: 'close' }
-    socket.end(rawResponseHead(status, headers) + body)
-    socket.destroySoon?.()
+    socket.write(rawResponseHead(status, headers) + body)
+    endLingering(socket)
   }
 
   /** Keeps `work` in flight for close(); a failure nobody answered is answered as a 500 (or the connection cut). */
@@ -400,7 +403,10 @@ export class DockerHttpFront {
       message = INTERNAL_ERROR_MESSAGE
     }
     const headers = responseHeaders(this.defaultHeaders(''), { 'Content-Type': 'application/json' })
-    if (options.close === true) headers.Connection = 'close'
+    if (options.close === true) {
+      responder.answerAndClose(status, headers, errorBody(message))
+      return
+    }
     responder.head(status, headers, errorBody(message))
     responder.end()
   }
@@ -485,6 +491,7 @@ export class DockerHttpFront {
 /** An answer through node:http's own response. */
 class ResponseResponder implements Responder {
   private readonly controller = new AbortController()
+  private answeredOnSocket = false
   onGone: ((reason: SwarmError) => void) | undefined
   constructor (private readonly res: ServerResponse) {
     res.once('close', () => {
@@ -495,7 +502,7 @@ class ResponseResponder implements Responder {
     })
   }
 
-  get headersSent (): boolean { return this.res.headersSent }
+  get headersSent (): boolean { return this.res.headersSent || this.answeredOnSocket }
   get writable (): Writable { return this.res }
   get signal (): AbortSignal { return this.controller.signal }
 
@@ -511,7 +518,16 @@ class ResponseResponder implements Responder {
     this.res.end(bodyless ? undefined : body)
   }
 
-  end (): void { if (!this.res.writableEnded) this.res.end() }
+  answerAndClose (status: number, headers: Record<string, string>, body: string): void {
+    // node:http would destroy the connection right after the answer, unread bytes and all;
+    // the answer goes out on the connection taken back from it instead.
+    const socket = takeOverSocket(this.res.req)
+    this.answeredOnSocket = true
+    socket.write(rawResponseHead(status, { ...headers, 'Content-Length': String(Buffer.byteLength(body)), Connection: 'close' }) + body)
+    endLingering(socket)
+  }
+
+  end (): void { if (!this.res.writableEnded && !this.answeredOnSocket) this.res.end() }
   destroy (): void { this.res.destroy() }
 }
 
@@ -537,6 +553,11 @@ class SocketResponder implements Responder {
     const all: Record<string, string> = { ...headers, Connection: 'close' }
     if (body !== undefined) all['Content-Length'] = String(Buffer.byteLength(body))
     this.socket.write(rawResponseHead(status, all) + (this.bodiless || status === 204 || status === 304 ? '' : body ?? ''))
+  }
+
+  answerAndClose (status: number, headers: Record<string, string>, body: string): void {
+    this.head(status, headers, body)
+    this.end()
   }
 
   end (): void {

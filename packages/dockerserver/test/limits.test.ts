@@ -167,6 +167,37 @@ describe('body limits', () => {
     await expectNoConnections(h)
   })
 
+  it('keeps its 413 for a client that goes on sending and reads only later', async () => {
+    const h = await start({ headersTimeoutMs: 60_000, bodyTimeoutMs: 60_000 })
+    const connection = connect(h.socket)
+    // The client reads nothing while it sends: a server that closed with its body unread would
+    // make the next write fail, and the client would lose the answer it had not read yet.
+    connection.socket.pause()
+    const chunk = 'x'.repeat(8192)
+    const body = Array.from({ length: 16 }, () => `${chunk.length.toString(16)}\r\n${chunk}\r\n`).join('')
+    connection.socket.write(`POST /containers/create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${body}`)
+    await sleep(150)
+    connection.socket.write(`${chunk.length.toString(16)}\r\n${chunk}\r\n`)
+    await sleep(50)
+    connection.socket.resume()
+    const { text } = await connection.closed
+    expectDockerError(text, 413, /over the limit of 65536 bytes/)
+    expect(h.backend.requests).toEqual([])
+    await expectNoConnections(h)
+  })
+
+  it('closes promptly after a 413 once the client stops sending', async () => {
+    const h = await start({ headersTimeoutMs: 60_000, bodyTimeoutMs: 60_000 })
+    const connection = connect(h.socket)
+    connection.socket.write('POST /containers/create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 200000\r\n\r\n')
+    connection.socket.write('x'.repeat(100_000))
+    await connection.waitFor('413')
+    const answeredAt = Date.now()
+    await connection.closed
+    expect(Date.now() - answeredAt).toBeLessThan(1500)
+    await expectNoConnections(h)
+  })
+
   it('answers an exec start body over the limit with a 413, not a 500', async () => {
     const h = await start()
     const answer = await httpRequest({ socket: h.socket }, 'POST', '/exec/e1/start', {

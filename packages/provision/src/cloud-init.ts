@@ -46,3 +46,39 @@ export function dockerUserData (options: DockerUserDataOptions): string {
   }
   return `#cloud-config\n# libswarm: a Docker host reached over mutual TLS on port ${port}\n${stringify(config, { lineWidth: 0 })}`
 }
+
+/** What {@link sshDockerUserData} needs. */
+export interface SshDockerUserDataOptions {
+  /** The host's ssh host key (ed25519), made ahead so its public half is known before the host exists. */
+  hostKey: { privateKey: string, publicKey: string }
+  /** The user the provisioner logs in as: added to the `docker` group when it exists on the host. */
+  user: string
+}
+
+/**
+ * The cloud-init user data (`#cloud-config`) that makes a fresh host a Docker host reached
+ * over ssh (`docker system dial-stdio`, as `docker -H ssh://` does): sshd's host key is the one
+ * given (`ssh_keys`, no other generated), Docker is installed when the image has none and
+ * started on its unix socket only (no TCP port opened), and `user` joins the `docker` group.
+ * The user's login key is the image's or the cloud's key pair: this does not add one.
+ */
+export function sshDockerUserData (options: SshDockerUserDataOptions): string {
+  const [type] = options.hostKey.publicKey.split(' ')
+  if (type !== 'ssh-ed25519') throw new Error(`sshDockerUserData: an ed25519 host key is expected, got ${type ?? 'nothing'}`)
+  const config = {
+    ssh_deletekeys: true,
+    ssh_genkeytypes: [],
+    ssh_keys: { ed25519_private: options.hostKey.privateKey, ed25519_public: options.hostKey.publicKey },
+    runcmd: [
+      ['sh', '-c', 'command -v dockerd >/dev/null || (command -v apt-get >/dev/null && apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y docker.io) || dnf install -y docker || yum install -y docker'],
+      ['sh', '-c', `getent group docker >/dev/null && id ${shellWord(options.user)} >/dev/null 2>&1 && usermod -aG docker ${shellWord(options.user)} || true`],
+      ['systemctl', 'enable', 'docker'],
+      ['systemctl', 'restart', 'docker']
+    ]
+  }
+  return `#cloud-config\n# libswarm: a Docker host reached over ssh (docker system dial-stdio), its engine on its unix socket only\n${stringify(config, { lineWidth: 0 })}`
+}
+
+function shellWord (text: string): string {
+  return `'${text.replaceAll("'", "'\\''")}'`
+}

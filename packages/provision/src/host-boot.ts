@@ -13,6 +13,8 @@ export interface BootHostOptions {
   /** From now until the engine answers, the cloud's waiter included. */
   timeoutMs: number
   signal: AbortSignal
+  /** How the engine is reached, for the messages: `TLS` (default) or `ssh`. */
+  over?: string | undefined
 }
 
 /** A host whose engine answered, with the engine that answered. */
@@ -22,7 +24,7 @@ export interface BootedHost {
 }
 
 /**
- * Waits until a host's engine answers over TLS. Its engine is pinged at every address the host
+ * Waits until a host's engine answers (over TLS or ssh). Its engine is pinged at every address the host
  * shows, from the first one shown (EC2 answers RunInstances with the private address; Nova shows
  * one while the server builds), alongside the cloud's waiter: the host is up when an engine
  * answers, even before the waiter's next poll would say it runs. The waiter still decides a
@@ -41,7 +43,7 @@ export async function bootHost (host: CloudHost, options: BootHostOptions): Prom
   const probe = (address: string | undefined): void => {
     if (address === undefined || address === '' || probes.has(address) || signal.aborted) return
     const engine = options.connect(address)
-    const answered = waitForEngine(engine, `${provider.name} host ${host.id} (${address})`, { timeoutMs: Math.max(1000, deadline - Date.now()), signal }).then(() => address)
+    const answered = waitForEngine(engine, `${provider.name} host ${host.id} (${address})`, { timeoutMs: Math.max(1000, deadline - Date.now()), signal, over: options.over }).then(() => address)
     answered.then((winner) => { answer?.(winner) }, () => {})
     probes.set(address, { engine, answered })
   }

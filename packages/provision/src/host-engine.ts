@@ -1,5 +1,6 @@
 import { ErrorCode, SwarmError, isSwarmError, request, type ServiceInstance } from '@libswarm/core'
 import type { StateDirectory } from './state-directory.js'
+import { knownHostsFile } from './host-keys.js'
 
 /** Where a host's engine is and the name its certificate was issued for. */
 export interface HostEngineAddress {
@@ -7,8 +8,20 @@ export interface HostEngineAddress {
   address: string
   /** The engine's TLS port. Default 2376. */
   port?: number
-  /** The name in the host's server certificate (checked instead of the address). */
+  /** The name in the host's server certificate, or its host key's name in known_hosts (checked instead of the address). */
   tlsName: string
+  /** Reach the engine over ssh as this user instead of mutual TLS. */
+  ssh?: HostSsh | undefined
+}
+
+/** How hosts are reached over ssh. */
+export interface HostSsh {
+  /** The user to log in as (the image's: `ubuntu`, `ec2-user`, `root`...). */
+  user: string
+  /** The private key to log in with; default ssh's own (agent, `~/.ssh/id_*`, `~/.ssh/config`). */
+  keyFile?: string | undefined
+  /** sshd's port on the hosts. */
+  port: number
 }
 
 /**
@@ -20,18 +33,24 @@ let dockerClientModule: Promise<typeof import('@libswarm/dockerclient')> | undef
 /**
  * A `dockerclient` for a provisioned host's engine over mutual TLS: it presents the state
  * directory's client certificate and accepts only a server certificate signed by its CA
- * for `tlsName`. The client is made at the first message sent (an error making it, such as an
- * unreadable certificate file, is that message's UNAVAILABLE).
+ * for `tlsName`. With `ssh`, over ssh instead: `ssh://USER@ADDRESS:PORT`, the host key
+ * checked against the state directory's known_hosts entry for `tlsName`. The client is made at
+ * the first message sent (an error making it, such as an unreadable certificate file, is that
+ * message's UNAVAILABLE).
  */
 export function connectHostEngine (host: HostEngineAddress, state: StateDirectory): ServiceInstance {
   const address = host.address.includes(':') ? `[${host.address}]` : host.address
-  let client: ServiceInstance | undefined
-  let making: Promise<ServiceInstance> | undefined
-  let closed = false
-  const make = async (): Promise<ServiceInstance> => {
-    if (closed) throw new SwarmError(ErrorCode.ChannelClosed, `the engine client of ${address} is closed`)
-    making ??= (dockerClientModule ??= import('@libswarm/dockerclient')).then((module) => {
-      client = module.createDockerClient({
+  const ssh = host.ssh
+  const clientOptions = ssh !== undefined
+    ? {
+        address: `ssh://${ssh.user}@${address}:${ssh.port}`,
+        sshKey: ssh.keyFile,
+        sshKnownHosts: knownHostsFile(state.dir),
+        // the host proves the key made for it, whatever its address: no other key is accepted or learnt
+        sshOptions: [`HostKeyAlias=${host.tlsName}`, 'StrictHostKeyChecking=yes', 'CheckHostIP=no'],
+        env: {}
+      }
+    : {
         address: `tcp://${address}:${host.port ?? 2376}`,
         tlsVerify: true,
         tlsCaCert: state.caCertFile,
@@ -39,7 +58,14 @@ export function connectHostEngine (host: HostEngineAddress, state: StateDirector
         tlsKey: state.clientKeyFile,
         tlsServerName: host.tlsName,
         env: {}
-      })
+      }
+  let client: ServiceInstance | undefined
+  let making: Promise<ServiceInstance> | undefined
+  let closed = false
+  const make = async (): Promise<ServiceInstance> => {
+    if (closed) throw new SwarmError(ErrorCode.ChannelClosed, `the engine client of ${address} is closed`)
+    making ??= (dockerClientModule ??= import('@libswarm/dockerclient')).then((module) => {
+      client = module.createDockerClient(clientOptions)
       return client
     }, (error: unknown) => { throw new SwarmError(ErrorCode.Unavailable, `cannot load @libswarm/dockerclient: ${(error as Error).message}`, { cause: error }) })
     try {
@@ -66,6 +92,8 @@ export interface WaitForEngineOptions {
   /** Between pings. Default 100 ms: a refused connection costs little, and each interval is idle time once the engine is up. */
   intervalMs?: number
   signal?: AbortSignal | undefined
+  /** How the engine is reached, for the message: `TLS` (default) or `ssh`. */
+  over?: string | undefined
 }
 
 /**
@@ -81,16 +109,18 @@ export async function waitForEngine (engine: ServiceInstance, what: string, opti
     const left = deadline - Date.now()
     if (left <= 0) break
     try {
-      const signal = options.signal === undefined ? AbortSignal.timeout(Math.min(left, 5000)) : AbortSignal.any([options.signal, AbortSignal.timeout(Math.min(left, 5000))])
+      const attempt = AbortSignal.timeout(Math.min(left, 5000))
+      const signal = options.signal === undefined ? attempt : AbortSignal.any([options.signal, attempt])
       await request(engine, 'Get', ['SystemPing', '', '{}'], { signal })
       return
     } catch (error) {
       options.signal?.throwIfAborted()
-      last = error
+      // a last attempt cut short by the deadline says less than the failure before it (a refused key, a changed host key)
+      if (last === undefined || Date.now() < deadline - 50) last = error
       if (isSwarmError(error) && error.code !== ErrorCode.Unavailable && error.code !== ErrorCode.Aborted && error.code !== ErrorCode.Timeout) return
     }
     await new Promise((resolve) => setTimeout(resolve, Math.min(options.intervalMs ?? 100, Math.max(0, deadline - Date.now()))))
   }
   const reason = last instanceof Error ? last.message : String(last)
-  throw new SwarmError(ErrorCode.Timeout, `${what}: its engine did not answer over TLS within ${Math.round(options.timeoutMs / 1000)} s (last: ${reason})`)
+  throw new SwarmError(ErrorCode.Timeout, `${what}: its engine did not answer over ${options.over ?? 'TLS'} within ${Math.round(options.timeoutMs / 1000)} s (last: ${reason})`)
 }

@@ -6,7 +6,10 @@ export const HOST_TAGS = {
   swarm: 'libswarm:swarm',
   /** Set only on hosts libswarm launched: the only hosts it ever terminates. */
   launchedBy: 'libswarm:launched-by',
-  /** The name in the host's server certificate. */
+  /**
+   * The name the host proves: its server certificate's, or with ssh its host key's (the
+   * `HostKeyAlias` its key is recorded under in the state directory's known_hosts).
+   */
   tlsName: 'libswarm:tls-name'
 } as const
 

@@ -1,6 +1,6 @@
 import { ErrorCode, SwarmError, request, silentLogger, toSwarmError, type AbortOptions, type Logger, type ServiceInstance } from '@libswarm/core'
 import { HostBootError, bootHost } from './host-boot.js'
-import { connectHostEngine } from './host-engine.js'
+import { connectHostEngine, type HostSsh } from './host-engine.js'
 import { HOST_TAGS, type CloudHost, type HostProvider } from './host-provider.js'
 import type { HostSource } from './host-source.js'
 import { PreparedLaunches, type prepareLaunches } from './prepared-launches.js'
@@ -30,6 +30,12 @@ export interface HostSetOptions {
   checkRetries: number
   /** The engine's TLS port on each host. */
   enginePort: number
+  /**
+   * Reach each host's engine over ssh (`ssh://USER@ADDRESS:PORT`, `docker system dial-stdio`)
+   * instead of mutual TLS: no engine port is opened and no server certificate made; the host's
+   * ssh host key is made ahead and checked. Unset: mutual TLS.
+   */
+  ssh?: HostSsh | undefined
   /** The user's tags, put on every host launched. */
   tags: Record<string, string>
   stateDir: string
@@ -223,7 +229,8 @@ export class HostSet implements HostSource {
     const state = this.state as StateDirectory
     const { host: running, engine } = await bootHost(host, {
       provider: this.provider,
-      connect: (address) => connectHostEngine({ address, port: this.options.enginePort, tlsName }, state),
+      connect: (address) => connectHostEngine({ address, port: this.options.enginePort, tlsName, ssh: this.options.ssh }, state),
+      over: this.options.ssh !== undefined ? 'ssh' : 'TLS',
       timeoutMs: this.options.bootTimeoutMs,
       signal
     })

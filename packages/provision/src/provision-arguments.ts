@@ -4,7 +4,7 @@ import type { HostSetOptions, UnreachablePolicy } from './host-set.js'
 import { defaultStateDirectory } from './state-directory.js'
 
 /** The arguments every provisioner takes, as its usage line shows them. */
-export const PROVISION_USAGE = '[--swarm NAME] [--count N] [--max-hosts N] [--dry-run] [--terminate-on-stop] [--on-unreachable replace|fail] [--boot-timeout 10m] [--check-interval 10s] [--engine-port 2376] [--state-dir DIR] [--tag K=V]...'
+export const PROVISION_USAGE = '[--swarm NAME] [--count N] [--max-hosts N] [--dry-run] [--terminate-on-stop] [--on-unreachable replace|fail] [--boot-timeout 10m] [--check-interval 10s] [--engine-port 2376] [--ssh-user USER [--ssh-key FILE] [--ssh-port 22]] [--state-dir DIR] [--tag K=V]...'
 
 const COMMON_OPTIONS = {
   swarm: { type: 'string' },
@@ -18,6 +18,9 @@ const COMMON_OPTIONS = {
   'check-retries': { type: 'string' },
   'engine-port': { type: 'string' },
   'state-dir': { type: 'string' },
+  'ssh-user': { type: 'string' },
+  'ssh-key': { type: 'string' },
+  'ssh-port': { type: 'string' },
   tag: { type: 'string', multiple: true }
 } as const satisfies NonNullable<ParseArgsConfig['options']>
 
@@ -34,7 +37,8 @@ export interface ProvisionArguments {
  * Parses a provisioner's swarmd arguments: the common ones ({@link PROVISION_USAGE}) and the
  * provider's `options`. Defaults: `--swarm libswarm`, `--count 1`, `--max-hosts` twice the count,
  * `--on-unreachable replace`, `--boot-timeout 10m`, `--check-interval 10s`, `--engine-port 2376`,
- * `--state-dir $XDG_STATE_HOME/libswarm/PROVIDER/SWARM`.
+ * `--state-dir $XDG_STATE_HOME/libswarm/PROVIDER/SWARM`. With `--ssh-user USER` hosts are reached
+ * over ssh (`--ssh-key FILE`, `--ssh-port`, default 22) instead of mutual TLS.
  */
 export function parseProvisionArgs (provider: string, args: readonly string[], options: ProviderOptions, usage: string): ProvisionArguments {
   let parsed: ReturnType<typeof parseArgs>
@@ -73,6 +77,18 @@ export function parseProvisionArgs (provider: string, args: readonly string[], o
     stateDir: text('state-dir') ?? defaultStateDirectory(provider, swarm)
   }
   if (hostSet.enginePort > 65535) throw new SwarmError(ErrorCode.InvalidArguments, `${provider}: --engine-port must be at most 65535`)
+  const sshUser = text('ssh-user')
+  if (sshUser === undefined) {
+    for (const flag of ['ssh-key', 'ssh-port']) {
+      if (values[flag] !== undefined) throw new SwarmError(ErrorCode.InvalidArguments, `${provider}: --${flag} goes with --ssh-user (hosts are reached over mutual TLS without it)`)
+    }
+  } else {
+    if (!/^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/.test(sshUser)) throw new SwarmError(ErrorCode.InvalidArguments, `${provider}: --ssh-user wants a user name, got ${JSON.stringify(sshUser)}`)
+    if (values['engine-port'] !== undefined) throw new SwarmError(ErrorCode.InvalidArguments, `${provider}: --engine-port is the TLS port; with --ssh-user the engine listens on no port (--ssh-port is ssh's)`)
+    const port = whole(provider, 'ssh-port', text('ssh-port') ?? '22', 1)
+    if (port > 65535) throw new SwarmError(ErrorCode.InvalidArguments, `${provider}: --ssh-port must be at most 65535`)
+    hostSet.ssh = { user: sshUser, keyFile: text('ssh-key'), port }
+  }
   return { hostSet, values }
 }
 

@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
-import { dockerUserData, parseProvisionArgs } from '../src/index.js'
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { canRunTests } from '@libswarm/test-engine'
+import { dockerUserData, issueSshHostKey, knownHostsFile, parseProvisionArgs, sshDockerUserData } from '../src/index.js'
 
 const usage = 'test [--region R]'
 
@@ -43,5 +47,50 @@ describe('dockerUserData', () => {
     const dropIn = file('libswarm-tls.conf')?.content ?? ''
     expect(dropIn).toMatch(/^ExecStart=\/usr\/bin\/dockerd -H fd:\/\/ -H tcp:\/\/0\.0\.0\.0:2399 --tlsverify --tlscacert=\S+ca\.pem --tlscert=\S+server-cert\.pem --tlskey=\S+server-key\.pem$/m)
     expect(config.runcmd.at(-1)).toEqual(['systemctl', 'restart', 'docker'])
+  })
+})
+
+describe('--ssh-user', () => {
+  it('reaches hosts over ssh instead of mutual TLS: user, key, port (default 22)', () => {
+    expect(parseProvisionArgs('test', ['--ssh-user', 'ubuntu'], {}, usage).hostSet.ssh).toEqual({ user: 'ubuntu', keyFile: undefined, port: 22 })
+    expect(parseProvisionArgs('test', ['--ssh-user', 'root', '--ssh-key', '/k/id_ed25519', '--ssh-port', '2222'], {}, usage).hostSet.ssh).toEqual({ user: 'root', keyFile: '/k/id_ed25519', port: 2222 })
+    expect(parseProvisionArgs('test', [], {}, usage).hostSet.ssh).toBeUndefined()
+  })
+
+  it('refuses ssh flags without --ssh-user, the TLS port with it, and a bad user or port', () => {
+    const bad: Array<[string[], RegExp]> = [
+      [['--ssh-key', 'k'], /--ssh-key goes with --ssh-user/],
+      [['--ssh-port', '22'], /--ssh-port goes with --ssh-user/],
+      [['--ssh-user', 'root', '--engine-port', '2376'], /--engine-port is the TLS port/],
+      [['--ssh-user', 'root; rm -rf /'], /--ssh-user wants a user name/],
+      [['--ssh-user', 'root', '--ssh-port', '0'], /--ssh-port wants a whole number of at least 1/],
+      [['--ssh-user', 'root', '--ssh-port', '65536'], /--ssh-port must be at most 65535/]
+    ]
+    for (const [args, message] of bad) expect(() => parseProvisionArgs('test', args, {}, usage)).toThrow(message)
+  })
+})
+
+describe('sshDockerUserData', () => {
+  it.runIf(canRunTests(['sshd']))('sets the host key it is given, starts docker on its unix socket only and lets the user use it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'provision-hostkey-'))
+    try {
+      const key = await issueSshHostKey(dir, 'h-0123456789ab.web.libswarm')
+      expect(key.privateKey).toMatch(/^-----BEGIN OPENSSH PRIVATE KEY-----/)
+      expect(key.publicKey).toMatch(/^ssh-ed25519 AAAA\S+ h-0123456789ab\.web\.libswarm$/)
+      expect(await readFile(knownHostsFile(dir), 'utf8')).toBe(`h-0123456789ab.web.libswarm ${key.publicKey}\n`)
+      expect((await stat(knownHostsFile(dir))).mode & 0o777).toBe(0o600)
+      const text = sshDockerUserData({ hostKey: key, user: 'ubuntu' })
+      expect(text.startsWith('#cloud-config\n')).toBe(true)
+      const config = parse(text) as { ssh_keys: Record<string, string>, ssh_genkeytypes: string[], ssh_deletekeys: boolean, runcmd: string[][], write_files?: unknown }
+      expect(config.ssh_keys).toEqual({ ed25519_private: key.privateKey, ed25519_public: key.publicKey })
+      expect(config.ssh_genkeytypes).toEqual([])
+      expect(config.ssh_deletekeys).toBe(true)
+      expect(config.write_files).toBeUndefined()
+      expect(text).not.toMatch(/tcp:\/\/|--tlsverify|2376/)
+      expect(config.runcmd).toContainEqual(['sh', '-c', "getent group docker >/dev/null && id 'ubuntu' >/dev/null 2>&1 && usermod -aG docker 'ubuntu' || true"])
+      expect(config.runcmd).toContainEqual(['systemctl', 'restart', 'docker'])
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 })

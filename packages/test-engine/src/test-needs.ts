@@ -3,6 +3,7 @@ import { accessSync, constants } from 'node:fs'
 import { delimiter, join } from 'node:path'
 import { TestEngineError } from './errors.js'
 import { DOCKER20, DOCKER28 } from './paths.js'
+import { SSHD } from './sshd.js'
 
 /**
  * What a test may need from the machine:
@@ -10,9 +11,10 @@ import { DOCKER20, DOCKER28 } from './paths.js'
  * - `docker-cli`: the docker CLI ({@link DOCKER28} or {@link DOCKER20});
  * - `docker-compose`: `docker-compose` on PATH;
  * - `python3-docker`: `/usr/bin/python3` with Debian's python3-docker;
- * - `python3-h2`: `/usr/bin/python3` with Debian's python3-h2 and python3-msgpack.
+ * - `python3-h2`: `/usr/bin/python3` with Debian's python3-h2 and python3-msgpack;
+ * - `sshd`: OpenSSH's `/usr/sbin/sshd`, `ssh` and `ssh-keygen`, for {@link startSshd}.
  */
-export type TestNeed = 'engine' | 'docker-cli' | 'docker-compose' | 'python3-docker' | 'python3-h2'
+export type TestNeed = 'engine' | 'docker-cli' | 'docker-compose' | 'python3-docker' | 'python3-h2' | 'sshd'
 
 /** Set to `1` (CI does) to fail instead of skipping tests whose needs are missing. */
 export const NO_SKIP_VARIABLE = 'LIBSWARM_TEST_NO_SKIP'
@@ -67,6 +69,8 @@ function check (need: TestNeed): string | undefined {
       return pythonImports('docker') ? undefined : `need ${PYTHON} with the docker module (Debian: apt-get install python3-docker)`
     case 'python3-h2':
       return pythonImports('h2, msgpack') ? undefined : `need ${PYTHON} with h2 and msgpack (Debian: apt-get install python3-h2 python3-msgpack)`
+    case 'sshd':
+      return executable(SSHD) && onPath('ssh') && onPath('ssh-keygen') ? undefined : `need OpenSSH's ${SSHD}, ssh and ssh-keygen (Debian: apt-get install openssh-server openssh-client)`
   }
 }
 

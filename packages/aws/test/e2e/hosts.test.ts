@@ -1,10 +1,10 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CreateTagsCommand, EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2'
 import { jsonLogger, pipe, request, type Message, type ServiceInstance } from '@libswarm/core'
 import { decodeDockerReply } from '@libswarm/docker-api'
-import { canRunTests } from '@libswarm/test-engine'
+import { canRunTests, freePort, generateSshKey, rejectionOf } from '@libswarm/test-engine'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createAws, parseAwsArgs } from '../../src/index.js'
 import { useStandInCredentials } from '../aws-env.js'
@@ -105,5 +105,41 @@ describe.runIf(canRunTests(['engine']))('aws hosts are real engines over mutual 
     }
     await standIn.settled()
     expect(standIn.alive()).toEqual([])
+  })
+})
+
+describe.runIf(canRunTests(['engine', 'sshd']))('aws hosts reached over ssh (--ssh-user)', () => {
+  it('reaches each host as ssh://USER@ADDRESS with the host key it made, opens no engine port, and refuses a host whose key changed', async () => {
+    const login = await generateSshKey(join(dir, 'login-key'))
+    const sshPort = await freePort()
+    // the image's sshd listens on sshPort and lets in the key the user already has on it
+    await using standIn = await startEc2StandIn({ busybox: false, sshPort, authorizedKeys: [login.publicKey] })
+    const state = join(dir, 'state-ssh')
+    const sshArgs = (...extra: string[]): string[] => args(standIn, '--state-dir', state, '--swarm', 'viassh', '--ssh-user', 'root', '--ssh-key', login.privateKeyFile, '--ssh-port', String(sshPort), ...extra)
+    const first = await createAws(parseAwsArgs(sshArgs()))
+    const [instance] = [...standIn.instances.values()]
+    try {
+      expect(await engineName(first)).toBe(instance?.id)
+      const userData = Buffer.from(instance?.userData ?? '', 'base64').toString('utf8')
+      expect(userData).toContain('ssh_keys:')
+      expect(userData).not.toContain('tcp://')
+      expect(userData).not.toContain('BEGIN CERTIFICATE')
+      expect(instance?.engine?.tcpHost).toBeUndefined()
+      const name = instance?.tags.get('libswarm:tls-name') ?? ''
+      expect(await readFile(join(state, 'known_hosts'), 'utf8')).toContain(`${name} ${instance?.sshd?.hostPublicKey ?? 'missing'}`)
+      const attached = await request(first, 'Attach', [instance?.id ?? ''])
+      expect(decodeDockerReply(await request(attached.ret as never, 'Get', ['SystemPing', '', '{}'])).body).toBe('OK')
+    } finally {
+      await first.close()
+    }
+
+    // the host's key is no longer the one recorded for it: ssh refuses it, the start fails and says why
+    const other = await generateSshKey(join(dir, 'other-host-key'))
+    const known = await readFile(join(state, 'known_hosts'), 'utf8')
+    await writeFile(join(state, 'known_hosts'), known.replace(instance?.sshd?.hostPublicKey.split(' ')[1] ?? 'missing', other.publicKey.split(' ')[1] ?? ''))
+    const refused = await rejectionOf(createAws(parseAwsArgs(sshArgs('--on-unreachable', 'fail', '--boot-timeout', '4s'))))
+    expect(refused.code).toBe('TIMEOUT')
+    expect(refused.message).toMatch(/did not answer over ssh within \d+ s \(last: .*(REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed)/)
+    expect(standIn.alive().map((alive) => alive.id)).toEqual([instance?.id])
   })
 })

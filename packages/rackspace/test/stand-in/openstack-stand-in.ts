@@ -50,6 +50,8 @@ interface StandInServer {
   flavorRef: string
   keyName: string | null
   metadata: Record<string, string>
+  /** The user data it was created with, decoded. */
+  userData: string
   created: string
   address: string | undefined
   fault: string | undefined
@@ -216,7 +218,9 @@ export async function startOpenStackStandIn (options: StandInOptions): Promise<O
     if (method === 'DELETE' && server !== undefined) {
       count('DELETE /servers/{id}')
       server.status = 'DELETED'
-      void deleteHost(server)
+      const deleting = deleteHost(server)
+      deletions.add(deleting)
+      void deleting.finally(() => { deletions.delete(deleting) })
       res.writeHead(204).end(); return
     }
     send(res, 404, { itemNotFound: { code: 404, message: 'The resource could not be found.' } })
@@ -253,6 +257,7 @@ export async function startOpenStackStandIn (options: StandInOptions): Promise<O
       flavorRef: String(spec['flavorRef']),
       keyName: typeof spec['key_name'] === 'string' ? spec['key_name'] : null,
       metadata: metadata as Record<string, string>,
+      userData,
       created: new Date().toISOString(),
       address: undefined,
       fault: undefined,
@@ -320,6 +325,9 @@ export async function startOpenStackStandIn (options: StandInOptions): Promise<O
     send(res, 200, { [key]: page, ...(more ? { [`${key}_links`]: [{ rel: 'next', href: next.toString() }] } : {}) })
   }
 
+  /** Hosts a DELETE is still shutting down: close() waits for them too. */
+  const deletions = new Set<Promise<void>>()
+
   async function deleteHost (server: StandInServer): Promise<void> {
     await server.launching
     const host = server.host
@@ -333,7 +341,7 @@ export async function startOpenStackStandIn (options: StandInOptions): Promise<O
   const close = async (): Promise<void> => {
     for (const timer of timers) clearTimeout(timer)
     for (const server of servers) if (server.status !== 'DELETED') server.status = 'DELETED'
-    await Promise.allSettled(servers.map(deleteHost))
+    await Promise.allSettled([...servers.map(deleteHost), ...deletions])
     http.closeAllConnections()
     await new Promise<void>((resolve) => http.close(() => { resolve() }))
   }
