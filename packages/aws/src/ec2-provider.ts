@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { createRequire } from 'node:module'
 import type { EC2Client, Instance, RunInstancesCommandInput, Tag } from '@aws-sdk/client-ec2'
 import { ErrorCode, SwarmError, silentLogger, type AbortOptions, type Logger } from '@libswarm/core'
-import { HOST_TAGS, type CloudHost, type CloudHostState, type HostProvider, type LaunchRequest, type WaitRunningOptions } from '@libswarm/provision'
+import { HOST_TAGS, type CloudHost, type CloudHostState, type HostProvider, type LaunchRequest } from '@libswarm/provision'
 import { ec2Error } from './ec2-errors.js'
 
 // The SDK's EC2 client is one 2 MB CommonJS file: required, it loads in half the time an ESM
@@ -115,7 +115,7 @@ export class Ec2Provider implements HostProvider {
     throw new SwarmError(ErrorCode.Protocol, 'aws: RunInstances with DryRun launched instead of answering DryRunOperation')
   }
 
-  async waitRunning (id: string, options: WaitRunningOptions): Promise<CloudHost> {
+  async waitRunning (id: string, options: AbortOptions & { timeoutMs: number }): Promise<CloudHost> {
     const minDelay = this.options.pollIntervalS ?? 5
     const maxWaitTime = Math.max(options.timeoutMs / 1000, minDelay * 2)
     try {

@@ -1,5 +1,7 @@
 import { ErrorCode, SwarmError, isSwarmError, request, type ServiceInstance } from '@libswarm/core'
+import { createDockerClient } from '@libswarm/dockerclient'
 import type { StateDirectory } from './state-directory.js'
+import type { HostSsh } from './host-set.js'
 import { knownHostsFile } from './host-keys.js'
 
 /** Where a host's engine is and the name its certificate was issued for. */
@@ -14,82 +16,40 @@ export interface HostEngineAddress {
   ssh?: HostSsh | undefined
 }
 
-/** How hosts are reached over ssh. */
-export interface HostSsh {
-  /** The user to log in as (the image's: `ubuntu`, `ec2-user`, `root`...). */
-  user: string
-  /** The private key to log in with; default ssh's own (agent, `~/.ssh/id_*`, `~/.ssh/config`). */
-  keyFile?: string | undefined
-  /** sshd's port on the hosts. */
-  port: number
-}
-
-/**
- * `@libswarm/dockerclient` (with dockerode and its modem) takes 0.05-0.2 s to load: loaded at a
- * host's first ping, which comes after the cloud's first calls, not before swarmd's first one.
- */
-let dockerClientModule: Promise<typeof import('@libswarm/dockerclient')> | undefined
-
 /**
  * A `dockerclient` for a provisioned host's engine over mutual TLS: it presents the state
  * directory's client certificate and accepts only a server certificate signed by its CA
  * for `tlsName`. With `ssh`, over ssh instead: `ssh://USER@ADDRESS:PORT`, the host key
- * checked against the state directory's known_hosts entry for `tlsName`. The client is made at
- * the first message sent (an error making it, such as an unreadable certificate file, is that
- * message's UNAVAILABLE).
+ * checked against the state directory's known_hosts entry for `tlsName`.
  */
 export function connectHostEngine (host: HostEngineAddress, state: StateDirectory): ServiceInstance {
   const address = host.address.includes(':') ? `[${host.address}]` : host.address
-  const ssh = host.ssh
-  const clientOptions = ssh !== undefined
-    ? {
-        address: `ssh://${ssh.user}@${address}:${ssh.port}`,
-        sshKey: ssh.keyFile,
-        sshKnownHosts: knownHostsFile(state.dir),
-        // the host proves the key made for it, whatever its address: no other key is accepted or learnt
-        sshOptions: [`HostKeyAlias=${host.tlsName}`, 'StrictHostKeyChecking=yes', 'CheckHostIP=no'],
-        env: {}
-      }
-    : {
-        address: `tcp://${address}:${host.port ?? 2376}`,
-        tlsVerify: true,
-        tlsCaCert: state.caCertFile,
-        tlsCert: state.clientCertFile,
-        tlsKey: state.clientKeyFile,
-        tlsServerName: host.tlsName,
-        env: {}
-      }
-  let client: ServiceInstance | undefined
-  let making: Promise<ServiceInstance> | undefined
-  let closed = false
-  const make = async (): Promise<ServiceInstance> => {
-    if (closed) throw new SwarmError(ErrorCode.ChannelClosed, `the engine client of ${address} is closed`)
-    making ??= (dockerClientModule ??= import('@libswarm/dockerclient')).then((module) => {
-      client = module.createDockerClient(clientOptions)
-      return client
-    }, (error: unknown) => { throw new SwarmError(ErrorCode.Unavailable, `cannot load @libswarm/dockerclient: ${(error as Error).message}`, { cause: error }) })
-    try {
-      return await making
-    } catch (error) {
-      // made here, not by the engine: never an answer that tells the engine is up
-      throw isSwarmError(error) && error.code === ErrorCode.Unavailable ? error : new SwarmError(ErrorCode.Unavailable, `cannot make the engine client of ${address}: ${(error as Error).message}`, { cause: error })
-    }
+  if (host.ssh !== undefined) {
+    return createDockerClient({
+      address: `ssh://${host.ssh.user}@${address}:${host.ssh.port}`,
+      sshKey: host.ssh.keyFile,
+      sshKnownHosts: knownHostsFile(state.dir),
+      // the host proves the key made for it, whatever its address: no other key is accepted or learnt
+      sshOptions: [`HostKeyAlias=${host.tlsName}`, 'StrictHostKeyChecking=yes', 'CheckHostIP=no'],
+      env: {}
+    })
   }
-  return {
-    send: async (message, options) => { await (client ?? await make()).send(message, options) },
-    close: async (error) => {
-      closed = true
-      const made = await making?.catch(() => undefined)
-      await made?.close(error)
-    }
-  }
+  return createDockerClient({
+    address: `tcp://${address}:${host.port ?? 2376}`,
+    tlsVerify: true,
+    tlsCaCert: state.caCertFile,
+    tlsCert: state.clientCertFile,
+    tlsKey: state.clientKeyFile,
+    tlsServerName: host.tlsName,
+    env: {}
+  })
 }
 
 /** Options of {@link waitForEngine}. */
 export interface WaitForEngineOptions {
   /** Give up after this long. */
   timeoutMs: number
-  /** Between pings. Default 100 ms: a refused connection costs little, and each interval is idle time once the engine is up. */
+  /** Between pings. Default 200 ms. */
   intervalMs?: number
   signal?: AbortSignal | undefined
   /** How the engine is reached, for the message: `TLS` (default) or `ssh`. */
@@ -119,7 +79,7 @@ export async function waitForEngine (engine: ServiceInstance, what: string, opti
       if (last === undefined || Date.now() < deadline - 50) last = error
       if (isSwarmError(error) && error.code !== ErrorCode.Unavailable && error.code !== ErrorCode.Aborted && error.code !== ErrorCode.Timeout) return
     }
-    await new Promise((resolve) => setTimeout(resolve, Math.min(options.intervalMs ?? 100, Math.max(0, deadline - Date.now()))))
+    await new Promise((resolve) => setTimeout(resolve, Math.min(options.intervalMs ?? 200, Math.max(0, deadline - Date.now()))))
   }
   const reason = last instanceof Error ? last.message : String(last)
   throw new SwarmError(ErrorCode.Timeout, `${what}: its engine did not answer over ${options.over ?? 'TLS'} within ${Math.round(options.timeoutMs / 1000)} s (last: ${reason})`)

@@ -1,10 +1,68 @@
-import { ErrorCode, SwarmError, request, silentLogger, toSwarmError, type AbortOptions, type Logger, type ServiceInstance } from '@libswarm/core'
-import { HostBootError, bootHost } from './host-boot.js'
-import { connectHostEngine, type HostSsh } from './host-engine.js'
-import { HOST_TAGS, type CloudHost, type HostProvider } from './host-provider.js'
+import { randomBytes } from 'node:crypto'
+import { ErrorCode, SwarmError, isSwarmError, request, silentLogger, toSwarmError, type AbortOptions, type Logger, type ServiceInstance } from '@libswarm/core'
+import { dockerUserData, sshDockerUserData } from './cloud-init.js'
+import { issueSshHostKey } from './host-keys.js'
 import type { HostSource } from './host-source.js'
-import { PreparedLaunches, type prepareLaunches } from './prepared-launches.js'
-import type { StateDirectory } from './state-directory.js'
+import { connectHostEngine, waitForEngine } from './host-engine.js'
+import { openStateDirectory, type StateDirectory } from './state-directory.js'
+
+/** The tags (metadata) a provisioner puts on every host it launches: the cloud's tags are its state. */
+export const HOST_TAGS = {
+  /** The swarm the host belongs to: hosts are found again by it. */
+  swarm: 'libswarm:swarm',
+  /** Set only on hosts libswarm launched: the only hosts it ever terminates. */
+  launchedBy: 'libswarm:launched-by',
+  /**
+   * The name the host proves: its server certificate's, or with ssh its host key's (the
+   * `HostKeyAlias` its key is recorded under in the state directory's known_hosts).
+   */
+  tlsName: 'libswarm:tls-name'
+} as const
+
+/** A host's state in terms every cloud maps to. */
+export type CloudHostState = 'pending' | 'running' | 'stopping' | 'stopped' | 'failed' | 'gone'
+
+/** A host as the cloud lists it. */
+export interface CloudHost {
+  /** The cloud's id (instance id, server id). */
+  id: string
+  /** Its name (a `Name` tag, a server name), when it has one. */
+  name?: string | undefined
+  state: CloudHostState
+  /** The address its engine is reached on (public, else private IP), once known. */
+  address?: string | undefined
+  /** Its tags or metadata. */
+  tags: Readonly<Record<string, string>>
+}
+
+/** One host to launch. */
+export interface LaunchRequest {
+  /** Tags to put on the host at launch: {@link HOST_TAGS} and the user's `--tag`s. */
+  tags: Record<string, string>
+  /** The cloud-init user data (plain text; the provider encodes it as its API wants). */
+  userData: string
+}
+
+/**
+ * What a cloud gives the host set: list the swarm's hosts, launch one, wait for it, terminate.
+ * Each call takes `{ signal }`; errors are SwarmErrors with a clear message (credentials,
+ * unknown image or type, capacity), thrown at once rather than retried forever.
+ */
+export interface HostProvider {
+  /** `aws`, `rackspace`: in messages and the default state directory. */
+  readonly name: string
+  /** The hosts tagged for `swarm`, in any state but gone. */
+  list: (swarm: string, options?: AbortOptions) => Promise<CloudHost[]>
+  /** Launches one host and returns it (usually pending). */
+  launch: (request: LaunchRequest, options?: AbortOptions) => Promise<CloudHost>
+  /** Waits until the host runs and has an address (the cloud's waiter); fails when it stops, fails or times out. */
+  waitRunning: (id: string, options: AbortOptions & { timeoutMs: number }) => Promise<CloudHost>
+  terminate: (ids: readonly string[], options?: AbortOptions) => Promise<void>
+  /** Asks the cloud whether the launch would be allowed, without launching (for `--dry-run`). */
+  checkLaunch?: (request: LaunchRequest, options?: AbortOptions) => Promise<void>
+  /** One line saying what a launch launches (image, type, region), for `--dry-run`. */
+  describeLaunch: () => string
+}
 
 /** What to do with a host that does not boot or stops answering. */
 export type UnreachablePolicy = 'replace' | 'fail'
@@ -41,6 +99,16 @@ export interface HostSetOptions {
   stateDir: string
 }
 
+/** How hosts are reached over ssh. */
+export interface HostSsh {
+  /** The user to log in as (the image's: `ubuntu`, `ec2-user`, `root`...). */
+  user: string
+  /** The private key to log in with; default ssh's own (agent, `~/.ssh/id_*`, `~/.ssh/config`). */
+  keyFile?: string | undefined
+  /** sshd's port on the hosts. */
+  port: number
+}
+
 /** A host whose engine answers. */
 export interface ReadyHost {
   /** Its name in the swarm: the cloud name, else the id. */
@@ -69,6 +137,9 @@ export interface LaunchPlan {
   description: string
 }
 
+/** Thrown when a host did not boot or its engine did not answer. */
+class HostBootError extends SwarmError {}
+
 /**
  * The hosts of one provisioning chain: found again by their swarm tag, launched to reach
  * `count` (only what is missing, never more than `maxHosts` in all), each waited for until its
@@ -88,14 +159,11 @@ export class HostSet implements HostSource {
   private timer: NodeJS.Timeout | undefined
   private checking: Promise<void> | undefined
   private replacing = new Set<Promise<void>>()
-  /** Launch requests made ahead (their certificates). */
-  private launchRequests: PreparedLaunches | undefined
+  /** Launch requests made ahead (their certificates), used first. */
+  private readonly prepared: Array<Promise<{ tlsName: string, request: LaunchRequest }>> = []
   private closed = false
 
-  /** `launches`: made ahead by {@link prepareLaunches} (else made at `start`). */
-  constructor (readonly provider: HostProvider, readonly options: HostSetOptions, private readonly log: Logger = silentLogger, launches?: PreparedLaunches) {
-    this.launchRequests = launches
-  }
+  constructor (readonly provider: HostProvider, readonly options: HostSetOptions, private readonly log: Logger = silentLogger) {}
 
   /** Hosts launched by this set so far (replacements included). */
   get launched (): number { return this.launches }
@@ -133,10 +201,16 @@ export class HostSet implements HostSource {
    */
   async start (options: AbortOptions = {}): Promise<void> {
     const signal = options.signal === undefined ? this.lifetime.signal : AbortSignal.any([options.signal, this.lifetime.signal])
-    // the state directory is opened and the certificates made while the cloud is asked for the swarm's hosts
-    const launches = this.launchRequests ??= new PreparedLaunches(this.options)
-    const [found, state] = await Promise.all([this.provider.list(this.options.swarm, { signal }), launches.state])
-    this.state = state
+    this.state = await openStateDirectory(this.options.stateDir)
+    // certificates take a key generation each: made while the cloud is asked for the swarm's hosts
+    if (!this.options.dryRun) {
+      for (let index = this.prepared.length; index < this.options.count; index++) {
+        const prepared = this.newLaunchRequest()
+        prepared.catch(() => {})
+        this.prepared.push(prepared)
+      }
+    }
+    const found = await this.provider.list(this.options.swarm, { signal })
     const usable = found.filter((host) => (host.state === 'pending' || host.state === 'running') && host.tags[HOST_TAGS.tlsName] !== undefined)
     for (const host of found) {
       if (!usable.includes(host)) this.log.info('host of the swarm not used', { id: host.id, state: host.state, reason: host.tags[HOST_TAGS.tlsName] === undefined ? 'not launched with a libswarm certificate' : `state ${host.state}` })
@@ -147,7 +221,7 @@ export class HostSet implements HostSource {
       throw new SwarmError(ErrorCode.LimitExceeded, `${this.provider.name}: ${missing} host(s) missing to reach --count ${this.options.count}, but --max-hosts allows ${this.options.maxHosts - this.launches} more`)
     }
     if (this.options.dryRun) {
-      if (missing > 0) await this.provider.checkLaunch?.(await launches.request('dry-run'), { signal })
+      if (missing > 0) await this.provider.checkLaunch?.(await this.launchRequest('dry-run'), { signal })
       this.plan = { existing: reused.map((host) => host.name ?? host.id), launch: missing, description: this.provider.describeLaunch() }
       this.log.info('dry run: nothing launched', { swarm: this.options.swarm, existing: this.plan.existing.join(','), wouldLaunch: missing, launch: this.plan.description })
     }
@@ -200,12 +274,30 @@ export class HostSet implements HostSource {
     }
   }
 
+  private async newLaunchRequest (): Promise<{ tlsName: string, request: LaunchRequest }> {
+    const tlsName = `h-${randomBytes(6).toString('hex')}.${dnsLabel(this.options.swarm)}.libswarm`
+    return { tlsName, request: await this.launchRequest(tlsName) }
+  }
+
+  private async launchRequest (tlsName: string): Promise<LaunchRequest> {
+    const state = this.state as StateDirectory
+    const tags = { ...this.options.tags, [HOST_TAGS.swarm]: this.options.swarm, [HOST_TAGS.launchedBy]: 'libswarm', [HOST_TAGS.tlsName]: tlsName }
+    const ssh = this.options.ssh
+    if (ssh !== undefined) {
+      // a dry run asks the cloud only: no host key recorded for a host that will not exist
+      const hostKey = tlsName === 'dry-run' ? DRY_RUN_HOST_KEY : await issueSshHostKey(state.dir, tlsName)
+      return { tags, userData: sshDockerUserData({ hostKey, user: ssh.user }) }
+    }
+    const server = await state.issueServerCertificate(tlsName)
+    return { tags, userData: dockerUserData({ caCert: state.caCert, serverCert: server.cert, serverKey: server.key, port: this.options.enginePort }) }
+  }
+
   /** Launches one host and brings it up; a host that does not boot is replaced while the policy and budget allow. */
   private async launchOne (signal: AbortSignal, launchedHere: string[], tlsNamesHere: Set<string>): Promise<void> {
     while (true) {
       signal.throwIfAborted()
       if (this.launches >= this.options.maxHosts) throw new SwarmError(ErrorCode.LimitExceeded, `${this.provider.name}: --max-hosts ${this.options.maxHosts} reached, no host launched`)
-      const { tlsName, request: launchRequest } = await (this.launchRequests as PreparedLaunches).next()
+      const { tlsName, request: launchRequest } = await (this.prepared.shift() ?? this.newLaunchRequest())
       tlsNamesHere.add(tlsName)
       this.launches++
       const host = await this.provider.launch(launchRequest, { signal })
@@ -222,18 +314,27 @@ export class HostSet implements HostSource {
     }
   }
 
-  /** Waits for a host to run and for its engine to answer (pinged from its first address on), then adds it. */
+  /** Waits for a host to run and for its engine to answer, then adds it. */
   private async bringUp (host: CloudHost, signal: AbortSignal, launchedHere: string[], tlsNamesHere: Set<string>): Promise<void> {
     const tlsName = host.tags[HOST_TAGS.tlsName] as string
     const started = Date.now()
-    const state = this.state as StateDirectory
-    const { host: running, engine } = await bootHost(host, {
-      provider: this.provider,
-      connect: (address) => connectHostEngine({ address, port: this.options.enginePort, tlsName, ssh: this.options.ssh }, state),
-      over: this.options.ssh !== undefined ? 'ssh' : 'TLS',
-      timeoutMs: this.options.bootTimeoutMs,
-      signal
-    })
+    let running: CloudHost
+    try {
+      running = host.state === 'running' && host.address !== undefined ? host : await this.provider.waitRunning(host.id, { timeoutMs: this.options.bootTimeoutMs, signal })
+    } catch (error) {
+      signal.throwIfAborted()
+      if (isSwarmError(error) && (error.code === ErrorCode.Timeout || error.code === ErrorCode.Unavailable)) throw new HostBootError(error.code, error.message, { cause: error })
+      throw error
+    }
+    if (running.address === undefined) throw new HostBootError(ErrorCode.Unavailable, `${this.provider.name}: host ${host.id} runs but has no address`)
+    const engine = connectHostEngine({ address: running.address, port: this.options.enginePort, tlsName, ssh: this.options.ssh }, this.state as StateDirectory)
+    try {
+      await waitForEngine(engine, `${this.provider.name} host ${host.id} (${running.address})`, { timeoutMs: Math.max(1000, this.options.bootTimeoutMs - (Date.now() - started)), signal, over: this.options.ssh !== undefined ? 'ssh' : 'TLS' })
+    } catch (error) {
+      await engine.close()
+      signal.throwIfAborted()
+      throw new HostBootError(ErrorCode.Timeout, toSwarmError(error).message, { cause: error })
+    }
     if (signal.aborted || this.closed) {
       await engine.close()
       signal.throwIfAborted()
@@ -335,4 +436,13 @@ export class HostSet implements HostSource {
     this.replacing.add(work)
     void work.finally(() => { this.replacing.delete(work) })
   }
+}
+
+/** What a dry run's user data shows in place of a host key (nothing is launched with it). */
+const DRY_RUN_HOST_KEY = { privateKey: '(made at launch)', publicKey: 'ssh-ed25519 (made-at-launch) dry-run' }
+
+/** A swarm name as one DNS label. */
+function dnsLabel (text: string): string {
+  const label = text.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40)
+  return label === '' ? 'swarm' : label
 }

@@ -7,13 +7,8 @@
  * cloud-init user data that starts dockerd with `--tlsverify`, and the mutual-TLS connection
  * to each host's engine.
  */
-export { HostSet } from './host-set.js'
-export { HOST_TAGS } from './host-provider.js'
-export { prepareLaunches } from './prepared-launches.js'
-export type { LaunchOptions, PreparedLaunch, PreparedLaunches } from './prepared-launches.js'
-export type { HostChange, HostSetOptions, LaunchPlan, ReadyHost, UnreachablePolicy } from './host-set.js'
-export type { HostSsh } from './host-engine.js'
-export type { CloudHost, CloudHostState, HostProvider, LaunchRequest, WaitRunningOptions } from './host-provider.js'
+export { HOST_TAGS, HostSet } from './host-set.js'
+export type { CloudHost, CloudHostState, HostChange, HostProvider, HostSetOptions, HostSsh, LaunchPlan, LaunchRequest, ReadyHost, UnreachablePolicy } from './host-set.js'
 export { createProvisioningService, startProvisioningService } from './provisioning-service.js'
 export type { HostSource, ServedHost, ServedHostChange } from './host-source.js'
 export { PROVISION_USAGE, parseProvisionArgs } from './provision-arguments.js'

@@ -1,8 +1,6 @@
 import { ErrorCode, SwarmError, abandonedSignal, createServer, type Logger, type Message, type Sender, type ServiceInstance } from '@libswarm/core'
 import { isDockerRequest } from '@libswarm/docker-api'
-import type { HostProvider } from './host-provider.js'
-import { HostSet, type HostSetOptions } from './host-set.js'
-import type { PreparedLaunches, prepareLaunches } from './prepared-launches.js'
+import { HostSet, type HostProvider, type HostSetOptions } from './host-set.js'
 import type { HostSource, ServedHost, ServedHostChange } from './host-source.js'
 
 /**
@@ -124,8 +122,6 @@ function attachment (host: ServedHost): Sender {
 /**
  * Starts a host set for `provider` and serves it as a provisioning service: what a provisioner
  * package's `spawn` returns. A failed start has terminated what it launched and throws.
- * `launches`, from {@link prepareLaunches} called before the provider authenticated, lets the
- * certificates be made meanwhile.
  *
  * @example
  * spawn: async (args, context) => {
@@ -133,8 +129,8 @@ function attachment (host: ServedHost): Sender {
  *   return await startProvisioningService(myProvider(values), hostSet, context.log)
  * }
  */
-export async function startProvisioningService (provider: HostProvider, options: HostSetOptions, log?: Logger, launches?: PreparedLaunches): Promise<ServiceInstance> {
-  const hostSet = new HostSet(provider, options, log, launches)
+export async function startProvisioningService (provider: HostProvider, options: HostSetOptions, log?: Logger): Promise<ServiceInstance> {
+  const hostSet = new HostSet(provider, options, log)
   try {
     await hostSet.start()
   } catch (error) {

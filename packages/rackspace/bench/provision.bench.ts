@@ -60,7 +60,7 @@ it('start to a working docker ps with 3 hosts; ps/inspect through a host vs dock
       const firstCreate = Math.min(...servers.map((server) => server.createdAt)) - started
       const lastActive = Math.max(...servers.map((server) => server.activeAt ?? NaN)) - started
       console.log(`round ${round}: docker ps works ${(working / 1000).toFixed(2)} s after swarmd started; the cloud's part: slowest BUILD->ACTIVE ${(boot / 1000).toFixed(2)} s (delay + dockerd start); ` +
-        `before the first create ${(firstCreate / 1000).toFixed(2)} s (node, swarmd, Identity, image/flavor lookup; the state directory and certificates alongside); after the last ACTIVE ${((working - lastActive) / 1000).toFixed(2)} s; ` +
+        `before the first create ${(firstCreate / 1000).toFixed(2)} s (node, swarmd, Identity, image/flavor lookup, CA and RSA keys); after the last ACTIVE ${((working - lastActive) / 1000).toFixed(2)} s; ` +
         `backend overhead (ps time - slowest boot) ${((working - boot) / 1000).toFixed(2)} s`)
       console.log(`  swarmd's log: ${timeline.join('; ')}`)
       const exited = new Promise((resolve) => daemon.once('exit', resolve))

@@ -154,10 +154,9 @@ export class ComputeClient {
 
   /**
    * Polls a server until it is ACTIVE with an address. A server in ERROR (with Nova's fault
-   * message), deleted, or still building after `timeoutMs` is an error. `onAddress` hears each poll
-   * that shows the server with an address before it is ACTIVE.
+   * message), deleted, or still building after `timeoutMs` is an error.
    */
-  async waitActive (id: string, options: { timeoutMs: number, intervalMs?: number, signal?: AbortSignal, onAddress?: ((server: NovaServer) => void) | undefined }): Promise<NovaServer> {
+  async waitActive (id: string, options: { timeoutMs: number, intervalMs?: number, signal?: AbortSignal }): Promise<NovaServer> {
     const deadline = Date.now() + options.timeoutMs
     const interval = options.intervalMs ?? 2000
     for (;;) {
@@ -165,7 +164,6 @@ export class ComputeClient {
       if (server === undefined || server.status === 'DELETED') throw new OpenStackError(ErrorCode.NotFound, `rackspace: server ${id} was deleted while it was building`)
       if (server.status === 'ERROR') throw new OpenStackError(ErrorCode.Unavailable, `rackspace: server ${server.name} (${id}) went to ERROR: ${server.fault ?? 'no fault given'}`)
       if (server.status === 'ACTIVE' && server.address !== undefined) return server
-      if (server.address !== undefined) options.onAddress?.(server)
       if (Date.now() + interval > deadline) {
         throw new OpenStackError(ErrorCode.Timeout, `rackspace: server ${server.name} (${id}) is still ${server.status} after ${Math.round(options.timeoutMs / 1000)} s`)
       }

@@ -1,5 +1,5 @@
 import { ErrorCode, type AbortOptions } from '@libswarm/core'
-import { HOST_TAGS, type CloudHost, type CloudHostState, type HostProvider, type LaunchRequest, type WaitRunningOptions } from '@libswarm/provision'
+import { HOST_TAGS, type CloudHost, type CloudHostState, type HostProvider, type LaunchRequest } from '@libswarm/provision'
 import { OpenStackError } from './errors.js'
 import type { ComputeClient, NamedResource, NovaServer } from './nova.js'
 
@@ -53,8 +53,8 @@ export function novaHostProvider (compute: ComputeClient, template: ServerTempla
       }, opts)
       return { id, name, state: 'pending', tags: request.tags }
     },
-    waitRunning: async (id: string, opts: WaitRunningOptions) =>
-      toHost(await compute.waitActive(id, { timeoutMs: opts.timeoutMs, intervalMs: options.pollIntervalMs, signal: opts.signal, onAddress: opts.onAddress === undefined ? undefined : (server) => { opts.onAddress?.(toHost(server)) } })),
+    waitRunning: async (id: string, opts: AbortOptions & { timeoutMs: number }) =>
+      toHost(await compute.waitActive(id, { timeoutMs: opts.timeoutMs, intervalMs: options.pollIntervalMs, signal: opts.signal })),
     terminate: async (ids: readonly string[], opts: AbortOptions = {}) => {
       const results = await Promise.allSettled(ids.map(async (id) => { await compute.deleteServer(id, opts) }))
       const failed = results.filter((result): result is PromiseRejectedResult => result.status === 'rejected')

@@ -1,5 +1,5 @@
 import { defineService, type Logger, type Service, type ServiceInstance } from '@libswarm/core'
-import { PROVISION_USAGE, parseProvisionArgs, prepareLaunches, startProvisioningService, type HostSetOptions, type ProviderOptions } from '@libswarm/provision'
+import { PROVISION_USAGE, parseProvisionArgs, startProvisioningService, type HostSetOptions, type ProviderOptions } from '@libswarm/provision'
 import { resolveCloud, type ResolvedCloud } from './cloud-config.js'
 import { invalidArguments } from './errors.js'
 import { ComputeClient } from './nova.js'
@@ -88,15 +88,12 @@ export function parseRackspaceArgs (args: readonly string[], env: Record<string,
  */
 export async function createRackspace (options: RackspaceOptions, log?: Logger, signal?: AbortSignal): Promise<ServiceInstance> {
   const compute = new ComputeClient({ credentials: options.cloud.credentials, region: options.cloud.region, interface: options.cloud.interface, http: options.http })
-  const connecting = compute.connect({ signal })
-  // the state directory and the servers' certificates are made while Identity and Nova answer
-  const launches = prepareLaunches(options.hostSet)
-  const endpoint = await connecting
+  const endpoint = await compute.connect({ signal })
   const [image, flavor] = await Promise.all([compute.findImage(options.image, { signal }), compute.findFlavor(options.flavor, { signal })])
   if (options.keyName !== undefined) await compute.findKeyPair(options.keyName, { signal })
   log?.info('rackspace: compute endpoint found', { endpoint, region: options.cloud.region ?? '', credentials: options.cloud.source, image: image.id, flavor: flavor.id })
   const template: ServerTemplate = { region: options.cloud.region, image, flavor, keyName: options.keyName, networks: options.networks }
-  return await startProvisioningService(novaHostProvider(compute, template, { pollIntervalMs: options.pollIntervalMs }), options.hostSet, log, launches)
+  return await startProvisioningService(novaHostProvider(compute, template, { pollIntervalMs: options.pollIntervalMs }), options.hostSet, log)
 }
 
 /**
