@@ -47,6 +47,8 @@ export interface SwarmdOptions {
   cwd: string
   /** Packages to install there first, by a link to their folder: `{ '@libswarm/orchard': dir }`. */
   packages?: Readonly<Record<string, string>> | undefined
+  /** Its environment beyond PATH (a cloud's credentials, say). */
+  env?: Readonly<Record<string, string | undefined>> | undefined
 }
 
 /** A running swarmd process. */
@@ -72,7 +74,7 @@ export async function startSwarmd (options: SwarmdOptions): Promise<Swarmd> {
     await mkdir(dirname(link), { recursive: true })
     await symlink(dir, link)
   }
-  const child = spawn(process.execPath, [options.bin, ...options.args], { cwd: options.cwd, env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [options.bin, ...options.args], { cwd: options.cwd, env: { PATH: process.env.PATH, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let log = ''
   child.stdout.resume()
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => { if (log.length < 100_000) log += chunk })

@@ -3,12 +3,12 @@
  * EC2 stand-in instances reached over ssh (each a real OpenSSH sshd, with the host key from its
  * user data, in front of a private dockerd on its unix socket only), driven by the docker CLI.
  */
-import { execFile, spawn } from 'node:child_process'
-import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises'
+import { execFile } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { DOCKER28, canRunTests, freePort, generateSshKey } from '@libswarm/test-engine'
+import { DOCKER28, canRunTests, freePort, generateSshKey, startSwarmd, type Swarmd } from '@libswarm/test-engine'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { useStandInCredentials } from '../aws-env.js'
 import { startEc2StandIn, type Ec2StandIn } from '../ec2-stand-in.js'
@@ -21,8 +21,8 @@ interface Run { code: number, stdout: string, stderr: string }
 let dir = ''
 let standIn: Ec2StandIn
 let socket = ''
-let swarmd: ReturnType<typeof spawn> | undefined
-let log = ''
+let swarmd: Swarmd | undefined
+const log = (): string => swarmd?.log() ?? ''
 
 async function cli (args: string[], options: { input?: string, timeoutMs?: number } = {}): Promise<Run> {
   return await new Promise((resolve) => {
@@ -39,7 +39,7 @@ async function cli (args: string[], options: { input?: string, timeoutMs?: numbe
 
 async function ok (args: string[], options: { input?: string, timeoutMs?: number } = {}): Promise<string> {
   const run = await cli(args, options)
-  if (run.code !== 0) throw new Error(`${args.join(' ')} exited ${run.code}: ${run.stderr}\nswarmd:\n${log.slice(-3000)}`)
+  if (run.code !== 0) throw new Error(`${args.join(' ')} exited ${run.code}: ${run.stderr}\nswarmd:\n${log().slice(-3000)}`)
   return run.stdout
 }
 
@@ -47,31 +47,27 @@ describe.runIf(canRunTests(['engine', 'docker-cli', 'sshd']))('swarmd: aggregate
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'lsw-aws-ssh-'))
     await useStandInCredentials(join(dir, 'aws'))
-    await mkdir(join(dir, 'node_modules', '@libswarm'), { recursive: true })
-    await symlink(PACKAGE, join(dir, 'node_modules', '@libswarm', 'aws'))
     const login = await generateSshKey(join(dir, 'login'))
     const sshPort = await freePort()
     standIn = await startEc2StandIn({ bootDelayMs: 300, busybox: true, sshPort, authorizedKeys: [login.publicKey] })
     socket = join(dir, 'swarm.sock')
     const aws = `@libswarm/aws --endpoint ${standIn.endpoint} --region us-east-1 --count 3 --ami-name 'ubuntu/images/*24.04*' --swarm e2essh --state-dir ${join(dir, 'state')} --poll-interval 100ms --boot-timeout 60s --terminate-on-stop --ssh-user root --ssh-key ${login.privateKeyFile} --ssh-port ${sshPort}`
-    swarmd = spawn(process.execPath, [SWARMD, `dockerserver unix://${socket}`, `aggregate --health-interval 1s --health-timeout 3s "${aws}"`], { cwd: dir, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] })
-    swarmd.stderr?.setEncoding('utf8').on('data', (chunk: string) => { log += chunk })
-    swarmd.stdout?.setEncoding('utf8').on('data', (chunk: string) => { log += chunk })
+    swarmd = await startSwarmd({
+      bin: SWARMD,
+      args: [`dockerserver unix://${socket}`, `aggregate --health-interval 1s --health-timeout 3s "${aws}"`],
+      cwd: dir,
+      packages: { '@libswarm/aws': PACKAGE },
+      env: process.env
+    })
     const deadline = Date.now() + 75_000
     while (!(await cli(['version'], { timeoutMs: 5000 })).stdout.includes('Server')) {
-      if (Date.now() > deadline || swarmd.exitCode !== null) throw new Error(`swarmd did not serve within 75 s:\n${log}`)
+      if (Date.now() > deadline || swarmd.process.exitCode !== null) throw new Error(`swarmd did not serve within 75 s:\n${log()}`)
       await new Promise((resolve) => setTimeout(resolve, 300))
     }
   }, 100_000)
 
   afterAll(async () => {
-    if (swarmd !== undefined && swarmd.exitCode === null) {
-      const exited = new Promise((resolve) => swarmd?.once('exit', resolve))
-      swarmd.kill('SIGTERM')
-      const timer = setTimeout(() => swarmd?.kill('SIGKILL'), 30_000)
-      await exited
-      clearTimeout(timer)
-    }
+    await swarmd?.close()
     if (standIn !== undefined) {
       await standIn.settled()
       expect(standIn.alive()).toEqual([])
